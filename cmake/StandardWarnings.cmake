@@ -1,0 +1,10 @@
+# Warning flags as an INTERFACE target (ccache's cmake/StandardWarnings.cmake idea):
+# every crossfarm target links crossfarm_warnings; third-party code does not.
+add_library(crossfarm_warnings INTERFACE)
+target_compile_options(crossfarm_warnings INTERFACE
+  -Wall -Wextra -Wpedantic -Wshadow=local -Wnon-virtual-dtor -Wcast-align
+  -Woverloaded-virtual -Wnull-dereference -Wimplicit-fallthrough
+  -Wno-missing-field-initializers)
+if(CROSSFARM_WERROR)
+  target_compile_options(crossfarm_warnings INTERFACE -Werror)
+endif()
