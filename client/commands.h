@@ -1,0 +1,37 @@
+// The table of subcommands (one Add*Command per client/*_command.cc) and the
+// helpers every command shares.
+#pragma once
+
+#include <array>
+#include <memory>
+
+#include "client/command.h"
+#include "common/status.h"
+
+namespace crossfarm {
+class Project;
+}
+
+namespace crossfarm::client {
+
+Action AddShowCommand(CLI::App& app, const GlobalOptions& g);
+Action AddCasCommand(CLI::App& app, const GlobalOptions& g);
+Action AddKeygenCommand(CLI::App& app, const GlobalOptions& g);
+
+inline constexpr std::array kCommands = {
+    &AddShowCommand,
+    &AddCasCommand,
+    &AddKeygenCommand,
+};
+
+// Reads ~/.config/crossfarm/config.yaml (or $XDG_CONFIG_HOME) into `g` as
+// defaults that command-line options override. Missing file: nothing happens.
+void LoadUserConfig(GlobalOptions& g);
+
+// Loads project.conf from g.directory with the arch and -o options of `g`.
+Result<std::unique_ptr<Project>> LoadProject(const GlobalOptions& g);
+
+// Maps an error to an exit code after printing it: bad input 2, otherwise 1.
+int ReportError(const Status& s);
+
+}  // namespace crossfarm::client

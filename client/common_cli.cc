@@ -1,0 +1,72 @@
+#include <yaml-cpp/yaml.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+
+#include "client/commands.h"
+#include "common/project.h"
+
+namespace crossfarm::client {
+
+std::string GlobalOptions::CacheDir() const {
+  if (!cache_dir.empty()) return cache_dir;
+  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg)
+    return std::string(xdg) + "/crossfarm";
+  const char* home = std::getenv("HOME");
+  return std::string(home && *home ? home : "/root") + "/.cache/crossfarm";
+}
+
+void PrintError(const std::string& message) {
+  std::fprintf(stderr, "crossfarm: error: %s\n", message.c_str());
+}
+
+int ReportError(const Status& s) {
+  PrintError(s.code() == StatusCode::kInvalidArgument ? s.message() : s.ToString());
+  switch (s.code()) {
+    case StatusCode::kInvalidArgument:
+    case StatusCode::kNotFound:
+    case StatusCode::kFailedPrecondition:
+      return kExitBadInput;
+    case StatusCode::kCancelled:
+      return kExitInterrupted;
+    default:
+      return kExitBuildFailed;
+  }
+}
+
+void LoadUserConfig(GlobalOptions& g) {
+  std::string path;
+  if (const char* xdg = std::getenv("XDG_CONFIG_HOME"); xdg && *xdg)
+    path = std::string(xdg) + "/crossfarm/config.yaml";
+  else if (const char* home = std::getenv("HOME"))
+    path = std::string(home) + "/.config/crossfarm/config.yaml";
+  std::error_code ec;
+  if (path.empty() || !std::filesystem::exists(path, ec)) return;
+  try {
+    YAML::Node cfg = YAML::LoadFile(path);
+    auto set = [&](const char* key, std::string& out) {
+      if (cfg[key]) out = cfg[key].as<std::string>();
+    };
+    set("remote", g.remote);
+    set("remote-key", g.remote_key);
+    set("key", g.key);
+    set("cache-dir", g.cache_dir);
+  } catch (const YAML::Exception& e) {
+    // A broken user config must not stop commands that don't need it; say so.
+    PrintError(path + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg +
+               " (ignoring this config file)");
+  }
+}
+
+Result<std::unique_ptr<Project>> LoadProject(const GlobalOptions& g) {
+  CF_ASSIGN_OR_RETURN(ArchConfig arch, ArchConfig::Make(g.arch, g.host_arch, g.target_arch));
+  LoadOptions opts;
+  std::error_code ec;
+  opts.project_dir = std::filesystem::absolute(g.directory, ec).lexically_normal().string();
+  opts.arch = arch;
+  opts.option_overrides = g.options;
+  return Project::Load(opts);
+}
+
+}  // namespace crossfarm::client

@@ -1,0 +1,29 @@
+// What `show` and `build` say about each element of a plan: its state (like
+// bst's: "no reference", "cached", "buildable", "waiting"), the arch of its
+// sandbox and whether that sandbox runs natively or emulated on this host.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "client/command.h"
+
+namespace crossfarm {
+class Project;
+struct Element;
+}  // namespace crossfarm
+
+namespace crossfarm::client {
+
+struct ElementView {
+  const Element* element = nullptr;
+  std::string state;    // no reference | cached | buildable | waiting
+  std::string arch;     // sandbox arch, canonical name
+  std::string sandbox;  // native | emulated
+};
+
+// `plan` is in dependency order; cached-ness comes from the embedded cache.
+std::vector<ElementView> ComputeStates(const Project& project, const std::vector<Element*>& plan,
+                                       const GlobalOptions& g);
+
+}  // namespace crossfarm::client

@@ -1,0 +1,183 @@
+// `crossfarm show`: the elements of a plan in dependency order, like `bst show`.
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <map>
+
+#include "client/commands.h"
+#include "client/element_state.h"
+#include "common/project.h"
+
+namespace crossfarm::client {
+namespace {
+
+struct ShowArgs {
+  std::string deps = "all";
+  std::string format = "%{state: >12} %{key} %{name}";
+  bool json = false;
+  std::vector<std::string> targets;
+};
+
+Result<Scope> ParseScope(const std::string& s) {
+  static const std::map<std::string, Scope> kScopes = {
+      {"none", Scope::kNone}, {"plan", Scope::kPlan}, {"run", Scope::kRun},
+      {"build", Scope::kBuild}, {"all", Scope::kAll}};
+  auto it = kScopes.find(s);
+  if (it == kScopes.end())
+    return Err(Status::InvalidArgument("--deps " + s +
+                                       ": expected one of none, plan, run, build, all"));
+  return it->second;
+}
+
+// Applies a Python-style format spec "[[fill]align][width]" (the subset bst's
+// default formats use, e.g. "%{state: >12}").
+std::string ApplySpec(const std::string& value, const std::string& spec) {
+  if (spec.empty()) return value;
+  char fill = ' ', align = '<';
+  size_t i = 0;
+  if (spec.size() >= 2 && (spec[1] == '<' || spec[1] == '>' || spec[1] == '^')) {
+    fill = spec[0];
+    align = spec[1];
+    i = 2;
+  } else if (spec[0] == '<' || spec[0] == '>' || spec[0] == '^') {
+    align = spec[0];
+    i = 1;
+  }
+  size_t width = 0;
+  for (; i < spec.size() && std::isdigit(static_cast<unsigned char>(spec[i])); ++i)
+    width = width * 10 + static_cast<size_t>(spec[i] - '0');
+  if (value.size() >= width) return value;
+  size_t pad = width - value.size();
+  if (align == '>') return std::string(pad, fill) + value;
+  if (align == '^') return std::string(pad / 2, fill) + value + std::string(pad - pad / 2, fill);
+  return value + std::string(pad, fill);
+}
+
+std::string VarsText(const std::map<std::string, std::string>& vars) {
+  std::string out;
+  for (const auto& [k, v] : vars) out += k + ": " + v + "\n";
+  if (!out.empty()) out.pop_back();
+  return out;
+}
+
+std::string DepNames(const std::vector<Element*>& deps) {
+  std::string out;
+  for (auto* d : deps) out += (out.empty() ? "" : " ") + d->name;
+  return out;
+}
+
+// Value of one %{field} for an element; nullopt for an unknown field.
+std::optional<std::string> Field(const std::string& name, const ElementView& v) {
+  const Element& e = *v.element;
+  if (name == "name") return e.name;
+  if (name == "key") return e.cache_key ? e.cache_key->substr(0, 8) : std::string(8, '-');
+  if (name == "full-key") return e.cache_key ? *e.cache_key : std::string(64, '-');
+  if (name == "state") return v.state;
+  if (name == "arch") return v.arch;
+  if (name == "sandbox") return v.sandbox;
+  if (name == "kind") return e.kind;
+  if (name == "vars") return VarsText(e.variables);
+  if (name == "env") return VarsText(e.environment);
+  if (name == "config") return YAML::Dump(e.config);
+  if (name == "public") return YAML::Dump(e.public_data);
+  if (name == "deps") return DepNames(e.RuntimeDeps());
+  if (name == "runtime-deps") return DepNames(e.RuntimeDeps());
+  if (name == "build-deps") return DepNames(e.BuildDeps());
+  if (name == "description") return e.description;
+  if (name == "workspaced" || name == "workspace-dirs") return std::string();
+  return std::nullopt;
+}
+
+Result<std::string> Render(const std::string& fmt, const ElementView& v) {
+  std::string out;
+  size_t pos = 0;
+  while (pos < fmt.size()) {
+    size_t start = fmt.find("%{", pos);
+    if (start == std::string::npos) {
+      out += fmt.substr(pos);
+      break;
+    }
+    out += fmt.substr(pos, start - pos);
+    size_t end = fmt.find('}', start);
+    if (end == std::string::npos)
+      return Err(Status::InvalidArgument("--format: unterminated '%{' in \"" + fmt + "\""));
+    std::string field = fmt.substr(start + 2, end - start - 2), spec;
+    if (auto colon = field.find(':'); colon != std::string::npos) {
+      spec = field.substr(colon + 1);
+      field = field.substr(0, colon);
+    }
+    auto value = Field(field, v);
+    if (!value)
+      return Err(Status::InvalidArgument(
+          "--format: unknown field %{" + field +
+          "}\n  hint: use name, key, full-key, state, arch, sandbox, kind, vars, env, "
+          "config, public, deps, build-deps, runtime-deps, description"));
+    out += ApplySpec(*value, spec);
+    pos = end + 1;
+  }
+  return out;
+}
+
+nlohmann::json ToJson(const ElementView& v) {
+  const Element& e = *v.element;
+  nlohmann::json j;
+  j["name"] = e.name;
+  j["kind"] = e.kind;
+  j["key"] = e.cache_key ? nlohmann::json(e.cache_key->substr(0, 8)) : nlohmann::json();
+  j["full-key"] = e.cache_key ? nlohmann::json(*e.cache_key) : nlohmann::json();
+  j["state"] = v.state;
+  j["arch"] = v.arch;
+  j["sandbox"] = v.sandbox;
+  j["variables"] = e.variables;
+  j["environment"] = e.environment;
+  auto names = [](const std::vector<Element*>& ds) {
+    std::vector<std::string> out;
+    for (auto* d : ds) out.push_back(d->name);
+    return out;
+  };
+  j["build-deps"] = names(e.BuildDeps());
+  j["runtime-deps"] = names(e.RuntimeDeps());
+  return j;
+}
+
+int RunShow(const GlobalOptions& g, const ShowArgs& a) {
+  auto scope = ParseScope(a.deps);
+  if (!scope) return ReportError(scope.error());
+  auto project = LoadProject(g);
+  if (!project) return ReportError(project.error());
+  auto targets = (*project)->LoadTargets(a.targets);
+  if (!targets) return ReportError(targets.error());
+  auto plan = (*project)->Plan(*targets, *scope);
+  auto views = ComputeStates(**project, plan, g);
+  if (a.json) {
+    nlohmann::json arr = nlohmann::json::array();
+    for (const auto& v : views) arr.push_back(ToJson(v));
+    std::printf("%s\n", arr.dump(2).c_str());
+    return kExitOk;
+  }
+  for (const auto& v : views) {
+    auto line = Render(a.format, v);
+    if (!line) return ReportError(line.error());
+    std::printf("%s\n", line->c_str());
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+Action AddShowCommand(CLI::App& app, const GlobalOptions& g) {
+  auto args = std::make_shared<ShowArgs>();
+  auto* cmd = app.add_subcommand("show", "Show elements of the pipeline in dependency order");
+  cmd->add_option("-d,--deps", args->deps, "Dependencies to show: none, plan, run, build, all")
+      ->capture_default_str();
+  auto* format = cmd->add_option(
+      "-f,--format", args->format,
+      "Format string with %{name} %{key} %{full-key} %{state} %{arch} %{vars} ...");
+  cmd->add_flag("--json", args->json, "Print a JSON array instead of formatted lines")
+      ->excludes(format);
+  cmd->add_option("targets", args->targets, "Target elements (.bst)")->required();
+  return [&g, args] { return RunShow(g, *args); };
+}
+
+}  // namespace crossfarm::client
