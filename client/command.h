@@ -30,6 +30,7 @@ struct GlobalOptions {
   std::string target_arch;      // --target-arch
   std::vector<std::pair<std::string, std::string>> options;  // -o NAME VALUE
   std::string cache_dir;        // --cache-dir; default $XDG_CACHE_HOME/crossfarm
+  std::string mirror_dir;       // --mirror-dir: source downloads; default <cache-dir>/sources
   std::string remote;           // --remote tcp://HOST:PORT (cluster mode)
   std::string remote_key;       // --remote-key sched.pub
   std::string key;              // --key client.key

@@ -17,11 +17,15 @@ namespace crossfarm::client {
 Action AddShowCommand(CLI::App& app, const GlobalOptions& g);
 Action AddCasCommand(CLI::App& app, const GlobalOptions& g);
 Action AddKeygenCommand(CLI::App& app, const GlobalOptions& g);
+Action AddBuildCommand(CLI::App& app, const GlobalOptions& g);
+Action AddCheckoutCommand(CLI::App& app, const GlobalOptions& g);
+Action AddLogCommand(CLI::App& app, const GlobalOptions& g);
+Action AddSourceCommand(CLI::App& app, const GlobalOptions& g);
+Action AddShellCommand(CLI::App& app, const GlobalOptions& g);
 
 inline constexpr std::array kCommands = {
-    &AddShowCommand,
-    &AddCasCommand,
-    &AddKeygenCommand,
+    &AddShowCommand,   &AddBuildCommand, &AddCheckoutCommand, &AddLogCommand,
+    &AddSourceCommand, &AddShellCommand, &AddCasCommand,      &AddKeygenCommand,
 };
 
 // Reads ~/.config/crossfarm/config.yaml (or $XDG_CONFIG_HOME) into `g` as

@@ -21,6 +21,8 @@ void AddGlobalOptions(CLI::App& app, GlobalOptions& g) {
       ->type_name("NAME VALUE")
       ->allow_extra_args(false);
   app.add_option("--cache-dir", g.cache_dir, "Cache directory (default $XDG_CACHE_HOME/crossfarm)");
+  app.add_option("--mirror-dir", g.mirror_dir,
+                 "Where downloaded sources are kept (default <cache-dir>/sources)");
   app.add_option("--remote", g.remote, "Scheduler of a cluster, tcp://HOST:PORT");
   app.add_option("--remote-key", g.remote_key, "Public key file of the scheduler");
   app.add_option("--key", g.key, "This client's secret key file");

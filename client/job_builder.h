@@ -1,0 +1,30 @@
+// From a loaded Element to a JobSpec (common/job_spec.h): kinds become job
+// kinds and command phases, dependencies become staged artifact digests.
+#pragma once
+
+#include <functional>
+#include <optional>
+
+#include "common/element.h"
+#include "common/job_spec.h"
+
+namespace crossfarm::client {
+
+// The CAS ref under which an element's artifact is stored.
+std::string ArtifactRef(const Element& e);
+
+// Finds the artifact root of an already built element (nullopt: not built).
+using ArtifactLookup = std::function<std::optional<Digest>(const Element&)>;
+
+// Builds the spec of `e`. `sources_root` is the CAS tree of its staged sources
+// (nullopt for elements without sources). InvalidArgument (with the element's
+// file:line) for configurations crossfarm cannot run, e.g. a filter with two
+// build dependencies; FailedPrecondition if a dependency is not built yet.
+Result<JobSpec> MakeJobSpec(const Element& e, std::optional<Digest> sources_root,
+                            const ArtifactLookup& artifacts);
+
+// The elements staged for building `e`: its build dependencies and their
+// runtime closure, dependencies first (bst's Scope.BUILD).
+std::vector<Element*> StagingSet(const Element& e);
+
+}  // namespace crossfarm::client

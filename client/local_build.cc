@@ -1,0 +1,227 @@
+#include "client/local_build.h"
+
+#include <csignal>
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "cas/cas.h"
+#include "client/job_builder.h"
+#include "client/sources.h"
+#include "worker/job_runner.h"
+
+namespace crossfarm::client {
+
+namespace {
+
+worker::CancelToken* g_cancel = nullptr;
+
+extern "C" void OnInterrupt(int) {
+  if (g_cancel) g_cancel->Cancel();  // eventfd write: async-signal-safe
+}
+
+Status CheckAllKeyed(const std::vector<Element*>& plan) {
+  std::string missing;
+  for (const Element* e : plan)
+    if (!e->HasAllRefs()) missing += "\n  " + e->where.ToString() + ": " + e->name;
+  if (missing.empty()) return Status::Ok();
+  return Status::InvalidArgument("these elements have sources without a ref:" + missing +
+                                 "\n  hint: run `crossfarm source track ELEMENT.bst` to pin them");
+}
+
+// Everything one build shares between the scheduling loop and the job threads.
+class LocalBuild {
+ public:
+  LocalBuild(const Project& project, cas::Cas& cas, const CacheLayout& layout,
+             const BuildSettings& settings, Progress& progress)
+      : project_(project), cas_(cas), settings_(settings), progress_(progress),
+        sources_(project, cas, layout.sources, layout.tmp),
+        runner_(cas, {.work_dir = layout.tmp, .checkout_dir = layout.checkouts,
+                      .log_dir = layout.logs, .worker_name = "local", .sandbox = {}}),
+        queue_(settings.on_error) {}
+
+  Result<BuildSummary> Run(const std::vector<Element*>& plan);
+
+ private:
+  void RunJob(scheduler::JobId id);
+  void ReportFailure(const Element& e, const Status& why, const std::string& log_path);
+  std::optional<Digest> ArtifactOf(const Element& e) {
+    std::lock_guard lock(mu_);
+    auto it = artifacts_.find(&e);
+    return it == artifacts_.end() ? std::nullopt : std::optional<Digest>(it->second);
+  }
+
+  const Project& project_;
+  cas::Cas& cas_;
+  BuildSettings settings_;
+  Progress& progress_;
+  SourceCache sources_;
+  worker::JobRunner runner_;
+  worker::CancelToken cancel_;
+
+  std::mutex mu_;
+  std::condition_variable done_cv_;
+  scheduler::BuildQueue queue_;  // guarded by mu_
+  std::vector<Element*> jobs_;   // JobId -> element
+  std::unordered_map<const Element*, Digest> artifacts_;
+  std::vector<std::pair<scheduler::JobId, bool>> completed_;
+  Status fatal_;  // first infrastructure error (not a failed command)
+};
+
+Result<BuildSummary> LocalBuild::Run(const std::vector<Element*>& plan) {
+  std::unordered_map<const Element*, scheduler::JobId> ids;
+  for (Element* e : plan) {
+    std::vector<scheduler::JobId> deps;
+    for (Element* d : StagingSet(*e))
+      if (auto it = ids.find(d); it != ids.end()) deps.push_back(it->second);
+    scheduler::JobId id = queue_.Add(std::move(deps));
+    ids[e] = id;
+    jobs_.push_back(e);
+    if (auto ref = cas_.GetRef(ArtifactRef(*e))) {
+      artifacts_[e] = ref->root;
+      queue_.MarkCached(id);
+    }
+  }
+  queue_.Seal();
+  progress_.SetTotals(plan.size(), queue_.counts().cached);
+  int slots = settings_.jobs > 0 ? settings_.jobs
+                                 : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  g_cancel = &cancel_;
+  auto old_handler = std::signal(SIGINT, OnInterrupt);
+  std::vector<std::thread> threads;
+  std::unique_lock lock(mu_);
+  int running = 0;
+  while (!queue_.Finished()) {
+    while (running < slots && fatal_.ok() && !cancel_.cancelled()) {
+      auto id = queue_.PopReady();
+      if (!id) break;
+      ++running;
+      threads.emplace_back([this, i = *id] { RunJob(i); });
+    }
+    done_cv_.wait_for(lock, std::chrono::milliseconds(200), [&] { return !completed_.empty(); });
+    for (auto [id, ok] : completed_) {
+      --running;
+      queue_.Complete(id, ok);
+    }
+    completed_.clear();
+    if ((!fatal_.ok() || cancel_.cancelled()) && running == 0) break;
+  }
+  lock.unlock();
+  for (auto& t : threads) t.join();
+  std::signal(SIGINT, old_handler);
+  g_cancel = nullptr;
+  if (cancel_.cancelled()) return Err(Status::Cancelled("build interrupted"));
+  if (!fatal_.ok()) return Err(fatal_);
+  BuildSummary summary;
+  auto c = queue_.counts();
+  summary.built = c.done;
+  summary.cached = c.cached;
+  summary.failed = c.failed;
+  summary.skipped = c.skipped;
+  for (size_t i = 0; i < jobs_.size(); ++i) {
+    auto st = queue_.state(static_cast<scheduler::JobId>(i));
+    if (st == scheduler::JobState::kFailed) summary.failed_elements.push_back(jobs_[i]->name);
+    if (st == scheduler::JobState::kSkipped) progress_.JobSkipped(jobs_[i]->name);
+  }
+  return summary;
+}
+
+void LocalBuild::RunJob(scheduler::JobId id) {
+  const Element& e = *jobs_[id];
+  auto finish = [&](bool ok, Status fatal = Status::Ok()) {
+    std::lock_guard lock(mu_);
+    if (!fatal.ok() && fatal_.ok()) fatal_ = fatal;
+    completed_.emplace_back(id, ok);
+    done_cv_.notify_all();
+  };
+  progress_.JobStarted(e.name, "local");
+  auto tree = sources_.Tree(e);
+  if (!tree) {
+    progress_.JobFinished(e.name, false, tree.error().message());
+    return finish(false, tree.error().code() == StatusCode::kBuildFailed ? Status::Ok() : tree.error());
+  }
+  auto spec = MakeJobSpec(e, *tree, [this](const Element& d) { return ArtifactOf(d); });
+  if (!spec) {
+    progress_.JobFinished(e.name, false);
+    return finish(false, spec.error());
+  }
+  auto outcome = runner_.Run(*spec, {}, &cancel_);
+  if (!outcome) {
+    progress_.JobFinished(e.name, false, outcome.error().message());
+    return finish(false, outcome.error());
+  }
+  std::string where = outcome->sandbox_arch.empty()
+                          ? "" : outcome->sandbox_arch + (outcome->emulated ? " emulated" : " native");
+  if (!outcome->success) {
+    progress_.JobFinished(e.name, false, where);
+    ReportFailure(e, outcome->failure, outcome->log_path);
+    return finish(false);
+  }
+  proto::RefInfo info;
+  info.root = *outcome->artifact;
+  info.element = e.name;
+  info.arch = outcome->sandbox_arch;
+  info.build_log = outcome->log;
+  info.worker = "local";
+  info.build_seconds = static_cast<uint64_t>(outcome->seconds);
+  if (Status s = cas_.PutRef(ArtifactRef(e), info); !s.ok()) {
+    progress_.JobFinished(e.name, false);
+    return finish(false, s);
+  }
+  {
+    std::lock_guard lock(mu_);
+    artifacts_[&e] = info.root;
+  }
+  progress_.JobFinished(e.name, true, where);
+  finish(true);
+}
+
+void LocalBuild::ReportFailure(const Element& e, const Status& why, const std::string& log_path) {
+  progress_.Message("\nFAILED " + e.name + ": " + why.message() + "\n--- last " +
+                    std::to_string(settings_.log_tail_lines) + " lines of the log ---\n" +
+                    TailOfFile(log_path, settings_.log_tail_lines) + "--- full log: " + log_path +
+                    "\n");
+}
+
+}  // namespace
+
+Status CacheLayout::Create() const {
+  for (const auto* dir : {&sources, &checkouts, &tmp, &logs}) {
+    std::error_code ec;
+    std::filesystem::create_directories(*dir, ec);
+    if (ec) return Status::FromErrno("create " + *dir, ec.value());
+  }
+  return Status::Ok();
+}
+
+std::string TailOfFile(const std::string& path, size_t lines) {
+  std::ifstream in(path);
+  std::deque<std::string> ring;
+  for (std::string line; std::getline(in, line);) {
+    ring.push_back(std::move(line));
+    if (ring.size() > lines) ring.pop_front();
+  }
+  std::string out;
+  for (auto& l : ring) out += l + "\n";
+  return out;
+}
+
+Result<BuildSummary> BuildLocally(const Project& project, const std::vector<Element*>& targets,
+                                  const GlobalOptions& g, const BuildSettings& settings) {
+  std::vector<Element*> plan = project.Plan(targets, Scope::kAll);
+  CF_TRY(CheckAllKeyed(plan));
+  CacheLayout layout(g);
+  CF_TRY(layout.Create());
+  CF_ASSIGN_OR_RETURN(auto cas, cas::OpenCas(layout.cas));
+  Progress progress(settings.progress);
+  LocalBuild build(project, *cas, layout, settings, progress);
+  auto summary = build.Run(plan);
+  progress.Finish();
+  return summary;
+}
+
+}  // namespace crossfarm::client

@@ -1,0 +1,51 @@
+// The embedded build (no daemons): BuildQueue from scheduler/, a pool of local
+// job slots running worker::JobRunner, the CAS in the cache dir. It is what
+// `crossfarm build` does without --remote.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "client/command.h"
+#include "client/progress.h"
+#include "common/project.h"
+#include "scheduler/build_queue.h"
+
+namespace crossfarm::client {
+
+struct BuildSettings {
+  int jobs = 0;  // parallel element builds; 0 = number of CPUs
+  scheduler::OnError on_error = scheduler::OnError::kContinue;
+  ProgressMode progress = ProgressMode::kAuto;
+  size_t log_tail_lines = 30;
+};
+
+struct BuildSummary {
+  size_t built = 0, cached = 0, failed = 0, skipped = 0;
+  std::vector<std::string> failed_elements;
+  bool ok() const { return failed == 0 && skipped == 0; }
+};
+
+// Builds `targets` and everything they need. Errors: no reference, bad config,
+// CAS or sandbox unusable (Status). Failed commands are in the summary.
+Result<BuildSummary> BuildLocally(const Project& project, const std::vector<Element*>& targets,
+                                  const GlobalOptions& g, const BuildSettings& settings);
+
+// The cache layout below GlobalOptions::CacheDir() (docs/cache-dir.md).
+struct CacheLayout {
+  explicit CacheLayout(const GlobalOptions& g)
+      : CacheLayout(g.CacheDir()) {
+    if (!g.mirror_dir.empty()) sources = g.mirror_dir;
+  }
+  explicit CacheLayout(const std::string& root)
+      : cas(root + "/cas"), sources(root + "/sources"), checkouts(root + "/checkouts"),
+        tmp(root + "/tmp"), logs(root + "/logs") {}
+  std::string cas, sources, checkouts, tmp, logs;
+  // Creates the directories (the CAS creates its own).
+  Status Create() const;
+};
+
+// Last `lines` lines of a text file ("" if unreadable).
+std::string TailOfFile(const std::string& path, size_t lines);
+
+}  // namespace crossfarm::client

@@ -1,0 +1,124 @@
+#include "client/progress.h"
+
+#include <unistd.h>
+
+namespace crossfarm::client {
+
+Progress::Progress(ProgressMode mode, FILE* out) : out_(out) {
+  terminal_ = mode == ProgressMode::kTerminal ||
+              (mode == ProgressMode::kAuto && isatty(fileno(out)) && std::getenv("CI") == nullptr);
+  if (terminal_) thread_ = std::thread([this] { Loop(); });
+}
+
+Progress::~Progress() {
+  Finish();
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+std::string Progress::Elapsed(Clock::time_point since) const {
+  auto s = std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - since).count();
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%02lld:%02lld", static_cast<long long>(s / 60),
+                static_cast<long long>(s % 60));
+  return buf;
+}
+
+void Progress::SetTotals(size_t total, size_t cached) {
+  std::lock_guard lock(mu_);
+  counts_.total = total;
+  counts_.cached = cached;
+  counts_.queued = total - cached;
+  if (!terminal_)
+    std::fprintf(out_, "[%s] %zu elements: %zu cached, %zu to build\n", Elapsed(start_).c_str(),
+                 total, cached, total - cached);
+}
+
+void Progress::JobStarted(const std::string& element, const std::string& where) {
+  std::lock_guard lock(mu_);
+  running_[element] = {where, Clock::now()};
+  if (counts_.queued > 0) --counts_.queued;
+  ++counts_.running;
+  if (!terminal_)
+    std::fprintf(out_, "[%s] START  %s (%s)\n", Elapsed(start_).c_str(), element.c_str(),
+                 where.c_str());
+}
+
+void Progress::JobFinished(const std::string& element, bool success, const std::string& detail) {
+  std::lock_guard lock(mu_);
+  auto it = running_.find(element);
+  std::string took = it != running_.end() ? Elapsed(it->second.start) : "";
+  if (it != running_.end()) running_.erase(it);
+  if (counts_.running > 0) --counts_.running;
+  ++(success ? counts_.done : counts_.failed);
+  if (terminal_) ClearLocked();
+  std::fprintf(out_, "[%s] %s %s %s%s%s\n", Elapsed(start_).c_str(), success ? "DONE  " : "FAILED",
+               element.c_str(), took.c_str(), detail.empty() ? "" : " ", detail.c_str());
+  if (terminal_) RedrawLocked();
+}
+
+void Progress::JobSkipped(const std::string& element) {
+  std::lock_guard lock(mu_);
+  if (counts_.queued > 0) --counts_.queued;
+  ++counts_.skipped;
+  if (!terminal_)
+    std::fprintf(out_, "[%s] SKIP   %s (a dependency failed)\n", Elapsed(start_).c_str(),
+                 element.c_str());
+}
+
+void Progress::Message(const std::string& text) {
+  std::lock_guard lock(mu_);
+  if (terminal_) ClearLocked();
+  std::fprintf(out_, "%s\n", text.c_str());
+  if (terminal_) RedrawLocked();
+}
+
+ProgressCounts Progress::counts() const {
+  std::lock_guard lock(mu_);
+  return counts_;
+}
+
+void Progress::Finish() {
+  std::lock_guard lock(mu_);
+  if (finished_) return;
+  finished_ = true;
+  if (terminal_) ClearLocked();
+  if (counts_.total == 0) return;
+  std::fprintf(out_, "[%s] finished: %zu built, %zu cached, %zu failed, %zu skipped\n",
+               Elapsed(start_).c_str(), counts_.done, counts_.cached, counts_.failed,
+               counts_.skipped);
+}
+
+void Progress::ClearLocked() {
+  for (size_t i = 0; i < drawn_lines_; ++i) std::fputs("\033[1A\033[2K", out_);
+  drawn_lines_ = 0;
+}
+
+void Progress::RedrawLocked() {
+  if (finished_) return;
+  ClearLocked();
+  std::fprintf(out_, "[%s] queued %zu  running %zu  done %zu  cached %zu  failed %zu\n",
+               Elapsed(start_).c_str(), counts_.queued, counts_.running, counts_.done,
+               counts_.cached, counts_.failed);
+  ++drawn_lines_;
+  for (const auto& [element, r] : running_) {
+    std::fprintf(out_, "  %-40s %-32s %s\n", element.c_str(), r.where.c_str(),
+                 Elapsed(r.start).c_str());
+    ++drawn_lines_;
+  }
+  std::fflush(out_);
+}
+
+void Progress::Loop() {
+  std::unique_lock lock(mu_);
+  while (!stop_) {
+    RedrawLocked();
+    cv_.wait_for(lock, std::chrono::milliseconds(250));
+  }
+}
+
+}  // namespace crossfarm::client

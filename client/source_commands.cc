@@ -1,0 +1,136 @@
+// `crossfarm source fetch|track` and `crossfarm shell`.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+
+#include "cas/cas.h"
+#include "client/commands.h"
+#include "client/job_builder.h"
+#include "client/local_build.h"
+#include "client/sources.h"
+#include "common/project.h"
+#include "worker/job_runner.h"
+
+namespace crossfarm::client {
+namespace {
+
+struct SourceArgs {
+  std::string deps = "none";
+  std::vector<std::string> targets;
+};
+
+Result<std::vector<Element*>> Selection(Project& project, const SourceArgs& a) {
+  CF_ASSIGN_OR_RETURN(auto targets, project.LoadTargets(a.targets));
+  Scope scope = a.deps == "all" ? Scope::kAll : a.deps == "plan" ? Scope::kPlan : Scope::kNone;
+  return project.Plan(targets, scope);
+}
+
+int RunFetch(const GlobalOptions& g, const SourceArgs& a) {
+  auto project = LoadProject(g);
+  if (!project) return ReportError(project.error());
+  auto elements = Selection(**project, a);
+  if (!elements) return ReportError(elements.error());
+  CacheLayout layout(g);
+  if (Status s = layout.Create(); !s.ok()) return ReportError(s);
+  auto cas = cas::OpenCas(layout.cas);
+  if (!cas) return ReportError(cas.error());
+  SourceCache cache(**project, **cas, layout.sources, layout.tmp);
+  for (Element* e : *elements) {
+    if (e->sources.empty()) continue;
+    std::fprintf(stderr, "fetching %s\n", e->name.c_str());
+    if (Status s = cache.Fetch(*e); !s.ok()) return ReportError(s);
+  }
+  return kExitOk;
+}
+
+int RunTrack(const GlobalOptions& g, const SourceArgs& a) {
+  auto project = LoadProject(g);
+  if (!project) return ReportError(project.error());
+  auto elements = Selection(**project, a);
+  if (!elements) return ReportError(elements.error());
+  CacheLayout layout(g);
+  if (Status s = layout.Create(); !s.ok()) return ReportError(s);
+  auto cas = cas::OpenCas(layout.cas);
+  if (!cas) return ReportError(cas.error());
+  SourceCache cache(**project, **cas, layout.sources, layout.tmp);
+  for (Element* e : *elements) {
+    auto plugins = cache.Plugins(*e);
+    if (!plugins) return ReportError(plugins.error());
+    for (size_t i = 0; i < plugins->size(); ++i) {
+      const SourceSpec& spec = e->sources[i];
+      if (spec.kind == "local" || spec.kind == "patch") continue;  // refs are their content
+      std::fprintf(stderr, "tracking %s source %zu (%s)\n", e->name.c_str(), i + 1,
+                   spec.kind.c_str());
+      auto ref = (*plugins)[i]->Track();
+      if (!ref) return ReportError(ref.error());
+      std::string file = spec.where.file;
+      if (!file.empty() && file.front() != '/') file = (*project)->directory() + "/" + file;
+      if (Status s = worker::WriteRefToElementFile(file, i, *ref); !s.ok()) return ReportError(s);
+    }
+  }
+  return kExitOk;
+}
+
+struct ShellArgs {
+  std::string target;
+  std::vector<std::string> command;
+};
+
+int RunShell(const GlobalOptions& g, const ShellArgs& a) {
+  auto project = LoadProject(g);
+  if (!project) return ReportError(project.error());
+  auto targets = (*project)->LoadTargets({a.target});
+  if (!targets) return ReportError(targets.error());
+  Element& e = *targets->front();
+  CacheLayout layout(g);
+  if (Status s = layout.Create(); !s.ok()) return ReportError(s);
+  auto cas = cas::OpenCas(layout.cas);
+  if (!cas) return ReportError(cas.error());
+  // The build dependencies must be built; build them first, like bst shell.
+  std::vector<Element*> deps = StagingSet(e);
+  if (!deps.empty()) {
+    auto summary = BuildLocally(**project, deps, g, BuildSettings{});
+    if (!summary) return ReportError(summary.error());
+    if (!summary->ok()) return kExitBuildFailed;
+  }
+  SourceCache sources(**project, **cas, layout.sources, layout.tmp);
+  auto tree = sources.Tree(e);
+  if (!tree) return ReportError(tree.error());
+  auto spec = MakeJobSpec(e, *tree, [&](const Element& d) -> std::optional<Digest> {
+    auto ref = (*cas)->GetRef(ArtifactRef(d));
+    return ref ? std::optional<Digest>(ref->root) : std::nullopt;
+  });
+  if (!spec) return ReportError(spec.error());
+  worker::JobRunner runner(**cas, {.work_dir = layout.tmp, .checkout_dir = layout.checkouts,
+                                   .log_dir = layout.logs, .worker_name = "local", .sandbox = {}});
+  auto exit = runner.Shell(*spec, a.command);
+  if (!exit) return ReportError(exit.error());
+  return exit->exit_code >= 0 ? exit->exit_code : kExitBuildFailed;
+}
+
+}  // namespace
+
+Action AddSourceCommand(CLI::App& app, const GlobalOptions& g) {
+  auto args = std::make_shared<SourceArgs>();
+  auto* cmd = app.add_subcommand("source", "Fetch or track element sources");
+  cmd->require_subcommand(1);
+  auto* fetch = cmd->add_subcommand("fetch", "Download sources into the mirror cache");
+  auto* track = cmd->add_subcommand("track", "Pin sources to their newest upstream ref");
+  for (auto* sub : {fetch, track}) {
+    sub->add_option("-d,--deps", args->deps, "none, plan or all")
+        ->check(CLI::IsMember({"none", "plan", "all"}));
+    sub->add_option("targets", args->targets, "Elements (.bst)")->required();
+    sub->fallthrough();
+  }
+  return [&g, args, fetch] { return fetch->parsed() ? RunFetch(g, *args) : RunTrack(g, *args); };
+}
+
+Action AddShellCommand(CLI::App& app, const GlobalOptions& g) {
+  auto args = std::make_shared<ShellArgs>();
+  auto* cmd = app.add_subcommand("shell", "Open a shell in the build sandbox of an element");
+  cmd->add_option("target", args->target, "Element (.bst)")->required();
+  cmd->add_option("command", args->command, "Command to run instead of an interactive shell");
+  return [&g, args] { return RunShell(g, *args); };
+}
+
+}  // namespace crossfarm::client

@@ -1,0 +1,37 @@
+// Element sources in the CAS: fetched once into the mirror cache, staged in
+// declaration order (a patch applies to what the sources before it staged),
+// imported as one tree under a ref named by the sources' own refs.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "cas/cas.h"
+#include "common/element.h"
+#include "common/project.h"
+#include "worker/source.h"
+
+namespace crossfarm::client {
+
+class SourceCache {
+ public:
+  // `mirror_dir`: downloads; `work_dir`: scratch for staging.
+  SourceCache(const Project& project, cas::Cas& cas, std::string mirror_dir, std::string work_dir);
+
+  // The source plugins of `e`, in order. UserErrors for bad configs.
+  Result<std::vector<std::unique_ptr<worker::Source>>> Plugins(const Element& e) const;
+  // The CAS tree of the staged sources (nullopt when `e` has none), fetching
+  // and staging on first use. Thread-safe for distinct elements.
+  Result<std::optional<Digest>> Tree(const Element& e);
+  // Fetches every source of `e` into the mirror cache.
+  Status Fetch(const Element& e);
+
+ private:
+  worker::SourceContext Context(const Element& e) const;
+  const Project& project_;
+  cas::Cas& cas_;
+  std::string mirror_dir_, work_dir_;
+};
+
+}  // namespace crossfarm::client

@@ -1,0 +1,65 @@
+// JobSpec: everything a worker needs to build one element, with no reference to
+// the project files. The client (embedded or remote) derives it from the loaded
+// element; the worker executes it; proto/ serialises it for the cluster.
+//
+// A JobSpec is self-contained: inputs are CAS digests, commands are resolved
+// strings, so the same spec gives the same artifact on any worker.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/digest.h"
+
+namespace crossfarm {
+
+// How the artifact is produced.
+enum class JobKind : uint8_t {
+  kSandbox,  // stage deps + sources, run commands in the sandbox, collect install-root
+  kImport,   // sources (or a subdir of them) become the artifact; no sandbox
+  kCompose,  // staged deps (optionally integrated) filtered by split domains
+  kFilter,   // one dependency's artifact filtered by split domains
+  kStack,    // empty artifact; exists for its dependencies
+};
+
+const char* JobKindName(JobKind k);
+
+// One artifact staged into the sandbox root (or the compose/filter input).
+struct StagedArtifact {
+  std::string element;   // name, for logs and overlap warnings
+  Digest root;           // CAS digest of the artifact's files tree
+  std::vector<std::string> integration_commands;  // from its public bst data
+  // Split-rule domains: name -> glob patterns (already variable-substituted).
+  std::map<std::string, std::vector<std::string>> split_rules;
+};
+
+struct StagedSource {
+  Digest root;            // CAS tree of the staged source
+  std::string directory;  // subdir of the build root (`directory:` key)
+};
+
+struct JobSpec {
+  std::string element;    // "hello.bst"
+  std::string cache_key;  // full hex key: the artifact ref name
+  JobKind kind = JobKind::kSandbox;
+  std::string sandbox_arch;  // canonical arch name of the sandbox (from build-arch or ELF)
+  std::vector<StagedArtifact> inputs;  // dependency order (later overwrite earlier)
+  std::vector<StagedSource> sources;
+  std::map<std::string, std::string> environment;
+  std::string build_root;    // %{build-root}
+  std::string install_root;  // %{install-root}
+  std::string command_subdir;  // %{command-subdir}, relative to build_root
+  // Commands in phases (configure, build, install, strip), each run by `sh -e -c`.
+  std::vector<std::pair<std::string, std::vector<std::string>>> phases;
+  bool network = false;       // sandbox gets the host network (element opt-in)
+  bool integrate = true;      // run the inputs' integration commands before building
+  // compose / filter / import options.
+  std::vector<std::string> include_domains, exclude_domains;
+  bool include_orphans = true;
+  std::string import_source = "/", import_target = "/";
+  uint32_t max_jobs = 0;
+};
+
+}  // namespace crossfarm

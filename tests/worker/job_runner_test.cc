@@ -1,0 +1,160 @@
+// JobRunner against the real thing: a LocalStore CAS, bubblewrap and a
+// busybox artifact as the build base.
+#include "worker/job_runner.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "tests/worker/test_roots.h"
+
+namespace crossfarm::worker {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::MakeBusyboxArtifact;
+using testing::ReadFile;
+using testing::WriteFile;
+
+class JobRunnerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto dir = TempDir::Create("", "job-runner-test-");
+    ASSERT_TRUE(dir.has_value());
+    dir_.emplace(std::move(*dir));
+    auto cas = cas::OpenCas(dir_->path() + "/cas");
+    ASSERT_TRUE(cas.has_value()) << cas.error().ToString();
+    cas_ = std::move(*cas);
+    runner_.emplace(*cas_, JobRunnerOptions{.work_dir = dir_->path() + "/tmp",
+                                            .checkout_dir = dir_->path() + "/checkouts",
+                                            .log_dir = dir_->path() + "/logs"});
+    auto busybox = MakeBusyboxArtifact();
+    ASSERT_TRUE(busybox.has_value());
+    auto root = cas_->ImportTree(busybox->path());
+    ASSERT_TRUE(root.has_value()) << root.error().ToString();
+    base_ = *root;
+  }
+
+  Digest ImportFiles(const std::map<std::string, std::string>& files) {
+    auto d = TempDir::Create("", "files-");
+    for (const auto& [name, content] : files) WriteFile(d->path() + "/" + name, content);
+    return *cas_->ImportTree(d->path());
+  }
+
+  JobSpec SandboxJob(std::vector<std::string> build_commands) {
+    JobSpec spec;
+    spec.element = "test.bst";
+    spec.cache_key = std::string(64, 'a');
+    spec.inputs.push_back({"base.bst", base_, {}, {}});
+    spec.build_root = "/buildstream/test/test.bst";
+    spec.install_root = "/buildstream-install";
+    spec.environment = {{"PATH", "/bin"}};
+    spec.phases = {{"build-commands", std::move(build_commands)}};
+    return spec;
+  }
+
+  std::string Export(const Digest& root) {
+    std::string out = dir_->path() + "/out-" + root.Hex().substr(0, 8);
+    EXPECT_TRUE(cas_->ExportTree(root, out).ok());
+    return out;
+  }
+
+  std::optional<TempDir> dir_;
+  std::unique_ptr<cas::Cas> cas_;
+  std::optional<JobRunner> runner_;
+  Digest base_;
+};
+
+TEST_F(JobRunnerTest, SandboxJobInstallsIntoTheArtifact) {
+  JobSpec spec = SandboxJob({"mkdir -p /buildstream-install/usr/bin",
+                             "cat greeting.txt > /buildstream-install/usr/bin/hello"});
+  spec.sources.push_back({ImportFiles({{"greeting.txt", "hi from the sources\n"}}), ""});
+  auto outcome = runner_->Run(spec);
+  ASSERT_TRUE(outcome.has_value()) << outcome.error().ToString();
+  ASSERT_TRUE(outcome->success) << outcome->failure.ToString();
+  EXPECT_EQ(outcome->sandbox_arch, "x86_64");
+  EXPECT_FALSE(outcome->emulated);
+  ASSERT_TRUE(outcome->artifact.has_value());
+  EXPECT_EQ(ReadFile(Export(*outcome->artifact) + "/usr/bin/hello"), "hi from the sources\n");
+  ASSERT_TRUE(outcome->log.has_value());
+  auto log = cas_->Get(*outcome->log);
+  ASSERT_TRUE(log.has_value());
+  EXPECT_NE(log->find("phase build-commands"), std::string::npos) << *log;
+}
+
+TEST_F(JobRunnerTest, FailingCommandIsAFailedOutcomeWithItsLog) {
+  auto outcome = runner_->Run(SandboxJob({"echo before-the-failure", "exit 7", "echo never"}));
+  ASSERT_TRUE(outcome.has_value()) << outcome.error().ToString();
+  EXPECT_FALSE(outcome->success);
+  EXPECT_EQ(outcome->failure.code(), StatusCode::kBuildFailed);
+  EXPECT_NE(outcome->failure.message().find("exit code 7"), std::string::npos)
+      << outcome->failure.message();
+  std::string log = ReadFile(outcome->log_path);
+  EXPECT_NE(log.find("before-the-failure"), std::string::npos);
+  EXPECT_EQ(log.find("never\n"), std::string::npos);
+}
+
+TEST_F(JobRunnerTest, BuildCannotModifyTheStagedBaseInTheCache) {
+  auto outcome = runner_->Run(SandboxJob({"echo corrupted > /bin/busybox"}));
+  ASSERT_TRUE(outcome.has_value()) << outcome.error().ToString();
+  EXPECT_FALSE(outcome->success);
+  auto checkout = runner_->Checkout(base_);
+  ASSERT_TRUE(checkout.has_value());
+  auto d = Digest::OfFile(*checkout + "/bin/busybox");
+  ASSERT_TRUE(d.has_value());
+  EXPECT_NE(d->size, 10u) << "busybox was overwritten through a hard link";
+  EXPECT_TRUE(cas_->Verify().has_value());
+  EXPECT_EQ(cas_->Verify()->corrupt_removed, 0u);
+}
+
+TEST_F(JobRunnerTest, ImportJobTakesASubdirectoryToATarget) {
+  JobSpec spec;
+  spec.element = "import.bst";
+  spec.cache_key = std::string(64, 'b');
+  spec.kind = JobKind::kImport;
+  spec.sources.push_back({ImportFiles({{"files/etc/motd", "welcome\n"}}), ""});
+  spec.import_source = "/files";
+  spec.import_target = "/opt/data";
+  auto outcome = runner_->Run(spec);
+  ASSERT_TRUE(outcome.has_value()) << outcome.error().ToString();
+  ASSERT_TRUE(outcome->success) << outcome->failure.ToString();
+  EXPECT_EQ(ReadFile(Export(*outcome->artifact) + "/opt/data/etc/motd"), "welcome\n");
+}
+
+TEST_F(JobRunnerTest, FilterKeepsOnlyTheIncludedDomain) {
+  Digest lib = ImportFiles({{"usr/lib/libz.so.1", "lib"}, {"usr/include/zlib.h", "header"}});
+  JobSpec spec;
+  spec.element = "filter.bst";
+  spec.cache_key = std::string(64, 'c');
+  spec.kind = JobKind::kFilter;
+  spec.include_orphans = false;
+  spec.inputs.push_back({"zlib.bst", lib, {},
+                         {{"runtime", {"/usr/lib/lib*.so*"}}, {"devel", {"/usr/include/**"}}}});
+  spec.include_domains = {"runtime"};
+  auto outcome = runner_->Run(spec);
+  ASSERT_TRUE(outcome.has_value()) << outcome.error().ToString();
+  ASSERT_TRUE(outcome->success) << outcome->failure.ToString();
+  std::string out = Export(*outcome->artifact);
+  EXPECT_TRUE(fs::exists(out + "/usr/lib/libz.so.1"));
+  EXPECT_FALSE(fs::exists(out + "/usr/include/zlib.h"));
+}
+
+TEST(SplitGlobTest, MatchesLikeBuildStream) {
+  struct Case { const char* pattern; const char* path; bool match; };
+  const Case cases[] = {
+      {"/usr/bin/*", "/usr/bin/hello", true},
+      {"/usr/bin/*", "/usr/bin/sub/hello", false},
+      {"/usr/include/**", "/usr/include/a/b.h", true},
+      {"/usr/lib/lib*.so*", "/usr/lib/libz.so.1.2.13", true},
+      {"/usr/lib/lib*.so*", "/usr/lib/libz.a", false},
+      {"/usr/lib/?.so", "/usr/lib/a.so", true},
+      {"/usr/share/doc", "/usr/share/doc", true},
+      {"/usr/share/doc", "/usr/share/doc2", false},
+  };
+  for (const auto& c : cases)
+    EXPECT_EQ(SplitGlobMatch(c.pattern, c.path), c.match) << c.pattern << " vs " << c.path;
+}
+
+}  // namespace
+}  // namespace crossfarm::worker

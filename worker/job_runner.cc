@@ -1,0 +1,359 @@
+#include "worker/job_runner.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <random>
+
+#include "worker/fs_util.h"
+#include "worker/staging.h"
+
+namespace crossfarm::worker {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string RandomSuffix() {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  return std::to_string(rng());
+}
+
+// "dir/sub.bst" -> "dir_sub.bst": one path component for log file names.
+std::string FlatName(std::string name) {
+  for (char& c : name)
+    if (c == '/') c = '_';
+  return name;
+}
+
+Status MakeDirs(const std::string& path) {
+  std::error_code ec;
+  fs::create_directories(path, ec);
+  if (ec) return Status::FromErrno("create " + path, ec.value());
+  return Status::Ok();
+}
+
+void AppendLog(const LogSink& log, const std::string& line) {
+  if (!log.path.empty()) {
+    int fd = ::open(log.path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd >= 0) {
+      [[maybe_unused]] auto n = ::write(fd, line.data(), line.size());
+      ::close(fd);
+    }
+  }
+  if (log.callback) log.callback(line);
+}
+
+// Which artifact staged each path (later wins), as "/usr/bin/x" -> index.
+Status IndexArtifactFiles(const std::vector<std::string>& checkouts,
+                          std::map<std::string, size_t>& owner) {
+  for (size_t i = 0; i < checkouts.size(); ++i) {
+    std::error_code ec;
+    for (fs::recursive_directory_iterator it(checkouts[i], ec), end; it != end; it.increment(ec)) {
+      if (ec) return Status::IOError("walk " + checkouts[i] + ": " + ec.message());
+      if (it->is_directory(ec) && !it->is_symlink(ec)) continue;
+      owner["/" + fs::relative(it->path(), checkouts[i]).string()] = i;
+    }
+    if (ec) return Status::IOError("walk " + checkouts[i] + ": " + ec.message());
+  }
+  return Status::Ok();
+}
+
+bool InDomains(const std::string& path, const std::vector<std::string>& domains,
+               const std::map<std::string, std::vector<std::string>>& rules) {
+  for (const auto& d : domains) {
+    auto it = rules.find(d);
+    if (it == rules.end()) continue;
+    for (const auto& pattern : it->second)
+      if (SplitGlobMatch(pattern, path)) return true;
+  }
+  return false;
+}
+
+bool MatchesAnyDomain(const std::string& path,
+                      const std::map<std::string, std::vector<std::string>>& rules) {
+  for (const auto& [name, patterns] : rules)
+    for (const auto& p : patterns)
+      if (SplitGlobMatch(p, path)) return true;
+  return false;
+}
+
+// Copies (hard links where possible) one file or symlink of `from_root` to `to_root`.
+Status CopyEntry(const std::string& from_root, const std::string& rel, const std::string& to_root) {
+  fs::path src = fs::path(from_root) / rel.substr(1), dst = fs::path(to_root) / rel.substr(1);
+  std::error_code ec;
+  fs::create_directories(dst.parent_path(), ec);
+  if (ec) return Status::IOError("create " + dst.parent_path().string() + ": " + ec.message());
+  if (fs::is_symlink(src, ec)) {
+    fs::copy_symlink(src, dst, ec);
+  } else if (::link(src.c_str(), dst.c_str()) != 0) {
+    fs::copy_file(src, dst, ec);
+  }
+  if (ec) return Status::IOError("copy " + rel + ": " + ec.message());
+  return Status::Ok();
+}
+
+}  // namespace
+
+bool SplitGlobMatch(std::string_view pattern, std::string_view path) {
+  size_t p = 0, s = 0, star_p = std::string_view::npos, star_s = 0;
+  bool star_crosses = false;
+  while (s < path.size()) {
+    if (p + 1 < pattern.size() && pattern[p] == '*' && pattern[p + 1] == '*') {
+      star_p = p + 2, star_s = s, star_crosses = true, p += 2;
+    } else if (p < pattern.size() && pattern[p] == '*') {
+      star_p = p + 1, star_s = s, star_crosses = false, ++p;
+    } else if (p < pattern.size() && (pattern[p] == path[s] || (pattern[p] == '?' && path[s] != '/'))) {
+      ++p, ++s;
+    } else if (star_p != std::string_view::npos && (star_crosses || path[star_s] != '/')) {
+      p = star_p, s = ++star_s;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.size() && pattern[p] == '*') ++p;
+  return p == pattern.size();
+}
+
+JobRunner::JobRunner(cas::Cas& cas, JobRunnerOptions options)
+    : cas_(cas), options_(std::move(options)), sandbox_(options_.sandbox) {}
+
+Result<std::string> JobRunner::Checkout(const Digest& root) {
+  std::string path = options_.checkout_dir + "/" + root.Hex();
+  if (::access(path.c_str(), F_OK) == 0) return path;
+  CF_TRY(MakeDirs(options_.checkout_dir));
+  // Export next to the final place, then rename: a checkout is either complete
+  // or absent, even if we are killed half way or race another job.
+  std::string tmp = options_.checkout_dir + "/.tmp-" + root.Hex() + "-" + RandomSuffix();
+  Status s = cas_.ExportTree(root, tmp, cas::LinkMode::kHardlink);
+  if (!s.ok()) {
+    (void)RemoveTree(tmp);
+    return Err(s.WithContext("checkout of " + root.ToString()));
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    int err = errno;
+    (void)RemoveTree(tmp);
+    if (err != EEXIST && err != ENOTEMPTY) return Err(Status::FromErrno("rename to " + path, err));
+  }
+  return path;
+}
+
+Status JobRunner::StageSources(const JobSpec& spec, const std::string& build_dir) {
+  for (const auto& src : spec.sources) {
+    CF_ASSIGN_OR_RETURN(std::string checkout, Checkout(src.root));
+    std::string dest = build_dir;
+    if (!src.directory.empty()) {
+      dest += "/" + src.directory;
+      CF_TRY(MakeDirs(dest));
+    }
+    std::vector<std::string> one{checkout};
+    auto staged = StageArtifacts(dest, one, StageMode::kCopy);
+    if (!staged) return staged.error().WithContext("staging sources of " + spec.element);
+  }
+  return Status::Ok();
+}
+
+Result<JobOutcome> JobRunner::Run(const JobSpec& spec, std::function<void(std::string_view)> on_log,
+                                  const CancelToken* cancel) {
+  auto start = std::chrono::steady_clock::now();
+  JobOutcome outcome;
+  std::string log_dir = options_.log_dir + "/" + FlatName(spec.element);
+  CF_TRY(MakeDirs(log_dir));
+  CF_TRY(MakeDirs(options_.work_dir));
+  outcome.log_path = log_dir + "/" + spec.cache_key + ".log";
+  ::unlink(outcome.log_path.c_str());
+  LogSink log{outcome.log_path, std::move(on_log)};
+  AppendLog(log, "# crossfarm: " + std::string(JobKindName(spec.kind)) + " job for " +
+                     spec.element + " key " + spec.cache_key + " on " + options_.worker_name +
+                     "\n");
+  Result<Digest> artifact = Err(Status::Internal("unset"));
+  switch (spec.kind) {
+    case JobKind::kSandbox: {
+      CF_ASSIGN_OR_RETURN(outcome, RunSandboxJob(spec, std::move(outcome), log, cancel));
+      break;
+    }
+    case JobKind::kStack: {
+      CF_ASSIGN_OR_RETURN(TempDir empty, TempDir::Create(options_.work_dir, "stack-"));
+      artifact = cas_.ImportTree(empty.path());
+      break;
+    }
+    case JobKind::kImport:
+      artifact = RunImport(spec);
+      break;
+    case JobKind::kCompose:
+    case JobKind::kFilter:
+      artifact = RunFilterOrCompose(spec, log, cancel);
+      break;
+  }
+  if (spec.kind != JobKind::kSandbox) {
+    if (!artifact && artifact.error().code() != StatusCode::kBuildFailed) return Err(artifact.error());
+    outcome.success = artifact.has_value();
+    if (artifact) outcome.artifact = *artifact;
+    else outcome.failure = artifact.error();
+  }
+  AppendLog(log, outcome.success ? "# crossfarm: success\n"
+                                 : "# crossfarm: FAILED: " + outcome.failure.message() + "\n");
+  auto log_digest = cas_.PutFile(outcome.log_path);
+  if (log_digest) outcome.log = *log_digest;
+  outcome.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return outcome;
+}
+
+Result<PreparedSandbox> JobRunner::Prepare(const JobSpec& spec, const LogSink& log) {
+  CF_ASSIGN_OR_RETURN(TempDir job_dir, TempDir::Create(options_.work_dir, "job-"));
+  std::vector<std::string> checkouts;
+  bool needs_integration = false;
+  for (const auto& in : spec.inputs) {
+    CF_ASSIGN_OR_RETURN(std::string c, Checkout(in.root));
+    checkouts.push_back(std::move(c));
+    needs_integration |= spec.integrate && !in.integration_commands.empty();
+  }
+  // Integration commands (ldconfig, caches) write into the root: such a root is
+  // a private copy; otherwise it is hard links mounted read-only.
+  StageMode mode = needs_integration ? StageMode::kCopy : StageMode::kHardLink;
+  std::string root = job_dir.path() + "/root", build = job_dir.path() + "/build",
+              install = job_dir.path() + "/install";
+  CF_TRY(MakeDirs(root));
+  CF_TRY(MakeDirs(build));
+  CF_TRY(MakeDirs(install));
+  CF_ASSIGN_OR_RETURN(StageReport report, StageArtifacts(root, checkouts, mode));
+  for (const auto& o : report.overlaps)
+    AppendLog(log, "# crossfarm: warning: /" + o.path + " of " + spec.inputs[o.later].element +
+                       " overwrites the one of " + spec.inputs[o.earlier].element + "\n");
+  CF_TRY(StageSources(spec, build));
+
+  SandboxSpec sb;
+  sb.root = root;
+  sb.root_access = mode == StageMode::kCopy ? Access::kReadWrite : Access::kReadOnly;
+  sb.SetBuildDir(build, spec.build_root);
+  sb.SetInstallDir(install, spec.install_root);
+  sb.cwd = spec.command_subdir.empty() ? spec.build_root
+                                       : spec.build_root + "/" + spec.command_subdir;
+  for (const auto& [k, v] : spec.environment) sb.SetEnv(k, v);
+  sb.network = spec.network ? Network::kShared : Network::kNone;
+  if (!spec.sandbox_arch.empty()) {
+    CF_ASSIGN_OR_RETURN(sb.arch, LookupArch(spec.sandbox_arch));
+  }
+  CF_ASSIGN_OR_RETURN(const ArchInfo* arch, sandbox_.ResolveArch(sb));
+  sb.arch = arch;
+  return PreparedSandbox{std::move(job_dir), std::move(sb), install};
+}
+
+Result<ExitInfo> JobRunner::Shell(const JobSpec& spec, const std::vector<std::string>& argv) {
+  CF_ASSIGN_OR_RETURN(PreparedSandbox p, Prepare(spec, LogSink{}));
+  p.spec.interaction = Interaction::kInteractive;
+  return sandbox_.RunInteractive(p.spec, argv);
+}
+
+Result<JobOutcome> JobRunner::RunSandboxJob(const JobSpec& spec, JobOutcome outcome,
+                                            const LogSink& log, const CancelToken* cancel) {
+  CF_ASSIGN_OR_RETURN(PreparedSandbox prepared, Prepare(spec, log));
+  SandboxSpec& sb = prepared.spec;
+  const ArchInfo* arch = sb.arch;
+  outcome.sandbox_arch = std::string(arch->name);
+  outcome.emulated = !RunsNatively(HostArch(), *arch);
+  AppendLog(log, "# crossfarm: sandbox " + outcome.sandbox_arch +
+                     (outcome.emulated ? " (emulated by qemu-user)\n" : " (native)\n"));
+
+  RunControl control{.timeout = std::chrono::milliseconds(0), .cancel = cancel};
+  auto run_phase = [&](const std::string& phase, const std::vector<std::string>& cmds,
+                       const std::string& cwd) -> Result<bool> {
+    if (cmds.empty()) return true;
+    AppendLog(log, "# crossfarm: phase " + phase + "\n");
+    SandboxSpec phase_spec = sb;
+    phase_spec.cwd = cwd;
+    CF_ASSIGN_OR_RETURN(CommandsResult r, sandbox_.RunCommands(phase_spec, cmds, log, control));
+    if (r.ok()) return true;
+    outcome.failure = r.ToStatus(cmds.size()).WithContext(spec.element + " " + phase);
+    return false;
+  };
+  for (const auto& in : spec.inputs) {
+    if (!spec.integrate || in.integration_commands.empty()) continue;
+    CF_ASSIGN_OR_RETURN(bool ok, run_phase("integration of " + in.element,
+                                           in.integration_commands, "/"));
+    if (!ok) return outcome;
+  }
+  for (const auto& [phase, cmds] : spec.phases) {
+    CF_ASSIGN_OR_RETURN(bool ok, run_phase(phase, cmds, sb.cwd));
+    if (!ok) return outcome;
+  }
+  CF_ASSIGN_OR_RETURN(Digest artifact, cas_.ImportTree(prepared.install_dir));
+  outcome.artifact = artifact;
+  outcome.success = true;
+  return outcome;
+}
+
+Result<Digest> JobRunner::RunImport(const JobSpec& spec) {
+  CF_ASSIGN_OR_RETURN(TempDir dir, TempDir::Create(options_.work_dir, "import-"));
+  std::string staged = dir.path() + "/sources", out = dir.path() + "/out";
+  CF_TRY(MakeDirs(staged));
+  CF_TRY(MakeDirs(out));
+  CF_TRY(StageSources(spec, staged));
+  fs::path from = fs::path(staged) / fs::path(spec.import_source).relative_path();
+  fs::path to = fs::path(out) / fs::path(spec.import_target).relative_path();
+  std::error_code ec;
+  if (!fs::is_directory(from, ec))
+    return Err(Status::BuildFailed(spec.element + ": import source directory '" +
+                                   spec.import_source + "' does not exist in the sources"));
+  fs::create_directories(to.parent_path(), ec);
+  fs::remove(to, ec);  // an empty leaf from create_directories, if target is "/"
+  if (::rename(from.c_str(), to.c_str()) != 0)
+    return Err(Status::FromErrno("import " + spec.element, errno));
+  return cas_.ImportTree(out);
+}
+
+Result<Digest> JobRunner::RunFilterOrCompose(const JobSpec& spec, const LogSink& log,
+                                             const CancelToken* cancel) {
+  CF_ASSIGN_OR_RETURN(TempDir dir, TempDir::Create(options_.work_dir, "compose-"));
+  std::vector<std::string> checkouts;
+  for (const auto& in : spec.inputs) {
+    CF_ASSIGN_OR_RETURN(std::string c, Checkout(in.root));
+    checkouts.push_back(std::move(c));
+  }
+  std::string root = dir.path() + "/root", out = dir.path() + "/out";
+  CF_TRY(MakeDirs(root));
+  CF_TRY(MakeDirs(out));
+  bool integrate = spec.kind == JobKind::kCompose && spec.integrate;
+  CF_TRY(StageArtifacts(root, checkouts, integrate ? StageMode::kCopy : StageMode::kHardLink));
+  if (integrate) {
+    SandboxSpec sb;
+    sb.root = root;
+    sb.root_access = Access::kReadWrite;
+    for (const auto& [k, v] : spec.environment) sb.SetEnv(k, v);
+    for (const auto& in : spec.inputs) {
+      if (in.integration_commands.empty()) continue;
+      CF_ASSIGN_OR_RETURN(CommandsResult r,
+                          sandbox_.RunCommands(sb, in.integration_commands, log,
+                                               RunControl{.cancel = cancel}));
+      if (!r.ok())
+        return Err(r.ToStatus(in.integration_commands.size())
+                       .WithContext(spec.element + " integration of " + in.element));
+    }
+  }
+  std::map<std::string, size_t> owner;
+  CF_TRY(IndexArtifactFiles(checkouts, owner));
+  std::error_code ec;
+  for (fs::recursive_directory_iterator it(root, ec), end; it != end; it.increment(ec)) {
+    if (it->is_directory(ec) && !it->is_symlink(ec)) continue;
+    std::string rel = "/" + fs::relative(it->path(), root).string();
+    auto o = owner.find(rel);
+    bool selected;
+    if (o == owner.end() || !MatchesAnyDomain(rel, spec.inputs[o->second].split_rules)) {
+      selected = spec.include_orphans;  // in no domain (or made by integration)
+    } else {
+      const auto& rules = spec.inputs[o->second].split_rules;
+      selected = (spec.include_domains.empty() || InDomains(rel, spec.include_domains, rules)) &&
+                 !InDomains(rel, spec.exclude_domains, rules);
+    }
+    if (selected) CF_TRY(CopyEntry(root, rel, out));
+  }
+  if (ec) return Err(Status::IOError("walk " + root + ": " + ec.message()));
+  return cas_.ImportTree(out);
+}
+
+}  // namespace crossfarm::worker

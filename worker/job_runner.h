@@ -1,0 +1,93 @@
+// JobRunner: executes one JobSpec on this machine. The same code runs a job in
+// the embedded mode (`crossfarm build`) and in `crossfarm-worker`.
+//
+// For a sandbox job (BuildStream's BuildElement):
+//   1. every input artifact is checked out once into the checkout cache
+//      (<cache>/checkouts/<root hash>, read-only hard links into the CAS file cache);
+//   2. the sandbox root is composed from those checkouts by hard links (no copy:
+//      staging a deep tree costs links, not bytes), read-only unless integration
+//      commands must write to it (then copied, see docs/sandbox.md);
+//   3. sources are exported (copies, writable) into the build dir;
+//   4. integration commands, then each phase's commands, run in bubblewrap
+//      (qemu-user for a foreign root);
+//   5. the install dir is imported into the CAS; the log is stored too.
+// The caller records the artifact ref; a crash before that leaves only
+// unreferenced blobs, which GC removes: the cache is never corrupted.
+//
+// Thread-safe: many jobs may run at once on one JobRunner.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "cas/cas.h"
+#include "common/job_spec.h"
+#include "common/status.h"
+#include "worker/fs_util.h"
+#include "worker/process.h"
+#include "worker/sandbox.h"
+
+namespace crossfarm::worker {
+
+struct JobRunnerOptions {
+  std::string work_dir;      // scratch: build dirs, staged roots (same fs as checkouts)
+  std::string checkout_dir;  // per-artifact read-only checkouts, reused across jobs
+  std::string log_dir;       // <log_dir>/<element>/<key>.log kept for `crossfarm log`
+  std::string worker_name = "local";
+  Sandbox::Options sandbox;
+};
+
+struct JobOutcome {
+  bool success = false;
+  Status failure;                 // BuildFailed "command 2 of 3 ..." when !success
+  std::optional<Digest> artifact; // root of the install tree (success only)
+  std::optional<Digest> log;      // the build log in the CAS
+  std::string log_path;           // the build log on this machine
+  std::string sandbox_arch;       // canonical name of the arch the sandbox ran
+  bool emulated = false;
+  double seconds = 0;
+};
+
+// A staged sandbox ready to run: removed with its TempDir.
+struct PreparedSandbox {
+  TempDir dir;
+  SandboxSpec spec;
+  std::string install_dir;  // host path of the install root
+};
+
+class JobRunner {
+ public:
+  JobRunner(cas::Cas& cas, JobRunnerOptions options);
+
+  // Runs the job. A Status error means the job could not be attempted (CAS
+  // unreachable, binfmt missing, disk full); a failing command is a JobOutcome
+  // with success=false. `on_log` receives the live log (may be empty).
+  Result<JobOutcome> Run(const JobSpec& spec, std::function<void(std::string_view)> on_log = {},
+                         const CancelToken* cancel = nullptr);
+
+  // `crossfarm shell`: the job's sandbox (build deps staged, sources in the
+  // build dir) with an interactive shell, or `argv` if not empty.
+  Result<ExitInfo> Shell(const JobSpec& spec, const std::vector<std::string>& argv);
+
+  // The read-only checkout of an artifact tree (created on first use).
+  Result<std::string> Checkout(const Digest& root);
+
+ private:
+  Result<PreparedSandbox> Prepare(const JobSpec& spec, const LogSink& log);
+  Result<JobOutcome> RunSandboxJob(const JobSpec& spec, JobOutcome outcome,
+                                   const LogSink& log, const CancelToken* cancel);
+  Result<Digest> RunImport(const JobSpec& spec);
+  Result<Digest> RunFilterOrCompose(const JobSpec& spec, const LogSink& log,
+                                    const CancelToken* cancel);
+  Status StageSources(const JobSpec& spec, const std::string& build_dir);
+
+  cas::Cas& cas_;
+  JobRunnerOptions options_;
+  Sandbox sandbox_;
+};
+
+// BuildStream's glob for split rules: `**` matches across '/', `*` and `?` not.
+bool SplitGlobMatch(std::string_view pattern, std::string_view path);
+
+}  // namespace crossfarm::worker
