@@ -2,6 +2,11 @@
 
 #include <unordered_map>
 
+#include <filesystem>
+
+#include "cas/cas.h"
+#include "client/job_builder.h"
+#include "client/local_build.h"
 #include "common/arch.h"
 #include "common/project.h"
 
@@ -21,7 +26,13 @@ const ArchInfo* SandboxArch(const Project& project, const Element& e) {
 }  // namespace
 
 std::vector<ElementView> ComputeStates(const Project& project, const std::vector<Element*>& plan,
-                                       const GlobalOptions& /*g*/) {
+                                       const GlobalOptions& g) {
+  // Cached-ness comes from the embedded cache; no cache dir means nothing is.
+  std::unique_ptr<cas::Cas> cas;
+  CacheLayout layout(g);
+  std::error_code ec;
+  if (std::filesystem::exists(layout.cas, ec))
+    if (auto opened = cas::OpenCas(layout.cas)) cas = std::move(*opened);
   std::unordered_map<const Element*, std::string> states;
   std::vector<ElementView> out;
   out.reserve(plan.size());
@@ -33,6 +44,8 @@ std::vector<ElementView> ComputeStates(const Project& project, const std::vector
     v.sandbox = RunsNatively(HostArch(), *arch) ? "native" : "emulated";
     if (!e->cache_key) {
       v.state = "no reference";
+    } else if (cas && cas->GetRef(ArtifactRef(*e)).has_value()) {
+      v.state = "cached";
     } else {
       v.state = "buildable";
       for (const Element* d : e->BuildDeps()) {

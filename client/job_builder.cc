@@ -35,7 +35,7 @@ StagedArtifact MakeInput(const Element& dep, const Digest& root) {
   StagedArtifact a;
   a.element = dep.name;
   a.root = root;
-  YAML::Node bst = dep.public_data["bst"];
+  YAML::Node bst = dep.public_data()["bst"];
   if (bst) {
     a.integration_commands = StringList(bst["integration-commands"]);
     YAML::Node rules = bst["split-rules"];
@@ -50,7 +50,7 @@ constexpr const char* kBuildPhases[] = {"configure-commands", "build-commands",
                                         "install-commands", "strip-commands"};
 
 Status FillKind(const Element& e, JobSpec& spec) {
-  const YAML::Node& c = e.config;
+  const YAML::Node& c = e.config();
   const std::string& k = e.kind;
   if (k == "manual" || k == "autotools" || k == "cmake" || k == "make" || k == "meson") {
     spec.kind = JobKind::kSandbox;

@@ -79,8 +79,8 @@ std::optional<std::string> Field(const std::string& name, const ElementView& v) 
   if (name == "kind") return e.kind;
   if (name == "vars") return VarsText(e.variables);
   if (name == "env") return VarsText(e.environment);
-  if (name == "config") return YAML::Dump(e.config);
-  if (name == "public") return YAML::Dump(e.public_data);
+  if (name == "config") return YAML::Dump(e.config());
+  if (name == "public") return YAML::Dump(e.public_data());
   if (name == "deps") return DepNames(e.RuntimeDeps());
   if (name == "runtime-deps") return DepNames(e.RuntimeDeps());
   if (name == "build-deps") return DepNames(e.BuildDeps());

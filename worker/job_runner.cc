@@ -143,15 +143,24 @@ Result<std::string> JobRunner::Checkout(const Digest& root) {
 }
 
 Status JobRunner::StageSources(const JobSpec& spec, const std::string& build_dir) {
+  // Sources are the build's working copy: fresh, writable files (never links
+  // into the cache, which configure scripts would try to rewrite).
   for (const auto& src : spec.sources) {
-    CF_ASSIGN_OR_RETURN(std::string checkout, Checkout(src.root));
     std::string dest = build_dir;
-    if (!src.directory.empty()) {
-      dest += "/" + src.directory;
-      CF_TRY(MakeDirs(dest));
+    if (!src.directory.empty()) dest += "/" + src.directory;
+    std::error_code ec;
+    bool empty = !fs::exists(dest, ec) || fs::is_empty(dest, ec);
+    if (empty) {
+      fs::remove(dest, ec);
+      CF_TRY(cas_.ExportTree(src.root, dest, cas::LinkMode::kCopy)
+                 .WithContext("staging sources of " + spec.element));
+      continue;
     }
-    std::vector<std::string> one{checkout};
-    auto staged = StageArtifacts(dest, one, StageMode::kCopy);
+    CF_ASSIGN_OR_RETURN(TempDir tmp, TempDir::Create(options_.work_dir, "src-"));
+    std::string copy = tmp.path() + "/tree";
+    CF_TRY(cas_.ExportTree(src.root, copy, cas::LinkMode::kCopy));
+    std::vector<std::string> one{copy};
+    auto staged = StageArtifacts(dest, one, StageMode::kHardLink);
     if (!staged) return staged.error().WithContext("staging sources of " + spec.element);
   }
   return Status::Ok();

@@ -1,0 +1,210 @@
+// End-to-end: the real `crossfarm` binary builds real elements in bubblewrap
+// on a busybox base imported from Debian's busybox-static package.
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <signal.h>
+
+#include <chrono>
+#include <thread>
+
+#include "tests/e2e/e2e_util.h"
+
+namespace crossfarm::e2e {
+namespace {
+
+namespace fs = std::filesystem;
+
+const char* kProjectConf = R"(name: e2e
+element-path: elements
+variables:
+  strip-binaries: ""
+environment:
+  PATH: /usr/bin:/bin
+)";
+
+const char* kApplets[] = {"sh", "echo", "cat", "ls", "mkdir", "test", "id", "wget", "sleep",
+                          "touch", "grep", "uname", "cp", "true", "false", "printf"};
+
+class BuildE2ETest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    project_ = new TempTree("project");
+    fs::path p = project_->path();
+    WriteFile(p / "project.conf", kProjectConf);
+    WriteFile(p / "elements/busybox.bst",
+              "kind: import\nsources:\n- kind: deb\n  arch: amd64\n  packages: [busybox-static]\n");
+    for (const char* applet : kApplets) {
+      fs::create_directories(p / "files/links/usr/bin");
+      fs::create_symlink("busybox", p / "files/links/usr/bin" / applet);
+    }
+    WriteFile(p / "elements/links.bst", "kind: import\nsources:\n- kind: local\n  path: files/links\n");
+    WriteFile(p / "elements/base.bst", "kind: stack\ndepends:\n- busybox.bst\n- links.bst\n");
+    auto track = Cf("source track busybox.bst");
+    ASSERT_EQ(track.exit_code, 0) << track.output;
+  }
+  static void TearDownTestSuite() {
+    delete project_;
+    project_ = nullptr;
+  }
+  void SetUp() override { cache_ = std::make_unique<TempTree>("cache"); }
+
+  static std::string Base() {
+    return std::string(CROSSFARM_BIN) + " -C " + project_->path().string() + " --mirror-dir " +
+           TestCache() + "/mirror";
+  }
+  static CommandResult Cf(const std::string& args) { return RunCmd(Base() + " " + args); }
+  CommandResult CfCached(const std::string& args) {
+    return RunCmd(Base() + " --cache-dir " + cache_->path().string() + " " + args);
+  }
+  void AddManual(const std::string& name, const std::vector<std::string>& commands) {
+    std::string text = "kind: manual\nbuild-depends:\n- base.bst\nconfig:\n  build-commands:\n";
+    for (const auto& c : commands) text += "  - |\n    " + c + "\n";
+    WriteFile(project_->path() / "elements" / name, text);
+  }
+
+  static TempTree* project_;
+  std::unique_ptr<TempTree> cache_;
+};
+TempTree* BuildE2ETest::project_ = nullptr;
+
+TEST_F(BuildE2ETest, BuildsChecksOutAndASecondBuildDoesNothing) {
+  AddManual("ok.bst", {"mkdir -p %{install-root}/share && echo built-by-crossfarm > "
+                       "%{install-root}/share/ok.txt"});
+  auto first = CfCached("build ok.bst");
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  EXPECT_NE(first.output.find("START  ok.bst"), std::string::npos) << first.output;
+  auto second = CfCached("build ok.bst");
+  ASSERT_EQ(second.exit_code, 0) << second.output;
+  EXPECT_EQ(second.output.find("START"), std::string::npos) << second.output;
+  EXPECT_NE(second.output.find("0 to build"), std::string::npos) << second.output;
+  fs::path out = cache_->path() / "out";
+  auto co = CfCached("checkout ok.bst " + out.string());
+  ASSERT_EQ(co.exit_code, 0) << co.output;
+  EXPECT_EQ(ReadFile(out / "share/ok.txt"), "built-by-crossfarm\n");
+  auto show = CfCached("show --format '%{state} %{name}' ok.bst");
+  EXPECT_NE(show.output.find("cached ok.bst"), std::string::npos) << show.output;
+}
+
+TEST_F(BuildE2ETest, SandboxHasNoNetworkAndNoHostUsr) {
+  // A host-only file that must stay invisible, and a server the build must not reach.
+  const std::string host_only = "/usr/lib/x86_64-linux-gnu/librocksdb.so";
+  ASSERT_TRUE(fs::exists(host_only)) << "scripts/setup installs librocksdb-dev";
+  httplib::Server server;
+  server.Get("/", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content("reachable", "text/plain");
+  });
+  int port = server.bind_to_any_port("127.0.0.1");
+  std::thread t([&] { server.listen_after_bind(); });
+  AddManual("isolated.bst",
+            {"mkdir -p %{install-root}/out",
+             "cat /proc/net/dev > %{install-root}/out/netdev",
+             "if test -e " + host_only + "; then echo visible; else echo hidden; fi > "
+                 "%{install-root}/out/usr",
+             "if wget -q -T 3 -O - http://127.0.0.1:" + std::to_string(port) +
+                 "/ ; then echo reached; else echo unreachable; fi > %{install-root}/out/net",
+             "id -u > %{install-root}/out/uid"});
+  auto build = CfCached("build isolated.bst");
+  server.stop();
+  t.join();
+  ASSERT_EQ(build.exit_code, 0) << build.output;
+  fs::path out = cache_->path() / "iso";
+  ASSERT_EQ(CfCached("checkout isolated.bst " + out.string()).exit_code, 0);
+  EXPECT_EQ(ReadFile(out / "out/usr"), "hidden\n");
+  EXPECT_EQ(ReadFile(out / "out/net"), "unreachable\n");
+  EXPECT_EQ(ReadFile(out / "out/uid"), "0\n");
+  std::string netdev = ReadFile(out / "out/netdev");
+  EXPECT_NE(netdev.find("lo:"), std::string::npos) << netdev;
+  EXPECT_EQ(netdev.find("eth"), std::string::npos) << netdev;
+  EXPECT_EQ(netdev.find("veth"), std::string::npos) << netdev;
+}
+
+TEST_F(BuildE2ETest, FailingCommandShowsTheLogTailAndExitsWithOne) {
+  AddManual("fails.bst", {"echo about-to-fail-loudly", "exit 3"});
+  AddManual("independent.bst", {"echo fine > %{install-root}/fine"});
+  auto build = CfCached("build fails.bst independent.bst");
+  EXPECT_EQ(build.exit_code, 1) << build.output;
+  EXPECT_NE(build.output.find("FAILED fails.bst"), std::string::npos) << build.output;
+  EXPECT_NE(build.output.find("about-to-fail-loudly"), std::string::npos) << build.output;
+  EXPECT_NE(build.output.find("exit code 3"), std::string::npos) << build.output;
+  EXPECT_NE(build.output.find("full log: "), std::string::npos) << build.output;
+  // The independent element still finished (on-error continue).
+  EXPECT_EQ(CfCached("checkout independent.bst " + (cache_->path() / "ind").string()).exit_code, 0);
+  auto log = CfCached("log fails.bst");
+  EXPECT_EQ(log.exit_code, 0) << log.output;
+  EXPECT_NE(log.output.find("about-to-fail-loudly"), std::string::npos) << log.output;
+}
+
+TEST_F(BuildE2ETest, WrongTarballSha256IsAClearErrorAndStoresNothing) {
+  TempTree files("tarball");
+  WriteFile(files.path() / "src/pkg-1.0/data.txt", "payload\n");
+  ASSERT_EQ(RunCmd("tar -C " + (files.path() / "src").string() + " -czf " +
+                (files.path() / "pkg-1.0.tar.gz").string() + " pkg-1.0").exit_code, 0);
+  std::string tarball = ReadFile(files.path() / "pkg-1.0.tar.gz");
+  httplib::Server server;
+  int requests = 0;
+  server.Get("/pkg-1.0.tar.gz", [&](const httplib::Request&, httplib::Response& res) {
+    ++requests;
+    res.set_content(tarball, "application/gzip");
+  });
+  int port = server.bind_to_any_port("127.0.0.1");
+  std::thread t([&] { server.listen_after_bind(); });
+  std::string wrong(64, '0');
+  WriteFile(project_->path() / "elements/tarball.bst",
+            "kind: import\nsources:\n- kind: tar\n  url: http://127.0.0.1:" +
+                std::to_string(port) + "/pkg-1.0.tar.gz\n  ref: " + wrong + "\n");
+  TempTree mirror("mirror");
+  auto build = RunCmd(std::string(CROSSFARM_BIN) + " -C " + project_->path().string() +
+                   " --cache-dir " + cache_->path().string() + " --mirror-dir " +
+                   mirror.path().string() + " build tarball.bst");
+  server.stop();
+  t.join();
+  EXPECT_NE(build.exit_code, 0);
+  EXPECT_GE(requests, 1);
+  EXPECT_NE(build.output.find("tarball.bst"), std::string::npos) << build.output;
+  EXPECT_NE(build.output.find(wrong), std::string::npos) << build.output;
+  EXPECT_NE(build.output.find(RunCmd("sha256sum " + (files.path() / "pkg-1.0.tar.gz").string())
+                                  .output.substr(0, 64)),
+            std::string::npos)
+      << build.output;
+  size_t stored = 0;
+  for (auto& entry : fs::recursive_directory_iterator(mirror.path()))
+    if (entry.is_regular_file() && entry.path().string().find("tar") != std::string::npos) ++stored;
+  EXPECT_EQ(stored, 0u) << "a tarball that failed verification was kept";
+}
+
+TEST_F(BuildE2ETest, KillingTheBuildNeverCorruptsTheCache) {
+  AddManual("slow.bst", {"echo started", "sleep 60"});
+  AddManual("after.bst", {"echo after > %{install-root}/after"});
+  std::string log = (cache_->path() / "slow.out").string();
+  pid_t pid = fork();
+  if (pid == 0) {
+    std::string cmd = Base() + " --cache-dir " + cache_->path().string() + " build slow.bst > " +
+                      log + " 2>&1";
+    execl("/bin/sh", "sh", "-c", ("exec " + cmd).c_str(), nullptr);
+    _exit(127);
+  }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (ReadFile(log).find("START  slow.bst") == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_NE(ReadFile(log).find("START  slow.bst"), std::string::npos) << ReadFile(log);
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  auto verify = CfCached("cas verify");
+  EXPECT_EQ(verify.exit_code, 0) << verify.output;
+  EXPECT_NE(verify.output.find("corrupt removed: 0\n"), std::string::npos) << verify.output;
+  auto after = CfCached("build after.bst");
+  EXPECT_EQ(after.exit_code, 0) << after.output;
+}
+
+TEST_F(BuildE2ETest, MissingRefIsABadInputError) {
+  WriteFile(project_->path() / "elements/noref.bst",
+            "kind: import\nsources:\n- kind: tar\n  url: http://127.0.0.1:1/x.tar.gz\n");
+  auto build = CfCached("build noref.bst");
+  EXPECT_EQ(build.exit_code, 2) << build.output;
+  EXPECT_NE(build.output.find("source track"), std::string::npos) << build.output;
+}
+
+}  // namespace
+}  // namespace crossfarm::e2e
