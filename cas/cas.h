@@ -1,0 +1,86 @@
+// The one CAS client API used by the worker and the CLI: same calls whether the
+// store is a local directory (RocksDB, in this process) or a crossfarm-cas server.
+//
+//   CF_ASSIGN_OR_RETURN(auto cas, cas::OpenCas(cache_dir + "/cas"));   // or tcp://h:p
+//   CF_ASSIGN_OR_RETURN(Digest root, cas->ImportTree("install-root"));
+//   CF_TRY(cas->PutRef(cache_key, {.root = root, .element = "zlib.bst"}));
+//   CF_TRY(cas->ExportTree(root, "sandbox/root", cas::LinkMode::kHardlink));
+//
+// Thread-safe. Every read is verified against its digest (Corruption otherwise,
+// bad bytes never returned). Tree names are validated on import and export.
+#pragma once
+
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cas/blob_access.h"
+#include "cas/local_store.h"
+#include "cas/remote_store.h"
+
+namespace crossfarm::cas {
+
+enum class LinkMode {
+  kCopy,      // fresh, writable files (0644 / 0755)
+  kHardlink,  // hardlinks to read-only files of the local files/ cache; a remote
+              // CAS (or another filesystem) falls back to copies
+};
+
+struct CasOptions {
+  LocalStoreOptions local;
+  RemoteOptions remote;
+};
+
+class Cas {
+ public:
+  Cas(std::shared_ptr<Store> store, std::shared_ptr<BlobAccess> blobs, LocalStore* local);
+
+  // Blobs.
+  Result<Digest> Put(std::string_view data);
+  Result<Digest> PutFile(const std::string& path);  // streamed, never whole in memory
+  Result<std::string> Get(const Digest& digest);
+  // Streams into `path` (created; replaced only once fully verified).
+  Status ReadToFile(const Digest& digest, const std::string& path, bool executable = false);
+  Result<bool> Has(const Digest& digest);
+  Result<std::vector<Digest>> FindMissing(std::span<const Digest> digests);
+
+  // Trees. ImportTree stores regular files (exec bit kept), directories (empty ones
+  // too) and symlinks (targets verbatim); other file types are InvalidArgument.
+  Result<Digest> ImportTree(const std::string& dir);
+  // `dir` must be absent or empty. InvalidArgument for unsafe names in the tree.
+  Status ExportTree(const Digest& root, const std::string& dir, LinkMode mode = LinkMode::kCopy);
+  Result<std::vector<TreeNode>> GetTree(const Digest& root);
+
+  // Refs and maintenance (see Store).
+  Result<RefInfo> GetRef(const std::string& name) { return store_->GetRef(name); }
+  Status PutRef(const std::string& name, const RefInfo& ref) { return store_->PutRef(name, ref); }
+  Status DeleteRef(const std::string& name) { return store_->DeleteRef(name); }
+  Result<std::vector<NamedRef>> ListRefs(std::string_view prefix) { return store_->ListRefs(prefix); }
+  Result<CasStats> Stats() { return store_->Stats(); }
+  Result<GcReport> Gc(std::optional<uint64_t> quota = std::nullopt) { return store_->Gc(quota); }
+  Result<VerifyReport> Verify() { return store_->Verify(); }
+
+  BlobAccess& blobs() { return *blobs_; }
+  Store& store() { return *store_; }
+  bool is_local() const { return local_ != nullptr; }
+
+ private:
+  std::shared_ptr<Store> store_;
+  std::shared_ptr<BlobAccess> blobs_;  // verifying view of store_
+  LocalStore* local_;                  // non-null when store_ is a LocalStore
+};
+
+// `spec` is a directory (opened, created if needed) or tcp://HOST:PORT.
+Result<std::unique_ptr<Cas>> OpenCas(const std::string& spec, const CasOptions& options = {});
+
+// "1234", "512K", "10M", "10G", "1T" (powers of 1024; optional "B"/"iB").
+Result<uint64_t> ParseByteSize(std::string_view text);
+
+// A single path component: not empty, ".", "..", and without '/' or NUL.
+Status ValidateName(std::string_view name);
+// Names valid, each list sorted, no name twice, symlink targets non-empty.
+Status ValidateDirectory(const DirectoryData& dir);
+
+}  // namespace crossfarm::cas

@@ -1,0 +1,166 @@
+#include "cas/curve_keys.h"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include <cerrno>
+#include <fstream>
+#include <sstream>
+#include <zmq.hpp>
+#include <zmq_addon.hpp>
+
+namespace crossfarm::cas {
+
+bool IsZ85Key(const std::string& key) {
+  static const std::string kAlphabet =
+      "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";
+  return key.size() == 40 && key.find_first_not_of(kAlphabet) == std::string::npos;
+}
+
+namespace {
+
+Status WriteFileExclusive(const std::string& path, const std::string& text, mode_t mode) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+  if (fd < 0) {
+    if (errno == EEXIST)
+      return Status::AlreadyExists(path + " exists; remove it first to make a new key");
+    return Status::FromErrno("creating " + path, errno);
+  }
+  Status s;
+  if (::fchmod(fd, mode) != 0 || ::write(fd, text.data(), text.size()) != static_cast<ssize_t>(text.size()))
+    s = Status::FromErrno("writing " + path, errno);
+  ::close(fd);
+  return s;
+}
+
+Result<std::vector<std::string>> ReadLines(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Err(Status::FromErrno("opening " + path, errno));
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) {
+    // '#' is a Z85 character: only whole lines are comments.
+    auto first = line.find_first_not_of(" \t\r");
+    if (first == std::string::npos || line[first] == '#') continue;
+    auto last = line.find_last_not_of(" \t\r");
+    lines.push_back(line.substr(first, last - first + 1));
+  }
+  return lines;
+}
+
+// "name = value" lines of a .key file.
+std::string Field(const std::vector<std::string>& lines, const std::string& name) {
+  for (const auto& line : lines) {
+    auto eq = line.find('=');
+    if (eq == std::string::npos) continue;
+    std::string key = line.substr(0, line.find_last_not_of(" \t", eq - 1) + 1);
+    if (key != name) continue;
+    auto start = line.find_first_not_of(" \t", eq + 1);
+    return start == std::string::npos ? "" : line.substr(start);
+  }
+  return "";
+}
+
+}  // namespace
+
+Result<CurveKeyPair> GenerateKeyPair(const std::string& name) {
+  char pub[41] = {}, sec[41] = {};
+  if (zmq_curve_keypair(pub, sec) != 0)
+    return Err(Status::FailedPrecondition("libzmq was built without CURVE support"));
+  CurveKeyPair pair{pub, sec};
+  std::string key_text = "# crossfarm CurveZMQ key pair: keep this file secret\n"
+                         "public-key = " + pair.public_key + "\nsecret-key = " + pair.secret_key + "\n";
+  CF_TRY(WriteFileExclusive(name + ".key", key_text, 0600));
+  CF_TRY(WriteFileExclusive(name + ".pub", pair.public_key + "\n", 0644));
+  return pair;
+}
+
+Result<CurveKeyPair> LoadSecretKey(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return Err(Status::FromErrno("key file " + path, errno));
+  if ((st.st_mode & 077) != 0)
+    return Err(Status::PermissionDenied("key file " + path + " is readable by others; chmod 600 it"));
+  CF_ASSIGN_OR_RETURN(auto lines, ReadLines(path));
+  CurveKeyPair pair{Field(lines, "public-key"), Field(lines, "secret-key")};
+  if (!IsZ85Key(pair.public_key) || !IsZ85Key(pair.secret_key))
+    return Err(Status::InvalidArgument(path + " is not a crossfarm key file (run crossfarm keygen)"));
+  return pair;
+}
+
+Result<std::string> LoadPublicKey(const std::string& path) {
+  CF_ASSIGN_OR_RETURN(auto lines, ReadLines(path));
+  std::string from_key = Field(lines, "public-key");
+  if (IsZ85Key(from_key)) return from_key;
+  if (lines.size() == 1 && IsZ85Key(lines[0])) return lines[0];
+  return Err(Status::InvalidArgument(path + " does not hold a Z85 public key (a NAME.pub from crossfarm keygen)"));
+}
+
+Result<std::vector<std::string>> LoadAllowList(const std::string& path) {
+  CF_ASSIGN_OR_RETURN(auto lines, ReadLines(path));
+  for (size_t i = 0; i < lines.size(); ++i)
+    if (!IsZ85Key(lines[i]))
+      return Err(Status::InvalidArgument(path + ":" + std::to_string(i + 1) +
+                                         ": not a Z85 public key (40 characters)"));
+  return lines;
+}
+
+namespace {
+
+void ServeZap(zmq::socket_t socket, std::unordered_set<std::string> allowed) {
+  while (true) {
+    std::vector<zmq::message_t> req;
+    try {
+      if (!zmq::recv_multipart(socket, std::back_inserter(req))) continue;
+    } catch (const zmq::error_t&) {
+      return;  // context shut down
+    }
+    if (req.size() < 6) continue;
+    std::string mechanism = req[5].to_string();
+    std::string address = req[3].to_string();
+    std::string client_key;
+    if (mechanism == "CURVE" && req.size() >= 7 && req[6].size() == 32) {
+      char z85[41] = {};
+      zmq_z85_encode(z85, static_cast<const uint8_t*>(req[6].data()), 32);
+      client_key = z85;
+    }
+    bool ok = !client_key.empty() && allowed.contains(client_key);
+    if (!ok)
+      spdlog::warn("cas: refused connection peer={} mechanism={} key={}", address, mechanism,
+                   client_key.empty() ? "none" : client_key);
+    std::array<zmq::const_buffer, 6> reply = {
+        zmq::str_buffer("1.0"), zmq::buffer(req[1].data(), req[1].size()),
+        ok ? zmq::str_buffer("200") : zmq::str_buffer("400"),
+        ok ? zmq::str_buffer("OK") : zmq::str_buffer("key not allowed"),
+        zmq::buffer(client_key), zmq::str_buffer("")};
+    try {
+      zmq::send_multipart(socket, reply);
+    } catch (const zmq::error_t&) {
+      return;
+    }
+  }
+}
+
+}  // namespace
+
+Result<std::unique_ptr<ZapHandler>> ZapHandler::Start(zmq::context_t& context,
+                                                      const std::vector<std::string>& allowed) {
+  std::unique_ptr<ZapHandler> handler(new ZapHandler());
+  try {
+    zmq::socket_t socket(context, zmq::socket_type::rep);
+    socket.set(zmq::sockopt::linger, 0);
+    socket.bind("inproc://zeromq.zap.01");
+    handler->thread_ = std::thread(ServeZap, std::move(socket),
+                                   std::unordered_set<std::string>(allowed.begin(), allowed.end()));
+  } catch (const zmq::error_t& e) {
+    return Err(Status::Internal(std::string("starting the ZAP handler: ") + e.what()));
+  }
+  return handler;
+}
+
+ZapHandler::~ZapHandler() {
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace crossfarm::cas

@@ -1,0 +1,54 @@
+// CurveZMQ keys for the cluster (docs/protocol.md "Authentication").
+//
+// NAME.key (mode 0600) holds both halves:   public-key = <Z85>
+//                                          secret-key = <Z85>
+// NAME.pub holds the public key alone on one line, ready to append to an allow
+// list. Allow lists: one Z85 public key per line; lines starting with '#' are
+// comments ('#' is a Z85 character, so there are no trailing comments).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <thread>
+#include <unordered_set>
+#include <vector>
+
+#include "common/status.h"
+
+namespace zmq {
+class context_t;
+}
+
+namespace crossfarm::cas {
+
+struct CurveKeyPair {
+  std::string public_key;  // 40 Z85 characters
+  std::string secret_key;  // 40 Z85 characters
+};
+
+// Writes NAME.key and NAME.pub; AlreadyExists rather than overwriting a key.
+Result<CurveKeyPair> GenerateKeyPair(const std::string& name);
+// Reads a .key file. PermissionDenied if it is readable by group or others.
+Result<CurveKeyPair> LoadSecretKey(const std::string& path);
+// Reads a .pub file (or the public half of a .key file).
+Result<std::string> LoadPublicKey(const std::string& path);
+Result<std::vector<std::string>> LoadAllowList(const std::string& path);
+// True for 40 characters of the Z85 alphabet.
+bool IsZ85Key(const std::string& key);
+
+// The ZAP handler (RFC 27) of a ZeroMQ context: accepts CURVE clients whose public
+// key is allow-listed, refuses and logs everyone else. Binds
+// inproc://zeromq.zap.01 on construction; its thread ends when the context is
+// shut down (destroy it after zmq::context_t::shutdown()).
+class ZapHandler {
+ public:
+  static Result<std::unique_ptr<ZapHandler>> Start(zmq::context_t& context,
+                                                   const std::vector<std::string>& allowed);
+  ~ZapHandler();
+
+ private:
+  ZapHandler() = default;
+  std::thread thread_;
+};
+
+}  // namespace crossfarm::cas

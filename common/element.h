@@ -1,0 +1,129 @@
+// Elements of a BuildStream 1.6-format project and how one `.bst` file becomes
+// a resolved Element (composition order of bst's format_intro):
+//   builtin defaults -> project.conf -> kind plugin defaults ->
+//   project.conf `elements: <kind>:` -> the element file.
+// Sources get only the project's `sources: <kind>:` defaults, and no variable
+// substitution (as in bst).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <yaml-cpp/yaml.h>
+
+#include "common/arch.h"
+#include "common/node.h"
+#include "common/options.h"
+#include "common/provenance.h"
+#include "common/status.h"
+#include "common/variables.h"
+
+namespace crossfarm {
+
+enum class DepType { kBuild, kRuntime, kAll };
+enum class Scope { kNone, kPlan, kRun, kBuild, kAll };  // `--deps`
+
+struct SourceSpec {
+  std::string kind;
+  YAML::Node config;  // the source's keys (incl. kind, directory), no substitution
+  Provenance where;
+  // Canonical text of `ref` (a scalar as is, a mapping/list as canonical JSON);
+  // for `local` and `patch` the content digest ("sha256:HEX") of the files.
+  // nullopt: no reference (the element cannot be built until tracked).
+  std::optional<std::string> ref_text;
+  std::string directory;  // `directory:` or ""
+  NodePtr tree;           // `config` in loader form (read-only), used for the cache key
+};
+
+struct DepSpec {
+  std::string name;  // relative to element-path, normalised
+  DepType type = DepType::kAll;
+  Provenance where;
+};
+
+struct Element {
+  std::string name;  // "hello.bst", relative to element-path
+  std::string kind;
+  std::string description;
+  Provenance where;  // the .bst file
+  std::vector<DepSpec> dep_specs;                   // as declared
+  std::vector<std::pair<Element*, DepType>> deps;   // declaration order
+  // bst's loader order (_sort_dependencies): a dependency that depends on
+  // another one comes after it, runtime-only last, then by name. Staging and
+  // planning use this order.
+  std::vector<std::pair<Element*, DepType>> sorted_deps;
+  std::vector<SourceSpec> sources;
+  std::map<std::string, std::string> variables;    // fully resolved
+  std::map<std::string, std::string> environment;  // resolved
+  std::set<std::string> environment_nocache;
+  // The resolved `config:` (variables substituted, e.g. config()["build-commands"]
+  // is a sequence of strings) and `public:` (bst.split-rules, substituted
+  // integration-commands) as yaml-cpp trees, built on first use (thread-safe)
+  // because yaml-cpp trees are costly and most callers read few elements.
+  const YAML::Node& config() const;
+  const YAML::Node& public_data() const;
+  // The same two trees in loader form (read-only), with provenance.
+  NodePtr config_tree;
+  NodePtr public_tree;
+  std::string sandbox_build_arch;  // canonical arch name, or "" when not set
+  std::optional<std::string> cache_key;  // 64 hex; nullopt = no reference here or below
+
+  // In sorted_deps order, each element once.
+  std::vector<Element*> BuildDeps() const;
+  std::vector<Element*> RuntimeDeps() const;
+  // True when every source has a ref (its own sources only).
+  bool HasAllRefs() const;
+  // First 8 hex digits of the key ("" without a key), as bst's %{key}.
+  std::string ShortKey() const;
+
+ private:
+  mutable std::once_flag config_once_, public_once_;
+  mutable YAML::Node config_yaml_, public_yaml_;
+};
+
+// Project-wide state the element loader needs, owned by Project.
+struct ProjectConfig {
+  std::string name;
+  std::string directory;      // absolute project directory
+  std::string element_path;   // relative to directory, "" for the root
+  ArchConfig arch;
+  OptionPool options;
+  NodePtr variables;          // base variables incl. automatic ones
+  NodePtr environment;
+  std::vector<std::string> environment_nocache;
+  NodePtr sandbox;
+  NodePtr split_rules;
+  NodePtr element_overrides;  // `elements:` (may be null)
+  NodePtr source_overrides;   // `sources:` (may be null)
+  std::map<std::string, NodePtr> include_cache;     // parsed include files
+  std::map<std::string, NodePtr> kind_defaults;     // plugin yaml <- overrides
+  // Per kind: project variables <- kind defaults, resolved once and reused by
+  // each element for the variables it does not change (nullptr: the layer
+  // alone does not resolve, e.g. it needs a variable elements define).
+  std::map<std::string, std::shared_ptr<const Variables>> kind_variables;
+  std::map<std::string, std::string> local_digests; // path -> "sha256:HEX"
+  // Resolved project split rules, shared by elements whose referenced
+  // variables have the same values (key: those values).
+  std::map<std::string, NodePtr> split_rules_memo;  // read-only once stored
+  std::vector<std::string> split_rule_refs;  // variables the split rules use
+
+  // Loads an include file relative to the project directory (parsed once).
+  Result<NodePtr> LoadInclude(const std::string& path, const Provenance& where);
+};
+
+// Loads and resolves the element `name` (relative to element-path) from
+// `node` (its parsed file). Dependencies are left as dep_specs.
+Result<std::unique_ptr<Element>> ResolveElement(ProjectConfig& project, const std::string& name,
+                                                NodePtr node);
+
+// Lexically normalised element name ("./a//b.bst" -> "a/b.bst"); empty when
+// the name is absolute or leaves element-path ("..").
+std::string NormaliseElementName(std::string_view name);
+
+}  // namespace crossfarm

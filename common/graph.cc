@@ -1,0 +1,327 @@
+#include "common/graph.h"
+
+#include <algorithm>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "common/yaml_loader.h"
+
+namespace crossfarm {
+namespace {
+
+struct Pending {
+  std::string name;
+  Provenance referenced_at;  // empty file: a command line target
+};
+
+Status MissingElement(const ProjectConfig& p, const Pending& want) {
+  std::string dir = p.element_path.empty() ? "." : p.element_path;
+  return UserError(want.referenced_at,
+                   "could not find element '" + want.name + "' in elements directory '" + dir + "'",
+                   "element names are relative to the project's element-path");
+}
+
+Result<Element*> LoadOne(ProjectConfig& p, ElementMap& elements, const Pending& want) {
+  std::string rel = p.element_path.empty() ? want.name : p.element_path + "/" + want.name;
+  auto node = ParseYamlFile(p.directory + "/" + rel, rel);
+  if (!node && node.error().IsNotFound()) return Err(MissingElement(p, want));
+  if (!node) return Err(node.error());
+  CF_ASSIGN_OR_RETURN(auto element, ResolveElement(p, want.name, *node));
+  Element* raw = element.get();
+  elements[want.name] = std::move(element);
+  return raw;
+}
+
+Status CheckCycles(const std::vector<Element*>& roots) {
+  std::unordered_map<const Element*, int> color;  // 1 on stack, 2 done
+  for (Element* root : roots) {
+    if (color[root] == 2) continue;
+    std::vector<std::pair<Element*, size_t>> stack = {{root, 0}};
+    color[root] = 1;
+    while (!stack.empty()) {
+      auto& [e, i] = stack.back();
+      if (i == e->deps.size()) {
+        color[e] = 2;
+        stack.pop_back();
+        continue;
+      }
+      Element* d = e->deps[i++].first;
+      int& c = color[d];
+      if (c == 2) continue;
+      if (c == 1) {
+        std::string chain;
+        bool on = false;
+        for (auto& [s, _] : stack) {
+          on = on || s == d;
+          if (on) chain += s->name + " -> ";
+        }
+        return UserError(d->where, "circular dependency detected at element: " + d->name +
+                                       "\nDependency chain: " + chain + d->name,
+                         "remove one of the dependencies in this chain");
+      }
+      c = 1;
+      stack.emplace_back(d, 0);
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::vector<Element*>> LoadElementGraph(ProjectConfig& p, ElementMap& elements,
+                                               const std::vector<std::string>& targets,
+                                               std::vector<Element*>& loaded) {
+  std::vector<Pending> work;
+  for (auto it = targets.rbegin(); it != targets.rend(); ++it) {
+    std::string name = NormaliseElementName(*it);
+    if (name.empty())
+      return Err(UserError(Provenance{}, "invalid element name '" + *it + "'",
+                           "name elements relative to the project's element-path"));
+    work.push_back({name, Provenance{}});
+  }
+  std::vector<Element*> fresh;
+  while (!work.empty()) {
+    Pending want = std::move(work.back());
+    work.pop_back();
+    if (elements.count(want.name)) continue;
+    CF_ASSIGN_OR_RETURN(Element * e, LoadOne(p, elements, want));
+    fresh.push_back(e);
+    for (auto it = e->dep_specs.rbegin(); it != e->dep_specs.rend(); ++it)
+      if (!elements.count(it->name)) work.push_back({it->name, it->where});
+  }
+  for (Element* e : fresh)
+    for (const auto& spec : e->dep_specs) e->deps.emplace_back(elements.at(spec.name).get(), spec.type);
+  CF_TRY(CheckCycles(fresh));
+  SortDependencies(fresh);
+  std::vector<Element*> out;
+  for (const auto& t : targets) out.push_back(elements.at(NormaliseElementName(t)).get());
+  std::unordered_set<Element*> is_fresh(fresh.begin(), fresh.end());
+  for (Element* e : TopologicalOrder(fresh))
+    if (is_fresh.count(e)) loaded.push_back(e);
+  return out;
+}
+
+std::vector<Element*> TopologicalOrder(const std::vector<Element*>& roots) {
+  std::vector<Element*> out;
+  std::unordered_set<Element*> seen;
+  for (Element* root : roots) {
+    if (!seen.insert(root).second) continue;
+    std::vector<std::pair<Element*, size_t>> stack = {{root, 0}};
+    while (!stack.empty()) {
+      auto& [e, i] = stack.back();
+      if (i == e->deps.size()) {
+        out.push_back(e);
+        stack.pop_back();
+        continue;
+      }
+      Element* d = e->deps[i++].first;
+      if (seen.insert(d).second) stack.emplace_back(d, 0);
+    }
+  }
+  return out;
+}
+
+namespace {
+
+// "a depends on b", transitively. Heights (longest path to a leaf) prune the
+// search: a dependency of b's height or lower cannot lead to b.
+class Reachability {
+ public:
+  explicit Reachability(const std::vector<Element*>& order) {
+    for (Element* e : order) {  // dependencies first
+      int h = 0;
+      for (auto [d, _] : e->deps) h = std::max(h, height_[d] + 1);
+      height_[e] = h;
+    }
+  }
+  bool Depends(Element* a, Element* b) {
+    int hb = height_[b];
+    if (height_[a] <= hb) return false;
+    std::vector<Element*> stack = {a};
+    std::unordered_set<Element*> seen = {a};
+    while (!stack.empty()) {
+      Element* e = stack.back();
+      stack.pop_back();
+      for (auto [d, _] : e->deps) {
+        if (d == b) return true;
+        if (height_[d] > hb && seen.insert(d).second) stack.push_back(d);
+      }
+    }
+    return false;
+  }
+
+ private:
+  std::unordered_map<Element*, int> height_;
+};
+
+using DepEntry = std::pair<Element*, DepType>;
+
+// bst 1.6 _loader/loader.py dependency_cmp.
+int CompareDeps(Reachability& r, const DepEntry& a, const DepEntry& b) {
+  if (r.Depends(a.first, b.first)) return 1;
+  if (r.Depends(b.first, a.first)) return -1;
+  if (a.second != b.second) {
+    if (a.second == DepType::kRuntime) return 1;
+    if (b.second == DepType::kRuntime) return -1;
+  }
+  if (a.first->name > b.first->name) return 1;
+  if (a.first->name < b.first->name) return -1;
+  return 0;
+}
+
+// CPython's list.sort for short lists (count_run + binary insertion sort), so
+// that a comparator that is not a strict weak order still gives bst's result.
+template <typename Less>
+void PythonSort(std::vector<DepEntry>& v, Less less) {
+  size_t n = v.size();
+  if (n < 2) return;
+  if (n >= 64) {
+    std::stable_sort(v.begin(), v.end(), less);
+    return;
+  }
+  size_t run = 2;
+  if (less(v[1], v[0])) {
+    while (run < n && less(v[run], v[run - 1])) ++run;
+    std::reverse(v.begin(), v.begin() + static_cast<long>(run));
+  } else {
+    while (run < n && !less(v[run], v[run - 1])) ++run;
+  }
+  for (size_t start = run; start < n; ++start) {
+    DepEntry pivot = v[start];
+    size_t l = 0, r = start;
+    while (l < r) {
+      size_t m = l + ((r - l) >> 1);
+      if (less(pivot, v[m])) r = m;
+      else l = m + 1;
+    }
+    for (size_t k = start; k > l; --k) v[k] = v[k - 1];
+    v[l] = pivot;
+  }
+}
+
+std::vector<Element*> Unique(const std::vector<Element*>& v) {
+  std::vector<Element*> out;
+  std::unordered_set<Element*> seen;
+  for (Element* e : v)
+    if (seen.insert(e).second) out.push_back(e);
+  return out;
+}
+
+// bst Element.dependencies(scope) with one `visited` pair shared by all targets.
+class ScopeWalker {
+ public:
+  void Walk(Element* target, Scope scope) {
+    if ((scope == Scope::kBuild || scope == Scope::kAll) && in_build_.count(target)) return;
+    if ((scope == Scope::kRun || scope == Scope::kAll) && in_run_.count(target)) return;
+    Push(target, scope);
+    while (!stack_.empty()) {
+      Frame& f = stack_.back();
+      if (f.next == f.children.size()) {
+        if (f.scope != Scope::kBuild) out_.push_back(f.element);
+        stack_.pop_back();
+        continue;
+      }
+      Element* d = f.children[f.next++];
+      Scope s = f.scope;
+      if (s == Scope::kAll) {
+        if (!in_build_.count(d) && !in_run_.count(d)) Push(d, Scope::kAll);
+      } else if (!in_run_.count(d)) {
+        Push(d, Scope::kRun);
+      }
+    }
+  }
+  std::vector<Element*> out_;
+
+ private:
+  struct Frame {
+    Element* element;
+    Scope scope;
+    std::vector<Element*> children;
+    size_t next = 0;
+  };
+  void Push(Element* e, Scope scope) {
+    Frame f{e, scope, {}, 0};
+    if (scope == Scope::kAll) {
+      in_build_.insert(e);
+      in_run_.insert(e);
+      for (auto [d, t] : e->sorted_deps)
+        if (t != DepType::kRuntime) f.children.push_back(d);
+      for (auto [d, t] : e->sorted_deps)
+        if (t != DepType::kBuild) f.children.push_back(d);
+    } else if (scope == Scope::kBuild) {
+      in_build_.insert(e);
+      f.children = e->BuildDeps();
+    } else {
+      in_run_.insert(e);
+      f.children = e->RuntimeDeps();
+    }
+    stack_.push_back(std::move(f));
+  }
+  std::vector<Frame> stack_;
+  std::unordered_set<Element*> in_build_, in_run_;
+};
+
+// bst 1.6 _Planner: deepest build first; ties in first-visit post-order.
+std::vector<Element*> PlanOrder(const std::vector<Element*>& targets) {
+  std::vector<Element*> post;
+  std::unordered_set<Element*> seen;
+  auto children = [](Element* e) {
+    std::vector<std::pair<Element*, int>> c;
+    for (auto [d, t] : e->sorted_deps)
+      if (t != DepType::kBuild) c.emplace_back(d, 0);
+    for (auto [d, t] : e->sorted_deps)
+      if (t != DepType::kRuntime) c.emplace_back(d, 1);
+    return c;
+  };
+  for (Element* root : targets) {
+    if (!seen.insert(root).second) continue;
+    std::vector<std::pair<Element*, size_t>> stack = {{root, 0}};
+    std::vector<std::vector<std::pair<Element*, int>>> kids = {children(root)};
+    while (!stack.empty()) {
+      auto& [e, i] = stack.back();
+      if (i == kids.back().size()) {
+        post.push_back(e);
+        stack.pop_back();
+        kids.pop_back();
+        continue;
+      }
+      Element* d = kids.back()[i++].first;
+      if (seen.insert(d).second) {
+        stack.emplace_back(d, 0);
+        kids.push_back(children(d));
+      }
+    }
+  }
+  std::unordered_map<Element*, int> depth;
+  for (Element* t : targets) depth[t] = 0;
+  for (auto it = post.rbegin(); it != post.rend(); ++it)
+    for (auto [d, w] : children(*it)) depth[d] = std::max(depth[d], depth[*it] + w);
+  std::stable_sort(post.begin(), post.end(),
+                   [&](Element* a, Element* b) { return depth[a] > depth[b]; });
+  return post;
+}
+
+}  // namespace
+
+void SortDependencies(const std::vector<Element*>& elements) {
+  Reachability reach(TopologicalOrder(elements));
+  for (Element* e : elements) {
+    e->sorted_deps = e->deps;
+    PythonSort(e->sorted_deps, [&](const DepEntry& a, const DepEntry& b) {
+      return CompareDeps(reach, a, b) < 0;
+    });
+  }
+}
+
+std::vector<Element*> PlanElements(const std::vector<Element*>& targets, Scope scope) {
+  switch (scope) {
+    case Scope::kNone: return Unique(targets);
+    case Scope::kPlan: return PlanOrder(targets);
+    default: break;
+  }
+  ScopeWalker w;
+  for (Element* t : targets) w.Walk(t, scope);
+  return w.out_;
+}
+
+}  // namespace crossfarm

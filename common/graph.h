@@ -1,0 +1,45 @@
+// The element graph: loading targets and their dependencies, cycle detection,
+// bst's dependency sort and `bst show --deps` ordering.
+//
+// All traversals are iterative (deep chains do not exhaust the stack) and
+// linear in the size of the graph.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/element.h"
+#include "common/status.h"
+
+namespace crossfarm {
+
+using ElementMap = std::unordered_map<std::string, std::unique_ptr<Element>>;
+
+// Loads `targets` (names relative to element-path) and everything they depend
+// on into `elements` (elements already there are reused), links deps, checks
+// for cycles and sorts dependencies. Returns the targets in the given order and
+// appends the newly loaded elements, dependencies first, to `loaded`.
+// Errors: missing files (naming the referencing .bst:line:col), cycles
+// ("Dependency chain: a.bst -> b.bst -> a.bst"), and any element error.
+Result<std::vector<Element*>> LoadElementGraph(ProjectConfig& project, ElementMap& elements,
+                                               const std::vector<std::string>& targets,
+                                               std::vector<Element*>& loaded);
+
+// Elements reachable from `roots`, dependencies before dependents.
+std::vector<Element*> TopologicalOrder(const std::vector<Element*>& roots);
+
+// `bst show --deps` order (bst 1.6 _pipeline.py get_selection):
+//   none  - the targets;
+//   run   - targets and their runtime closure;
+//   build - the build deps of the targets and their runtime closures (not the
+//           targets themselves);
+//   all   - everything the targets depend on, in any way, and the targets;
+//   plan  - what must be built to build the targets, deepest build first.
+std::vector<Element*> PlanElements(const std::vector<Element*>& targets, Scope scope);
+
+// bst's loader dependency sort (fills Element::sorted_deps) for `elements`.
+void SortDependencies(const std::vector<Element*>& elements);
+
+}  // namespace crossfarm

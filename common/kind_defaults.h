@@ -1,0 +1,26 @@
+// Embedded default YAML of BuildStream 1.6: the builtin project configuration
+// (buildstream/data/projectconfig.yaml) and the defaults of each element kind
+// plugin (buildstream/plugins/elements/<kind>.yaml), reproduced for the kinds
+// crossfarm builds.
+#pragma once
+
+#include <string_view>
+#include <vector>
+
+namespace crossfarm {
+
+// bst 1.6 projectconfig.yaml.
+std::string_view BuiltinProjectDefaultsYaml();
+
+enum class KindSupport { kSupported, kUnsupported, kUnknown };
+KindSupport ElementKindSupport(std::string_view kind);
+// Default YAML of a supported element kind ("" for kinds without a .yaml).
+std::string_view ElementKindDefaultsYaml(std::string_view kind);
+// Supported and recognised-but-unsupported kinds, for did-you-mean.
+std::vector<std::string_view> KnownElementKinds();
+
+// Source kinds crossfarm accepts (bst's core kinds plus deb / debian-source).
+bool IsKnownSourceKind(std::string_view kind);
+std::vector<std::string_view> KnownSourceKinds();
+
+}  // namespace crossfarm

@@ -1,0 +1,200 @@
+#include "common/project.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <thread>
+
+#include "common/cache_key.h"
+#include "common/directives.h"
+#include "common/kind_defaults.h"
+#include "common/yaml_loader.h"
+
+namespace crossfarm {
+namespace fs = std::filesystem;
+namespace {
+
+const std::vector<std::string_view> kProjectKeys = {
+    "name",        "format-version",  "min-version",     "element-path",  "aliases",
+    "options",     "variables",       "environment",     "environment-nocache",
+    "split-rules", "sandbox",         "plugins",         "fail-on-overlap",
+    "artifacts",   "elements",        "sources",         "ref-storage",   "shell",
+    "fatal-warnings", "mirrors",      "remote-execution", "defaults"};
+
+void SetVar(Node& vars, const std::string& k, std::string_view v) {
+  vars.Set(k, Node::MakeScalar(std::string(v)));
+}
+
+// crossfarm's arch variables, as the lowest layer (projects may override).
+void AddArchVariables(Node& vars, const ArchConfig& a) {
+  const ArchInfo* roles[] = {a.host, a.target, a.build};
+  const char* names[] = {"host", "target", "build"};
+  for (int i = 0; i < 3; ++i) {
+    const ArchInfo& info = roles[i] ? *roles[i] : HostArch();
+    std::string n = names[i];
+    SetVar(vars, n + "-arch", info.name);
+    SetVar(vars, n + "-triplet", info.triplet);
+    SetVar(vars, n + "-debian-arch", info.debian);
+  }
+}
+
+int DefaultMaxJobs() {
+  // bst 1.6: the usable CPU count, at most 8 (more rarely helps one build).
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return static_cast<int>(std::clamp<long>(n, 1, 8));
+}
+
+Result<int> FormatVersion(const Node& config) {
+  NodePtr v = config.Get("format-version");
+  if (!v || !v->IsScalar()) return 0;
+  try {
+    size_t used = 0;
+    int n = std::stoi(v->scalar, &used);
+    if (used == v->scalar.size()) return n;
+  } catch (...) {  // std::stoi: invalid_argument / out_of_range
+  }
+  return Err(UserError(v->Where(), "format-version must be an integer"));
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Project>> Project::Load(const LoadOptions& options) {
+  std::unique_ptr<Project> p(new Project());
+  CF_TRY(p->LoadConf(options));
+  return p;
+}
+
+Result<NodePtr> Project::ReadConf(const LoadOptions& options) {
+  std::error_code ec;
+  fs::path dir = fs::absolute(options.project_dir.empty() ? "." : options.project_dir, ec);
+  config_.directory = dir.lexically_normal().string();
+  while (config_.directory.size() > 1 && config_.directory.back() == '/')
+    config_.directory.pop_back();
+  auto conf = ParseYamlFile(config_.directory + "/project.conf", "project.conf");
+  if (!conf && conf.error().IsNotFound())
+    return Err(Status::NotFound("no project.conf in " + config_.directory +
+                                "\n  hint: run crossfarm from the project directory or pass "
+                                "the directory holding project.conf"));
+  return conf;
+}
+
+Status Project::LoadConf(const LoadOptions& options) {
+  config_.arch = options.arch;
+  if (!config_.arch.host) config_.arch.host = &HostArch();
+  if (!config_.arch.target) config_.arch.target = config_.arch.host;
+  if (!config_.arch.build) config_.arch.build = config_.arch.host;
+  CF_ASSIGN_OR_RETURN(NodePtr raw, ReadConf(options));
+  std::vector<std::string> chain = {"project.conf"};
+  CF_TRY(ProcessIncludes(
+      *raw, [this](const std::string& f, const Provenance& w) { return config_.LoadInclude(f, w); },
+      chain));
+  CF_TRY(ValidateKeys(*raw, kProjectKeys, "project.conf"));
+  CF_ASSIGN_OR_RETURN(int version, FormatVersion(*raw));
+  if (version > kMaxFormatVersion)
+    return UserError(raw->KeyProvenance("format-version"),
+                     "project requires format-version " + std::to_string(version) +
+                         ", crossfarm supports up to " + std::to_string(kMaxFormatVersion));
+  CF_ASSIGN_OR_RETURN(NodePtr config, ParseYamlString(BuiltinProjectDefaultsYaml(),
+                                                      "<builtin projectconfig.yaml>"));
+  AddArchVariables(*config->Get("variables"), config_.arch);
+  CF_TRY(Composite(*config, *raw));
+  CF_ASSIGN_OR_RETURN(NodePtr opts, GetMapping(*config, "options"));
+  CF_TRY(config_.options.Declare(opts.get(), config_.arch));
+  CF_TRY(config_.options.ApplyOverrides(options.option_overrides));
+  CF_TRY(config_.options.Validate());
+  CF_TRY(ProcessConditionals(
+      *config, [this](const std::string& x) { return config_.options.Evaluate(x); }));
+  return ExtractSettings(*config, *raw, options);
+}
+
+Status Project::ExtractSettings(Node& config, const Node& raw, const LoadOptions& options) {
+  CF_ASSIGN_OR_RETURN(config_.name, GetString(config, "name", std::nullopt));
+  CF_ASSIGN_OR_RETURN(config_.element_overrides, GetMapping(config, "elements"));
+  CF_ASSIGN_OR_RETURN(config_.source_overrides, GetMapping(config, "sources"));
+  config.Erase("elements");
+  config.Erase("sources");
+  CF_TRY(FinalAssertions(config));
+  CF_ASSIGN_OR_RETURN(std::string epath, GetString(config, "element-path", "."));
+  config_.element_path = NormaliseElementName(epath);
+  if (config_.element_path.empty() && epath != "." && epath != "./")
+    return UserError(config.KeyProvenance("element-path"),
+                     "element-path '" + epath + "' must be inside the project directory");
+  CF_ASSIGN_OR_RETURN(NodePtr aliases, GetMapping(config, "aliases"));
+  if (aliases)
+    for (const auto& [k, v] : aliases->map) {
+      if (!v->IsScalar()) return UserError(v->Where(), "alias '" + k + "' must be a URL");
+      aliases_[k] = v->scalar;
+    }
+  if (NodePtr rv = raw.Get("variables"); rv && rv->IsMapping())
+    for (std::string_view v : {"project-name", "element-name", "max-jobs"})
+      if (rv->Has(v))
+        return UserError(rv->KeyProvenance(v),
+                         "invalid redefinition of protected variable '" + std::string(v) + "'");
+  CF_ASSIGN_OR_RETURN(config_.variables, GetMapping(config, "variables"));
+  SetVar(*config_.variables, "project-name", config_.name);
+  SetVar(*config_.variables, "max-jobs",
+         std::to_string(options.max_jobs > 0 ? options.max_jobs : DefaultMaxJobs()));
+  config_.options.ExportVariables(*config_.variables);
+  CF_ASSIGN_OR_RETURN(config_.environment, GetMapping(config, "environment"));
+  CF_ASSIGN_OR_RETURN(config_.environment_nocache, GetStringList(config, "environment-nocache"));
+  CF_ASSIGN_OR_RETURN(config_.sandbox, GetMapping(config, "sandbox"));
+  CF_ASSIGN_OR_RETURN(config_.split_rules, GetMapping(config, "split-rules"));
+  split_rules_ = ToYaml(*config_.split_rules);
+  CF_ASSIGN_OR_RETURN(fail_on_overlap_, GetBool(config, "fail-on-overlap", false));
+  CF_ASSIGN_OR_RETURN(std::string refs, GetString(config, "ref-storage", "inline"));
+  if (refs != "inline")
+    return UserError(config.KeyProvenance("ref-storage"),
+                     "ref-storage '" + refs + "' is not supported",
+                     "keep refs in the element files (ref-storage: inline)");
+  return Status::Ok();
+}
+
+Result<std::vector<Element*>> Project::LoadTargets(const std::vector<std::string>& targets) {
+  std::vector<std::string> names;
+  std::string prefix = config_.element_path.empty() ? "" : config_.element_path + "/";
+  for (const auto& t : targets) {
+    std::string n = NormaliseElementName(t);
+    std::error_code ec;
+    if (!prefix.empty() && n.starts_with(prefix) &&
+        !fs::exists(config_.directory + "/" + prefix + n, ec))
+      n = n.substr(prefix.size());
+    names.push_back(n.empty() ? t : n);
+  }
+  std::vector<Element*> loaded;
+  CF_ASSIGN_OR_RETURN(auto out, LoadElementGraph(config_, elements_, names, loaded));
+  for (Element* e : loaded) ComputeCacheKey(*e);
+  return out;
+}
+
+Result<std::vector<std::string>> Project::AllElementNames() const {
+  fs::path root = fs::path(config_.directory) / config_.element_path;
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(root, ec); !ec && it != fs::end(it);
+       it.increment(ec))
+    if (it->is_regular_file() && it->path().extension() == ".bst")
+      out.push_back(it->path().lexically_relative(root).string());
+  if (ec) return Err(Status::IOError("cannot list " + root.string() + ": " + ec.message()));
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+Element* Project::Find(const std::string& name) const {
+  auto it = elements_.find(NormaliseElementName(name));
+  return it == elements_.end() ? nullptr : it->second.get();
+}
+
+std::vector<Element*> Project::Plan(const std::vector<Element*>& targets, Scope scope) const {
+  return PlanElements(targets, scope);
+}
+
+std::string Project::TranslateUrl(const std::string& url) const {
+  size_t colon = url.find(':');
+  if (colon == std::string::npos) return url;
+  auto it = aliases_.find(url.substr(0, colon));
+  if (it == aliases_.end()) return url;
+  return it->second + url.substr(colon + 1);
+}
+
+}  // namespace crossfarm

@@ -1,0 +1,76 @@
+// A loaded BuildStream 1.6-format project: project.conf plus the elements
+// loaded so far. docs/element-format.md describes the supported format.
+//
+// Not thread-safe. Element pointers stay valid for the Project's lifetime.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <yaml-cpp/yaml.h>
+
+#include "common/arch.h"
+#include "common/element.h"
+#include "common/graph.h"
+#include "common/options.h"
+#include "common/status.h"
+
+namespace crossfarm {
+
+struct LoadOptions {
+  std::string project_dir;  // directory holding project.conf
+  ArchConfig arch;          // null members = the host arch
+  std::vector<std::pair<std::string, std::string>> option_overrides;  // -o NAME VALUE
+  int max_jobs = 0;  // 0 = bst's default: the CPU count, at most 8
+};
+
+// Oldest / newest project format-version accepted (bst 1.6's BST_FORMAT_VERSION).
+inline constexpr int kMaxFormatVersion = 18;
+
+class Project {
+ public:
+  // Reads and validates project.conf (options, conditionals, includes).
+  static Result<std::unique_ptr<Project>> Load(const LoadOptions& options);
+
+  // Loads, resolves and keys the targets and everything they depend on.
+  // Targets are names relative to element-path ("hello.bst"); a name that
+  // starts with element-path ("elements/hello.bst") is accepted too.
+  Result<std::vector<Element*>> LoadTargets(const std::vector<std::string>& targets);
+  // Every .bst file under element-path, sorted (bst's default targets).
+  Result<std::vector<std::string>> AllElementNames() const;
+  // An already loaded element, or nullptr.
+  Element* Find(const std::string& name) const;
+
+  // Dependency order for `--deps` (see PlanElements in common/graph.h).
+  std::vector<Element*> Plan(const std::vector<Element*>& targets, Scope scope) const;
+
+  const std::string& name() const { return config_.name; }
+  const std::string& directory() const { return config_.directory; }
+  const std::string& element_path() const { return config_.element_path; }
+  const std::map<std::string, std::string>& aliases() const { return aliases_; }
+  // "alias:path" -> aliases[alias] + "path"; other URLs unchanged.
+  std::string TranslateUrl(const std::string& url) const;
+  const YAML::Node& split_rules() const { return split_rules_; }
+  const ArchConfig& arch() const { return config_.arch; }
+  const OptionPool& options() const { return config_.options; }
+  bool fail_on_overlap() const { return fail_on_overlap_; }
+  // Project-level variables before element composition (unresolved text).
+  const Node& base_variables() const { return *config_.variables; }
+
+ private:
+  Project() = default;
+  Status LoadConf(const LoadOptions& options);
+  Result<NodePtr> ReadConf(const LoadOptions& options);
+  Status ExtractSettings(Node& config, const Node& raw, const LoadOptions& options);
+
+  ProjectConfig config_;
+  std::map<std::string, std::string> aliases_;
+  YAML::Node split_rules_;
+  bool fail_on_overlap_ = false;
+  ElementMap elements_;
+};
+
+}  // namespace crossfarm

@@ -1,0 +1,65 @@
+#include <gtest/gtest.h>
+
+#include "common/variables.h"
+#include "common/yaml_loader.h"
+
+namespace crossfarm {
+namespace {
+
+std::string Resolve(const std::string& yaml, const std::string& var) {
+  auto n = ParseYamlString(yaml, "v.yaml");
+  EXPECT_TRUE(n.has_value());
+  auto v = Variables::Resolve(**n);
+  if (!v) return "ERROR: " + v.error().message();
+  return v->values().at(var);
+}
+
+TEST(VariablesTest, TableOfResolutions) {
+  const std::tuple<const char*, const char*, const char*> cases[] = {
+      {"a: x", "a", "x"},
+      {"a: '%{b}/c'\nb: '%{d}'\nd: /usr", "a", "/usr/c"},
+      {"a: '%{b}%{b}'\nb: z", "a", "zz"},
+      {"a: '100%'\n", "a", "100%"},
+      {"a: '%{'\n", "a", "%{"},
+      {"a: '%{ b}'\nb: x", "a", "%{ b}"},
+      {"a: '%%{b}'\nb: x", "a", "%x"},
+      {"a: '%{b-c_d}'\nb-c_d: ok", "a", "ok"},
+      {"a: '${SHELL_VAR} %{b}'\nb: x", "a", "${SHELL_VAR} x"},
+      {"a:\n", "a", ""},
+      {"a: '%{nope}'\nnape: 1", "a",
+       "ERROR: v.yaml:1:4: reference to undefined variable 'nope' in variable 'a'\n  hint: did "
+       "you mean 'nape'?"},
+      {"a: '%{b}'\nb: '%{c}'\nc: '%{a}'", "a",
+       "ERROR: v.yaml:1:4: circular variable reference: a -> b -> c -> a\n  hint: one of these "
+       "variables must not refer back to the others"},
+      {"x: '%{b}'\na: '%{b}'\nb: '%{b}'", "a",
+       "ERROR: v.yaml:3:4: circular variable reference: b -> b\n  hint: one of these variables "
+       "must not refer back to the others"},
+      {"a: [1]", "a", "ERROR: v.yaml:1:4: variable 'a' must be a string, not a list"},
+  };
+  for (auto [yaml, var, want] : cases) EXPECT_EQ(Resolve(yaml, var), want) << yaml;
+}
+
+TEST(VariablesTest, UnusedUndefinedReferenceIsStillAnError) {
+  EXPECT_EQ(Resolve("a: x\nunused: '%{missing}'\n", "a").substr(0, 50),
+            "ERROR: v.yaml:2:9: reference to undefined variable");
+}
+
+TEST(VariablesTest, SubstReportsTheReferencingPlace) {
+  auto n = ParseYamlString("prefix: /usr\n", "v.yaml");
+  auto v = Variables::Resolve(**n);
+  ASSERT_TRUE(v.has_value());
+  EXPECT_EQ(*v->Subst("%{prefix}/bin", {}), "/usr/bin");
+  auto bad = v->Subst("%{prefx}", Provenance{"e.bst", 7, 3});
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_EQ(bad.error().message(),
+            "e.bst:7:3: reference to undefined variable 'prefx'\n  hint: did you mean 'prefix'?");
+}
+
+TEST(VariablesTest, ReferencesAreFoundInOrder) {
+  EXPECT_EQ(VariableReferences("%{a} %{b-c} %{ d} %{e}"),
+            (std::vector<std::string>{"a", "b-c", "e"}));
+}
+
+}  // namespace
+}  // namespace crossfarm

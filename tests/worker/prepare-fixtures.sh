@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# One-time fixtures for tests/worker (idempotent; scripts/test runs it, as root):
+#  - an arm64 busybox-static unpacked into $CROSSFARM_TEST_CACHE/busybox-arm64
+#    (dpkg --add-architecture arm64 + apt-get download, reused by later runs);
+#  - binfmt_misc mounted and Debian's qemu-user-static handlers registered with
+#    flag F for the foreign archs of our table, the same steps as
+#    crossfarm::worker::SetupBinfmt (worker/binfmt.cc).
+set -euo pipefail
+
+CACHE=${CROSSFARM_TEST_CACHE:-/var/cache/crossfarm-test}
+BINFMT=/proc/sys/fs/binfmt_misc
+mkdir -p "$CACHE"
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "prepare-fixtures.sh: must run as root (binfmt_misc, dpkg)" >&2
+  exit 1
+fi
+
+# --- arm64 busybox ---------------------------------------------------------
+if [ ! -x "$CACHE/busybox-arm64/bin/busybox" ]; then
+  if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+    dpkg --add-architecture arm64
+    apt-get update -qq
+  fi
+  tmp=$(mktemp -d)
+  chmod 755 "$tmp"  # apt's _apt user downloads into it
+  trap 'rm -rf "$tmp"' EXIT
+  (cd "$tmp" && apt-get download -qq busybox-static:arm64) || {
+    apt-get update -qq
+    (cd "$tmp" && apt-get download -qq busybox-static:arm64)
+  }
+  rm -rf "$CACHE/busybox-arm64.new"
+  dpkg-deb -x "$tmp"/busybox-static_*_arm64.deb "$CACHE/busybox-arm64.new"
+  rm -rf "$CACHE/busybox-arm64"
+  mv "$CACHE/busybox-arm64.new" "$CACHE/busybox-arm64"
+fi
+
+# --- binfmt_misc + qemu-user handlers ---------------------------------------
+# The foreign archs of common/arch.cc's table, by qemu name (i386 runs natively
+# on x86_64, armv7 on aarch64).
+case "$(uname -m)" in
+  x86_64) QEMUS="aarch64 arm riscv64 s390x ppc64le" ;;
+  aarch64) QEMUS="x86_64 riscv64 s390x ppc64le i386" ;;
+  *) QEMUS="aarch64 arm riscv64 s390x ppc64le x86_64 i386" ;;
+esac
+for qemu in $QEMUS; do
+  conf=/usr/lib/binfmt.d/qemu-$qemu.conf
+  if [ ! -f "$conf" ]; then
+    echo "qemu-user-static is not installed: apt-get install qemu-user-static" >&2
+    exit 1
+  fi
+done
+[ -e "$BINFMT/register" ] || mount -t binfmt_misc binfmt_misc "$BINFMT"
+for qemu in $QEMUS; do
+  entry=$BINFMT/qemu-$qemu
+  line=$(head -n1 "/usr/lib/binfmt.d/qemu-$qemu.conf")
+  case "${line##*:}" in *F*) ;; *) line="${line}F" ;; esac
+  if [ -e "$entry" ] && ! grep -q '^flags:.*F' "$entry"; then
+    echo -1 > "$entry"  # registered without F: useless inside bwrap
+  fi
+  if [ ! -e "$entry" ]; then
+    printf '%s' "$line" > "$BINFMT/register"
+  elif ! grep -qx enabled "$entry"; then
+    echo 1 > "$entry"
+  fi
+done
+echo "tests/worker fixtures ready in $CACHE"
