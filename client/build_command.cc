@@ -25,11 +25,19 @@ int RunBuild(const GlobalOptions& g, const BuildArgs& a) {
   settings.jobs = a.jobs;
   settings.on_error =
       a.on_error == "quit" ? scheduler::OnError::kQuit : scheduler::OnError::kContinue;
-  auto project = LoadProject(g);
-  if (!project) return ReportError(project.error());
-  auto targets = (*project)->LoadTargets(a.targets);
-  if (!targets) return ReportError(targets.error());
-  auto summary = BuildLocally(**project, *targets, g, settings);
+  // `--arch a,b,c`: one project load per arch, all built in one queue.
+  std::vector<std::unique_ptr<Project>> projects;
+  std::vector<ProjectTargets> builds;
+  std::vector<GlobalOptions> per_arch = PerArch(g);
+  for (const GlobalOptions& arch_g : per_arch) {
+    auto project = LoadProject(arch_g);
+    if (!project) return ReportError(project.error());
+    auto targets = (*project)->LoadTargets(a.targets);
+    if (!targets) return ReportError(targets.error());
+    builds.emplace_back(project->get(), *targets);
+    projects.push_back(std::move(*project));
+  }
+  auto summary = BuildLocally(builds, g, settings);
   if (!summary) return ReportError(summary.error());
   if (summary->ok()) return kExitOk;
   std::string failed;

@@ -35,6 +35,9 @@ void LoadUserConfig(GlobalOptions& g);
 // Loads project.conf from g.directory with the arch and -o options of `g`.
 Result<std::unique_ptr<Project>> LoadProject(const GlobalOptions& g);
 
+// `--arch a,b,c` as one GlobalOptions per arch (a single entry otherwise).
+std::vector<GlobalOptions> PerArch(const GlobalOptions& g);
+
 // Maps an error to an exit code after printing it: bad input 2, otherwise 1.
 int ReportError(const Status& s);
 

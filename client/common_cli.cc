@@ -59,7 +59,24 @@ void LoadUserConfig(GlobalOptions& g) {
   }
 }
 
+std::vector<GlobalOptions> PerArch(const GlobalOptions& g) {
+  std::vector<GlobalOptions> out;
+  size_t start = 0;
+  do {
+    size_t comma = g.arch.find(',', start);
+    GlobalOptions one = g;
+    one.arch = g.arch.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    out.push_back(std::move(one));
+    start = comma == std::string::npos ? std::string::npos : comma + 1;
+  } while (start != std::string::npos);
+  return out;
+}
+
 Result<std::unique_ptr<Project>> LoadProject(const GlobalOptions& g) {
+  if (g.arch.find(',') != std::string::npos)
+    return Err(Status::InvalidArgument("--arch " + g.arch +
+                                       ": this command takes one arch\n  hint: only `build` "
+                                       "and `show` accept a comma-separated list"));
   CF_ASSIGN_OR_RETURN(ArchConfig arch, ArchConfig::Make(g.arch, g.host_arch, g.target_arch));
   LoadOptions opts;
   std::error_code ec;

@@ -36,30 +36,35 @@ Status CheckAllKeyed(const std::vector<Element*>& plan) {
 // Everything one build shares between the scheduling loop and the job threads.
 class LocalBuild {
  public:
-  LocalBuild(const Project& project, cas::Cas& cas, const CacheLayout& layout,
-             const BuildSettings& settings, Progress& progress)
-      : project_(project), cas_(cas), settings_(settings), progress_(progress),
-        sources_(project, cas, layout.sources, layout.tmp),
+  LocalBuild(cas::Cas& cas, const CacheLayout& layout, const BuildSettings& settings,
+             Progress& progress)
+      : cas_(cas), layout_(layout), settings_(settings), progress_(progress),
         runner_(cas, {.work_dir = layout.tmp, .checkout_dir = layout.checkouts,
                       .log_dir = layout.logs, .worker_name = "local", .sandbox = {}}),
         queue_(settings.on_error) {}
 
-  Result<BuildSummary> Run(const std::vector<Element*>& plan);
+  // Adds the plan of one project (one arch); call before Run.
+  void AddPlan(const Project& project, const std::vector<Element*>& plan);
+  Result<BuildSummary> Run();
 
  private:
   void RunJob(scheduler::JobId id);
-  void ReportFailure(const Element& e, const Status& why, const std::string& log_path);
+  void ReportFailure(const std::string& label, const Status& why, const std::string& log_path);
   std::optional<Digest> ArtifactOf(const Element& e) {
     std::lock_guard lock(mu_);
     auto it = artifacts_.find(&e);
     return it == artifacts_.end() ? std::nullopt : std::optional<Digest>(it->second);
   }
 
-  const Project& project_;
   cas::Cas& cas_;
+  CacheLayout layout_;
   BuildSettings settings_;
   Progress& progress_;
-  SourceCache sources_;
+  // One source cache per project: each knows its arch and aliases.
+  std::vector<std::unique_ptr<SourceCache>> source_caches_;
+  std::unordered_map<const Element*, SourceCache*> sources_of_;
+  std::vector<Element*> plan_;
+  std::vector<std::string> labels_;  // JobId -> "name" or "name [arch]"
   worker::JobRunner runner_;
   worker::CancelToken cancel_;
 
@@ -72,7 +77,18 @@ class LocalBuild {
   Status fatal_;  // first infrastructure error (not a failed command)
 };
 
-Result<BuildSummary> LocalBuild::Run(const std::vector<Element*>& plan) {
+void LocalBuild::AddPlan(const Project& project, const std::vector<Element*>& plan) {
+  source_caches_.push_back(
+      std::make_unique<SourceCache>(project, cas_, layout_.sources, layout_.tmp));
+  for (Element* e : plan) {
+    sources_of_[e] = source_caches_.back().get();
+    plan_.push_back(e);
+  }
+}
+
+Result<BuildSummary> LocalBuild::Run() {
+  const std::vector<Element*>& plan = plan_;
+  bool multi_arch = source_caches_.size() > 1;
   std::unordered_map<const Element*, scheduler::JobId> ids;
   for (Element* e : plan) {
     std::vector<scheduler::JobId> deps;
@@ -81,6 +97,7 @@ Result<BuildSummary> LocalBuild::Run(const std::vector<Element*>& plan) {
     scheduler::JobId id = queue_.Add(std::move(deps));
     ids[e] = id;
     jobs_.push_back(e);
+    labels_.push_back(multi_arch ? e->name + " [" + sources_of_[e]->arch_name() + "]" : e->name);
     if (auto ref = cas_.GetRef(ArtifactRef(*e))) {
       artifacts_[e] = ref->root;
       queue_.MarkCached(id);
@@ -124,41 +141,42 @@ Result<BuildSummary> LocalBuild::Run(const std::vector<Element*>& plan) {
   summary.skipped = c.skipped;
   for (size_t i = 0; i < jobs_.size(); ++i) {
     auto st = queue_.state(static_cast<scheduler::JobId>(i));
-    if (st == scheduler::JobState::kFailed) summary.failed_elements.push_back(jobs_[i]->name);
-    if (st == scheduler::JobState::kSkipped) progress_.JobSkipped(jobs_[i]->name);
+    if (st == scheduler::JobState::kFailed) summary.failed_elements.push_back(labels_[i]);
+    if (st == scheduler::JobState::kSkipped) progress_.JobSkipped(labels_[i]);
   }
   return summary;
 }
 
 void LocalBuild::RunJob(scheduler::JobId id) {
   const Element& e = *jobs_[id];
+  const std::string& label = labels_[id];
   auto finish = [&](bool ok, Status fatal = Status::Ok()) {
     std::lock_guard lock(mu_);
     if (!fatal.ok() && fatal_.ok()) fatal_ = fatal;
     completed_.emplace_back(id, ok);
     done_cv_.notify_all();
   };
-  progress_.JobStarted(e.name, "local");
-  auto tree = sources_.Tree(e);
+  progress_.JobStarted(label, "local");
+  auto tree = sources_of_.at(&e)->Tree(e);
   if (!tree) {
-    progress_.JobFinished(e.name, false, tree.error().message());
+    progress_.JobFinished(label, false, tree.error().message());
     return finish(false, tree.error().code() == StatusCode::kBuildFailed ? Status::Ok() : tree.error());
   }
   auto spec = MakeJobSpec(e, *tree, [this](const Element& d) { return ArtifactOf(d); });
   if (!spec) {
-    progress_.JobFinished(e.name, false);
+    progress_.JobFinished(label, false);
     return finish(false, spec.error());
   }
   auto outcome = runner_.Run(*spec, {}, &cancel_);
   if (!outcome) {
-    progress_.JobFinished(e.name, false, outcome.error().message());
+    progress_.JobFinished(label, false, outcome.error().message());
     return finish(false, outcome.error());
   }
   std::string where = outcome->sandbox_arch.empty()
                           ? "" : outcome->sandbox_arch + (outcome->emulated ? " emulated" : " native");
   if (!outcome->success) {
-    progress_.JobFinished(e.name, false, where);
-    ReportFailure(e, outcome->failure, outcome->log_path);
+    progress_.JobFinished(label, false, where);
+    ReportFailure(label, outcome->failure, outcome->log_path);
     return finish(false);
   }
   proto::RefInfo info;
@@ -169,19 +187,20 @@ void LocalBuild::RunJob(scheduler::JobId id) {
   info.worker = "local";
   info.build_seconds = static_cast<uint64_t>(outcome->seconds);
   if (Status s = cas_.PutRef(ArtifactRef(e), info); !s.ok()) {
-    progress_.JobFinished(e.name, false);
+    progress_.JobFinished(label, false);
     return finish(false, s);
   }
   {
     std::lock_guard lock(mu_);
     artifacts_[&e] = info.root;
   }
-  progress_.JobFinished(e.name, true, where);
+  progress_.JobFinished(label, true, where);
   finish(true);
 }
 
-void LocalBuild::ReportFailure(const Element& e, const Status& why, const std::string& log_path) {
-  progress_.Message("\nFAILED " + e.name + ": " + why.message() + "\n--- last " +
+void LocalBuild::ReportFailure(const std::string& label, const Status& why,
+                               const std::string& log_path) {
+  progress_.Message("\nFAILED " + label + ": " + why.message() + "\n--- last " +
                     std::to_string(settings_.log_tail_lines) + " lines of the log ---\n" +
                     TailOfFile(log_path, settings_.log_tail_lines) + "--- full log: " + log_path +
                     "\n");
@@ -210,18 +229,26 @@ std::string TailOfFile(const std::string& path, size_t lines) {
   return out;
 }
 
-Result<BuildSummary> BuildLocally(const Project& project, const std::vector<Element*>& targets,
-                                  const GlobalOptions& g, const BuildSettings& settings) {
-  std::vector<Element*> plan = project.Plan(targets, Scope::kAll);
-  CF_TRY(CheckAllKeyed(plan));
+Result<BuildSummary> BuildLocally(const std::vector<ProjectTargets>& builds, const GlobalOptions& g,
+                                  const BuildSettings& settings) {
   CacheLayout layout(g);
   CF_TRY(layout.Create());
   CF_ASSIGN_OR_RETURN(auto cas, cas::OpenCas(layout.cas));
   Progress progress(settings.progress);
-  LocalBuild build(project, *cas, layout, settings, progress);
-  auto summary = build.Run(plan);
+  LocalBuild build(*cas, layout, settings, progress);
+  for (const auto& [project, targets] : builds) {
+    std::vector<Element*> plan = project->Plan(targets, Scope::kAll);
+    CF_TRY(CheckAllKeyed(plan));
+    build.AddPlan(*project, plan);
+  }
+  auto summary = build.Run();
   progress.Finish();
   return summary;
+}
+
+Result<BuildSummary> BuildLocally(const Project& project, const std::vector<Element*>& targets,
+                                  const GlobalOptions& g, const BuildSettings& settings) {
+  return BuildLocally(std::vector<ProjectTargets>{{&project, targets}}, g, settings);
 }
 
 }  // namespace crossfarm::client

@@ -26,6 +26,14 @@ struct BuildSummary {
   bool ok() const { return failed == 0 && skipped == 0; }
 };
 
+// One project loaded for one arch, and its targets.
+using ProjectTargets = std::pair<const Project*, std::vector<Element*>>;
+
+// Builds the targets of several projects (one per arch of `--arch a,b,c`) in
+// one queue, so the archs build in parallel.
+Result<BuildSummary> BuildLocally(const std::vector<ProjectTargets>& builds, const GlobalOptions& g,
+                                  const BuildSettings& settings);
+
 // Builds `targets` and everything they need. Errors: no reference, bad config,
 // CAS or sandbox unusable (Status). Failed commands are in the summary.
 Result<BuildSummary> BuildLocally(const Project& project, const std::vector<Element*>& targets,

@@ -14,7 +14,7 @@ namespace {
 
 struct ShowArgs {
   std::string deps = "all";
-  std::string format = "%{state: >12} %{key} %{name}";
+  std::string format = "%{state: >12} %{key} %{name} [%{arch} %{sandbox}]";
   bool json = false;
   std::vector<std::string> targets;
 };
@@ -141,19 +141,15 @@ nlohmann::json ToJson(const ElementView& v) {
   return j;
 }
 
-int RunShow(const GlobalOptions& g, const ShowArgs& a) {
-  auto scope = ParseScope(a.deps);
-  if (!scope) return ReportError(scope.error());
+int ShowOneArch(const GlobalOptions& g, const ShowArgs& a, Scope scope, nlohmann::json* json) {
   auto project = LoadProject(g);
   if (!project) return ReportError(project.error());
   auto targets = (*project)->LoadTargets(a.targets);
   if (!targets) return ReportError(targets.error());
-  auto plan = (*project)->Plan(*targets, *scope);
+  auto plan = (*project)->Plan(*targets, scope);
   auto views = ComputeStates(**project, plan, g);
-  if (a.json) {
-    nlohmann::json arr = nlohmann::json::array();
-    for (const auto& v : views) arr.push_back(ToJson(v));
-    std::printf("%s\n", arr.dump(2).c_str());
+  if (json) {
+    for (const auto& v : views) json->push_back(ToJson(v));
     return kExitOk;
   }
   for (const auto& v : views) {
@@ -161,6 +157,16 @@ int RunShow(const GlobalOptions& g, const ShowArgs& a) {
     if (!line) return ReportError(line.error());
     std::printf("%s\n", line->c_str());
   }
+  return kExitOk;
+}
+
+int RunShow(const GlobalOptions& g, const ShowArgs& a) {
+  auto scope = ParseScope(a.deps);
+  if (!scope) return ReportError(scope.error());
+  nlohmann::json arr = nlohmann::json::array();
+  for (const GlobalOptions& one : PerArch(g))
+    if (int rc = ShowOneArch(one, a, *scope, a.json ? &arr : nullptr); rc != kExitOk) return rc;
+  if (a.json) std::printf("%s\n", arr.dump(2).c_str());
   return kExitOk;
 }
 

@@ -26,6 +26,8 @@ class SourceCache {
   Result<std::optional<Digest>> Tree(const Element& e);
   // Fetches every source of `e` into the mirror cache.
   Status Fetch(const Element& e);
+  // The arch this project was loaded for ("aarch64").
+  std::string arch_name() const { return std::string(project_.arch().host->name); }
 
  private:
   worker::SourceContext Context(const Element& e) const;
