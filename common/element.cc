@@ -411,13 +411,24 @@ Result<Variables> ResolveVariables(ProjectConfig& p, const Element& e, const Nod
              .emplace(e.kind, base ? std::make_shared<const Variables>(std::move(*base)) : nullptr)
              .first;
   }
-  CF_ASSIGN_OR_RETURN(NodePtr vars_node, KindVariableLayer(p, defaults));
+  NodePtr vars_node;
+  if (it->second) {
+    vars_node = std::make_shared<Node>(*it->second->layer());  // shallow
+  } else {
+    CF_ASSIGN_OR_RETURN(vars_node, KindVariableLayer(p, defaults));
+  }
   CF_ASSIGN_OR_RETURN(NodePtr ev, GetMapping(node, "variables"));
   if (ev) {
     CF_TRY(CheckProtected(*ev));
     CF_TRY(OverlayVariables(*vars_node, *ev));
   }
   vars_node->Set("element-name", Node::MakeScalar(e.name));
+  // bst: `notparallel: True` limits the element to one job.
+  if (NodePtr np = vars_node->Get("notparallel"); np && np->IsScalar()) {
+    const std::string& v = np->scalar;
+    if (v == "True" || v == "true" || v == "yes" || v == "1")
+      vars_node->Set("max-jobs", Node::MakeScalar("1", np->mark));
+  }
   if (!it->second) return Variables::Resolve(*vars_node);
   // Values come from the cached layer's nodes, so reuse is decided by identity.
   auto* base_layer = it->second.get();

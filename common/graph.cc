@@ -68,9 +68,12 @@ Status CheckCycles(const std::vector<Element*>& roots) {
 
 }  // namespace
 
-Result<std::vector<Element*>> LoadElementGraph(ProjectConfig& p, ElementMap& elements,
-                                               const std::vector<std::string>& targets,
-                                               std::vector<Element*>& loaded) {
+namespace {
+
+Result<std::vector<Element*>> LoadGraphInner(ProjectConfig& p, ElementMap& elements,
+                                             const std::vector<std::string>& targets,
+                                             std::vector<Element*>& fresh,
+                                             std::vector<Element*>& loaded) {
   std::vector<Pending> work;
   for (auto it = targets.rbegin(); it != targets.rend(); ++it) {
     std::string name = NormaliseElementName(*it);
@@ -79,7 +82,6 @@ Result<std::vector<Element*>> LoadElementGraph(ProjectConfig& p, ElementMap& ele
                            "name elements relative to the project's element-path"));
     work.push_back({name, Provenance{}});
   }
-  std::vector<Element*> fresh;
   while (!work.empty()) {
     Pending want = std::move(work.back());
     work.pop_back();
@@ -98,6 +100,24 @@ Result<std::vector<Element*>> LoadElementGraph(ProjectConfig& p, ElementMap& ele
   std::unordered_set<Element*> is_fresh(fresh.begin(), fresh.end());
   for (Element* e : TopologicalOrder(fresh))
     if (is_fresh.count(e)) loaded.push_back(e);
+  return out;
+}
+
+}  // namespace
+
+Result<std::vector<Element*>> LoadElementGraph(ProjectConfig& p, ElementMap& elements,
+                                               const std::vector<std::string>& targets,
+                                               std::vector<Element*>& loaded) {
+  std::vector<Element*> fresh;
+  auto out = LoadGraphInner(p, elements, targets, fresh, loaded);
+  if (!out) {
+    // Leave the map as it was: half-loaded elements have no links or keys.
+    for (Element* e : fresh) {
+      std::string name = e->name;  // erase destroys e
+      elements.erase(name);
+    }
+    loaded.clear();
+  }
   return out;
 }
 
@@ -322,6 +342,24 @@ std::vector<Element*> PlanElements(const std::vector<Element*>& targets, Scope s
   ScopeWalker w;
   for (Element* t : targets) w.Walk(t, scope);
   return w.out_;
+}
+
+std::string_view ElementStateName(ElementState state) {
+  switch (state) {
+    case ElementState::kNoReference: return "no reference";
+    case ElementState::kWaiting: return "waiting";
+    case ElementState::kBuildable: return "buildable";
+    case ElementState::kCached: return "cached";
+  }
+  return "?";
+}
+
+ElementState StateOf(const Element& e, const std::function<bool(const Element&)>& is_cached) {
+  if (!e.HasAllRefs()) return ElementState::kNoReference;
+  if (e.cache_key && is_cached(e)) return ElementState::kCached;
+  for (Element* d : PlanElements({const_cast<Element*>(&e)}, Scope::kBuild))
+    if (!d->cache_key || !is_cached(*d)) return ElementState::kWaiting;
+  return ElementState::kBuildable;
 }
 
 }  // namespace crossfarm

@@ -5,8 +5,10 @@
 // linear in the size of the graph.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -38,6 +40,13 @@ std::vector<Element*> TopologicalOrder(const std::vector<Element*>& roots);
 //   all   - everything the targets depend on, in any way, and the targets;
 //   plan  - what must be built to build the targets, deepest build first.
 std::vector<Element*> PlanElements(const std::vector<Element*>& targets, Scope scope);
+
+// `bst show`'s states, less "fetch needed" (source caches are the caller's):
+// no reference (a source of the element itself has no ref), cached
+// (is_cached), buildable (everything in its build scope is cached), waiting.
+enum class ElementState { kNoReference, kWaiting, kBuildable, kCached };
+std::string_view ElementStateName(ElementState state);  // "no reference", ...
+ElementState StateOf(const Element& e, const std::function<bool(const Element&)>& is_cached);
 
 // bst's loader dependency sort (fills Element::sorted_deps) for `elements`.
 void SortDependencies(const std::vector<Element*>& elements);

@@ -2,14 +2,32 @@
 
 #include <algorithm>
 
+// The default YAML of BuildStream 1.6 (data/projectconfig.yaml and
+// plugins/elements/*.yaml of the 1.6.8 release Debian 12 ships as `buildstream`),
+// so kinds compose exactly as bst composes them.
 namespace crossfarm {
 namespace {
 
 constexpr std::string_view kProjectConfig = R"YAML(
+# Default BuildStream project configuration.
+
+
+# General configuration defaults
+#
+
+# Require format version 0
 format-version: 0
+
+# Elements are found at the project root
 element-path: .
+
+# Store source references in element files
 ref-storage: inline
+
+# Variable Configuration
+#
 variables:
+  # Path configuration, to be used in build instructions.
   prefix: "/usr"
   exec_prefix: "%{prefix}"
   bindir: "%{exec_prefix}/bin"
@@ -26,9 +44,15 @@ variables:
   docdir: "%{datadir}/doc"
   infodir: "%{datadir}/info"
   mandir: "%{datadir}/man"
+
+  # Indicates the default build directory where input is
+  # normally staged
   build-root: /buildstream/%{project-name}/%{element-name}
-  conf-root: .
+
+  # Indicates the build installation directory in the sandbox
   install-root: /buildstream-install
+
+  # Arguments for tooling used when stripping debug symbols
   objcopy-link-args: --add-gnu-debuglink
   objcopy-extract-args: |
 
@@ -38,6 +62,7 @@ variables:
 
     --remove-section=.comment --remove-section=.note --strip-unneeded
 
+  # Generic implementation for stripping debugging symbols
   strip-binaries: |
 
     cd "%{install-root}" && find -type f \
@@ -45,11 +70,6 @@ variables:
           -o -name '*.cmxs' -o -name '*.node' ')' \
       -exec sh -ec \
       'read -n4 hdr <"$1" # check for elf header
-       case "$1" in
-         %{install-root}%{debugdir}/*)
-           exit 0
-           ;;
-       esac
        if [ "$hdr" != "$(printf \\x7fELF)" ]; then
            exit 0
        fi
@@ -60,10 +80,13 @@ variables:
        strip %{strip-args} "$1"
        objcopy %{objcopy-link-args} "$debugfile" "$1"' - {} ';'
 
+  # Generic implementation for reproducible python builds
   fix-pyc-timestamps: |
 
     find "%{install-root}" -name '*.pyc' -exec \
       dd if=/dev/zero of={} bs=1 count=4 seek=4 conv=notrunc ';'
+
+# Base sandbox environment, can be overridden by plugins
 environment:
   PATH: /usr/bin:/bin:/usr/sbin:/sbin
   SHELL: /bin/sh
@@ -74,12 +97,31 @@ environment:
   LC_ALL: C
   HOME: /tmp
   TZ: UTC
+
+  # For reproducible builds we use 2011-11-11 as a constant
   SOURCE_DATE_EPOCH: 1320937200
+
+# List of environment variables which should not be taken into
+# account when calculating a cache key for a given element.
+#
 environment-nocache: []
+
+# Configuration for the sandbox other than environment variables
+# should go in 'sandbox'. This just contains the UID and GID that
+# the user in the sandbox will have. Not all sandboxes will support
+# changing the values.
 sandbox:
   build-uid: 0
   build-gid: 0
+
+# Defaults for the 'split-rules' public data found on elements
+# in the 'bst' domain.
+#
 split-rules:
+
+  # The runtime domain includes whatever is needed for the
+  # built element to run, this includes stripped executables
+  # and shared libraries by default.
   runtime:
   - |
     %{bindir}/*
@@ -89,6 +131,13 @@ split-rules:
     %{libexecdir}/*
   - |
     %{libdir}/lib*.so*
+
+  # The devel domain includes additional things which
+  # you may need for development.
+  #
+  # By default this includes header files, static libraries
+  # and other metadata such as pkgconfig files, m4 macros and
+  # libtool archives.
   devel:
   - |
     %{includedir}
@@ -104,11 +153,16 @@ split-rules:
     %{datadir}/pkgconfig/*.pc
   - |
     %{datadir}/aclocal/*.m4
+
+  # The debug domain includes debugging information stripped
+  # away from libraries and executables
   debug:
   - |
     %{debugdir}
   - |
     %{debugdir}/**
+
+  # The doc domain includes documentation
   doc:
   - |
     %{docdir}
@@ -122,6 +176,8 @@ split-rules:
     %{mandir}
   - |
     %{mandir}/**
+
+  # The locale domain includes translations etc
   locale:
   - |
     %{datadir}/locale
@@ -135,8 +191,17 @@ split-rules:
     %{datadir}/zoneinfo
   - |
     %{datadir}/zoneinfo/**
+
+
+# Default behavior for `bst shell`
+#
 shell:
+
+  # Command to run when `bst shell` does not provide a command
+  #
   command: [ 'sh', '-i' ]
+
+# crossfarm: bst 1.6 takes the default targets from here too
 defaults:
   targets: []
 )YAML";
@@ -164,20 +229,31 @@ environment-nocache:
 )YAML";
 
 constexpr std::string_view kAutotools = R"YAML(
+# Autotools default configurations
+
 variables:
+
   autogen: |
     export NOCONFIGURE=1;
 
-    if [ -x %{conf-root}/autogen ]; then %{conf-root}/autogen;
-    elif [ -x %{conf-root}/autogen.sh ]; then %{conf-root}/autogen.sh;
-    elif [ -x %{conf-root}/bootstrap ]; then %{conf-root}/bootstrap;
-    elif [ -x %{conf-root}/bootstrap.sh ]; then %{conf-root}/bootstrap.sh;
-    else autoreconf -ivf %{conf-root};
+    if [ -x %{conf-cmd} ]; then true;
+    elif [ -x autogen ]; then ./autogen;
+    elif [ -x autogen.sh ]; then ./autogen.sh;
+    elif [ -x bootstrap ]; then ./bootstrap;
+    elif [ -x bootstrap.sh ]; then ./bootstrap.sh;
+    else autoreconf -ivf;
     fi
+
+  # Project-wide extra arguments to be passed to `configure`
   conf-global: ''
+
+  # Element-specific extra arguments to be passed to `configure`.
   conf-local: ''
+
+  # For backwards compatibility only, do not use.
   conf-extra: ''
-  conf-cmd: "%{conf-root}/configure"
+
+  conf-cmd: ./configure
   conf-args: |
 
     --prefix=%{prefix} \
@@ -193,99 +269,202 @@ variables:
     --sharedstatedir=%{sharedstatedir} \
     --mandir=%{mandir} \
     --infodir=%{infodir} %{conf-extra} %{conf-global} %{conf-local}
+
   configure: |
 
     %{conf-cmd} %{conf-args}
+
   make: make
   make-install: make -j1 DESTDIR="%{install-root}" install
+
+  # Set this if the sources cannot handle parallelization.
+  #
+  # notparallel: True
+
 config:
+
+  # Commands for configuring the software
+  #
   configure-commands:
   - |
     %{autogen}
   - |
     %{configure}
+
+  # Commands for building the software
+  #
   build-commands:
   - |
     %{make}
+
+  # Commands for installing the software into a
+  # destination folder
+  #
   install-commands:
   - |
     %{make-install}
+
+  # Commands for stripping debugging information out of
+  # installed binaries
+  #
   strip-commands:
   - |
     %{strip-binaries}
+
+# Use max-jobs CPUs for building and enable verbosity
 environment:
   MAKEFLAGS: -j%{max-jobs}
   V: 1
+
+# And dont consider MAKEFLAGS or V as something which may
+# effect build output.
 environment-nocache:
 - MAKEFLAGS
 - V
 )YAML";
 
 constexpr std::string_view kCmake = R"YAML(
+# CMake default configuration
+
 variables:
+
   build-dir: _builddir
+
+  # Project-wide extra arguments to be passed to `cmake`
   cmake-global: ''
+
+  # Element-specific extra arguments to be passed to `cmake`.
   cmake-local: ''
+
+  # For backwards compatibility only, do not use.
   cmake-extra: ''
+
+  # The cmake generator to use
   generator: Unix Makefiles
+
   cmake-args: |
 
     -DCMAKE_INSTALL_PREFIX:PATH="%{prefix}" \
     -DCMAKE_INSTALL_LIBDIR:PATH="%{lib}" %{cmake-extra} %{cmake-global} %{cmake-local}
+
   cmake: |
 
-    cmake -B%{build-dir} -H"%{conf-root}" -G"%{generator}" %{cmake-args}
+    cmake -B%{build-dir} -H. -G"%{generator}" %{cmake-args}
+
   make: cmake --build %{build-dir} -- ${JOBS}
   make-install: env DESTDIR="%{install-root}" cmake --build %{build-dir} --target install
+
+  # Set this if the sources cannot handle parallelization.
+  #
+  # notparallel: True
+
 config:
+
+  # Commands for configuring the software
+  #
   configure-commands:
   - |
     %{cmake}
+
+  # Commands for building the software
+  #
   build-commands:
   - |
     %{make}
+
+  # Commands for installing the software into a
+  # destination folder
+  #
   install-commands:
   - |
     %{make-install}
+
+  # Commands for stripping debugging information out of
+  # installed binaries
+  #
   strip-commands:
   - |
     %{strip-binaries}
+
+# Use max-jobs CPUs for building and enable verbosity
 environment:
   JOBS: -j%{max-jobs}
   V: 1
+
+# And dont consider JOBS or V as something which may
+# effect build output.
 environment-nocache:
 - JOBS
 - V
 )YAML";
 
 constexpr std::string_view kMake = R"YAML(
+# make default configurations
+
 variables:
-  make: make PREFIX="%{prefix}"
-  make-install: make -j1 PREFIX="%{prefix}" DESTDIR="%{install-root}" install
+  make-args: >-
+    PREFIX="%{prefix}"
+  make-install-args: >-
+    %{make-args}
+    DESTDIR="%{install-root}"
+    install
+  make: make %{make-args}
+  make-install: make -j1 %{make-install-args}
+
+  # Set this if the sources cannot handle parallelization.
+  #
+  # notparallel: True
+
 config:
+
+  # Commands for building the software
+  #
   build-commands:
   - |
     %{make}
+
+  # Commands for installing the software into a
+  # destination folder
+  #
   install-commands:
   - |
     %{make-install}
+
+  # Commands for stripping debugging information out of
+  # installed binaries
+  #
   strip-commands:
   - |
     %{strip-binaries}
+
+# Use max-jobs CPUs for building and enable verbosity
 environment:
   MAKEFLAGS: -j%{max-jobs}
   V: 1
+
+# And dont consider MAKEFLAGS or V as something which may
+# effect build output.
 environment-nocache:
 - MAKEFLAGS
 - V
 )YAML";
 
 constexpr std::string_view kMeson = R"YAML(
+# Meson default configuration
+
 variables:
+
   build-dir: _builddir
+
+  # Project-wide extra arguments to be passed to `meson`
   meson-global: ''
+
+  # Element-specific extra arguments to be passed to `meson`.
   meson-local: ''
+
+  # For backwards compatibility only, do not use.
   meson-extra: ''
+
   meson-args: |
 
     --prefix=%{prefix} \
@@ -300,27 +479,54 @@ variables:
     --sharedstatedir=%{sharedstatedir} \
     --mandir=%{mandir} \
     --infodir=%{infodir} %{meson-extra} %{meson-global} %{meson-local}
-  meson: meson %{conf-root} %{build-dir} %{meson-args}
+
+  meson: meson %{build-dir} %{meson-args}
+
   ninja: |
     ninja -j ${NINJAJOBS} -C %{build-dir}
+
   ninja-install: |
     env DESTDIR="%{install-root}" ninja -C %{build-dir} install
+
+  # Set this if the sources cannot handle parallelization.
+  #
+  # notparallel: True
+
 config:
+
+  # Commands for configuring the software
+  #
   configure-commands:
   - |
     %{meson}
+
+  # Commands for building the software
+  #
   build-commands:
   - |
     %{ninja}
+
+  # Commands for installing the software into a
+  # destination folder
+  #
   install-commands:
   - |
     %{ninja-install}
+
+  # Commands for stripping debugging information out of
+  # installed binaries
+  #
   strip-commands:
   - |
     %{strip-binaries}
+
+# Use max-jobs CPUs for building
 environment:
   NINJAJOBS: |
     %{max-jobs}
+
+# And dont consider NINJAJOBS as something which may
+# effect build output.
 environment-nocache:
 - NINJAJOBS
 )YAML";
@@ -334,11 +540,35 @@ config:
 )YAML";
 
 constexpr std::string_view kScript = R"YAML(
+# Common script element variables
 variables:
+  # Defines the directory commands will be run from.
   cwd: /
+
+# Script element configuration
 config:
+
+  # Defines whether to run the sandbox with '/' read-only.
+  # It is recommended to set root as read-only wherever possible.
   root-read-only: False
+
+  # Defines whether we should mount a tmpfs filesystem at /dev/shm
+  #
+  create-dev-shm: False
+
+  # Defines where to stage elements which are direct or indirect dependencies.
+  # By default, all direct dependencies are staged to '/'.
+  # This is also commonly used to take one element as an environment
+  # containing the tools used to operate on the other element.
+  # layout:
+  # - element: foo-tools.bst
+  #   destination: /
+  # - element: foo-system.bst
+  #   destination: %{build-root}
+
+  # List of commands to run in the sandbox.
   commands: []
+
 )YAML";
 
 constexpr std::string_view kFilter = R"YAML(

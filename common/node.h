@@ -71,8 +71,8 @@ struct Node {
 // "mapping", "sequence", "scalar", "null": for error messages.
 std::string_view KindName(Node::Kind kind);
 
-// Typed accessors producing user errors with provenance. `what` names the key
-// in messages ("element 'kind'").
+// Typed accessors of mapping keys; wrong types are user errors with the
+// key's provenance.
 // Absent key: `fallback`, or a "missing required key" error when it is nullopt.
 Result<std::string> GetString(const Node& map, std::string_view key,
                               std::optional<std::string> fallback);

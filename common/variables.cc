@@ -3,6 +3,16 @@
 #include <cctype>
 
 namespace crossfarm {
+
+namespace {
+// Python's str.strip(): spaces, tabs, newlines, CR, FF, VT at both ends.
+std::string_view StripWhitespace(std::string_view s) {
+  constexpr std::string_view kSpace = " \t\n\r\f\v";
+  size_t b = s.find_first_not_of(kSpace);
+  if (b == std::string_view::npos) return {};
+  return s.substr(b, s.find_last_not_of(kSpace) - b + 1);
+}
+}  // namespace
 namespace {
 
 // Calls on_ref(name, begin, end) for each %{name} in text.
@@ -96,7 +106,9 @@ struct Resolver {
     if (state[u] == 1) return Err(Cycle(i, value->Where()));
     state[u] = 1;
     stack.push_back(i);
-    const std::string& text = value->scalar;
+    // bst 1.x strips every string it reads from YAML (_yaml.node_get), so a
+    // `|` block's leading blank line never splits `%{conf-cmd} %{conf-args}`.
+    const std::string_view text = StripWhitespace(value->scalar);
     std::string result;
     size_t last = 0;
     Status error;

@@ -38,6 +38,8 @@ class Variables {
   Status SubstTree(Node& node) const;
 
   const std::map<std::string, std::string>& values() const { return values_; }
+  // For bases: the layer they resolved (nullptr otherwise).
+  const NodePtr& layer() const { return layer_; }
   std::map<std::string, std::string> TakeValues() && { return std::move(values_); }
 
  private:

@@ -1,5 +1,8 @@
 #include "common/yaml_loader.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <yaml.h>
 
 #include <cerrno>
@@ -144,17 +147,27 @@ Result<NodePtr> ParseYamlString(std::string_view text, const std::string& displa
 }
 
 Result<std::string> ReadFileToString(const std::string& path) {
-  std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
-  if (!f) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
     int err = errno;
     if (err == ENOENT) return Err(Status::NotFound("no such file: " + path));
     return Err(Status::FromErrno("cannot open " + path, err));
   }
-  std::string data;
-  char buf[16384];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof(buf), f.get())) > 0) data.append(buf, n);
-  if (std::ferror(f.get())) return Err(Status::IOError("cannot read " + path));
+  std::unique_ptr<int, void (*)(int*)> closer(&fd, [](int* f) { ::close(*f); });
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return Err(Status::FromErrno("cannot stat " + path, errno));
+  if (S_ISDIR(st.st_mode)) return Err(Status::IOError(path + " is a directory, not a file"));
+  std::string data(static_cast<size_t>(st.st_size), '\0');
+  size_t got = 0;
+  for (;;) {  // also copes with files that grow or report size 0 (procfs)
+    if (got == data.size()) data.resize(data.size() * 2 + 4096);
+    ssize_t n = ::read(fd, data.data() + got, data.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Err(Status::FromErrno("cannot read " + path, errno));
+    if (n == 0) break;
+    got += static_cast<size_t>(n);
+  }
+  data.resize(got);
   return data;
 }
 

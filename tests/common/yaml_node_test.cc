@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
 #include "common/node.h"
 #include "common/yaml_loader.h"
 
@@ -60,6 +62,39 @@ TEST(NodeTest, CanonicalJsonSortsKeysAndKeepsListOrder) {
   EXPECT_EQ(Json(*Parse("b: 1\na: [z, y]\nc: {e: '', d: ~}\n")),
             R"({"a":["z","y"],"b":"1","c":{"d":null,"e":""}})");
   EXPECT_EQ(Json(*Parse("s: \"q\\\"\\n\\t\"\n")), R"({"s":"q\"\n\t"})");
+}
+
+TEST(NodeTest, JsonStringEscapingMatchesAByteByByteReference) {
+  auto reference = [](std::string_view in) {
+    std::string out = "\"";
+    for (char ch : in) {
+      auto c = static_cast<unsigned char>(ch);
+      if (c == '"') out += "\\\"";
+      else if (c == '\\') out += "\\\\";
+      else if (c == '\n') out += "\\n";
+      else if (c == '\t') out += "\\t";
+      else if (c == '\r') out += "\\r";
+      else if (c < 0x20) {
+        char buf[8];
+        std::snprintf(buf, sizeof(buf), "\\u%04x", c);
+        out += buf;
+      } else {
+        out += ch;
+      }
+    }
+    return out + "\"";
+  };
+  // Every position of an escapable byte within and across 8-byte blocks.
+  const std::string specials = std::string("\"\\\n\t\r\x01\x1f", 7) + "\x7f\xc3\xa9 ~";
+  for (size_t len = 0; len < 20; ++len)
+    for (size_t pos = 0; pos < len; ++pos)
+      for (char sp : specials) {
+        std::string s(len, 'a');
+        s[pos] = sp;
+        std::string got;
+        AppendJsonString(s, got);
+        ASSERT_EQ(got, reference(s)) << len << " " << pos << " " << int(sp);
+      }
 }
 
 TEST(NodeTest, CanonicalJsonIgnoresKeyOrder) {
