@@ -10,6 +10,7 @@
 #include <rocksdb/write_batch.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -78,6 +79,9 @@ Status LocalStore::OpenDb() {
   db_options.create_missing_column_families = true;
   db_options.max_background_jobs = 2;
   db_options.allow_fallocate = false;  // tiny volumes (tests, full disks) must still work
+  // Replaying the WAL into the memtable needs no space: a store on a full disk
+  // still opens (and can be read, GCed, or moved).
+  db_options.avoid_flush_during_recovery = true;
   rocksdb::ColumnFamilyOptions meta;
   rocksdb::ColumnFamilyOptions blobs;
   // BlobDB: values >= 4 KiB go to blob files written once and never rewritten by
@@ -85,7 +89,9 @@ Status LocalStore::OpenDb() {
   blobs.enable_blob_files = true;
   blobs.min_blob_size = 4096;
   blobs.blob_file_size = 256 << 20;
-  blobs.write_buffer_size = 64 << 20;
+  // Room for a few hundred MiB of ingest before writers wait for a flush.
+  blobs.write_buffer_size = 128 << 20;
+  blobs.max_write_buffer_number = 3;
   blobs.compression = rocksdb::kNoCompression;
   blobs.blob_compression_type = rocksdb::kNoCompression;
   // FindMissing is a MultiGet on blob_info: bloom filters in the memtable and the
@@ -131,7 +137,10 @@ Status LocalStore::LoadCounters() {
 
 Result<std::string> LocalStore::GetValue(const Digest& digest) {
   std::string value;
-  auto s = db_->Get(rocksdb::ReadOptions(), cf_->blobs, BlobKey(digest), &value);
+  rocksdb::ReadOptions options;
+  // Every caller re-hashes the value with SHA-256: RocksDB's CRC pass is redundant.
+  options.verify_checksums = false;
+  auto s = db_->Get(options, cf_->blobs, BlobKey(digest), &value);
   if (s.IsNotFound()) return Err(Status::NotFound("blob " + digest.ToString() + " is not in the CAS"));
   if (!s.ok()) return Err(FromRocks(s, "reading blob " + digest.ToString()));
   return value;
@@ -223,6 +232,15 @@ Status LocalStore::BatchPut(std::span<const BlobData> blobs) {
   return WriteEntries(small, kTagWhole);
 }
 
+Status LocalStore::BatchPutHashed(std::span<const BlobData> blobs) {
+  std::vector<internal::EntryView> small;
+  for (const auto& b : blobs) {
+    if (b.data.size() > kChunkSize) CF_TRY(PutChunked(b.digest, b.data));
+    else small.push_back({b.digest, b.data});
+  }
+  return WriteEntries(small, kTagWhole);
+}
+
 Status LocalStore::PutChunked(const Digest& digest, std::string_view data) {
   std::string manifest;
   for (uint64_t i = 0; i < ChunkCount(digest.size); ++i) {
@@ -235,7 +253,21 @@ Status LocalStore::PutChunked(const Digest& digest, std::string_view data) {
   return WriteEntries(std::span(&entry, 1), kTagManifest);
 }
 
+Status LocalStore::EnsureDiskSpace(uint64_t bytes) {
+  struct statvfs fs {};
+  if (::statvfs(dir_.c_str(), &fs) != 0) return Status::Ok();  // unknown: let RocksDB try
+  uint64_t free_bytes = static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
+  // The bytes land twice (WAL, then blob files at flush) before the WAL is
+  // dropped; keep a reserve so RocksDB itself never meets ENOSPC mid-write.
+  uint64_t needed = 2 * bytes + kDiskReserve;
+  if (free_bytes >= needed) return Status::Ok();
+  return Status::ResourceExhausted("disk full: " + std::to_string(free_bytes) + " bytes free in " +
+                                   dir_ + ", storing " + std::to_string(bytes) + " bytes needs " +
+                                   std::to_string(needed) + "; free space or lower the CAS quota");
+}
+
 Status LocalStore::EnsureRoom(uint64_t bytes) {
+  CF_TRY(EnsureDiskSpace(bytes));
   uint64_t quota = options_.quota_bytes;
   if (quota == 0 || blob_bytes_ + bytes <= quota) return Status::Ok();
   // Collect down to 90% so that a full store does not GC on every write.

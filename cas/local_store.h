@@ -33,6 +33,9 @@ struct EntryView;
 }
 
 inline constexpr uint32_t kLocalFormatVersion = 1;
+// Free space kept on the store's filesystem: writes that would eat into it fail
+// with ResourceExhausted before RocksDB runs out of space mid-write.
+inline constexpr uint64_t kDiskReserve = 1 << 20;
 
 struct LocalStoreOptions {
   uint64_t quota_bytes = 0;                    // 0: unlimited
@@ -68,6 +71,10 @@ class LocalStore : public Store {
   Result<GcReport> Gc(std::optional<uint64_t> quota) override;
   Result<VerifyReport> Verify() override;
 
+  // BatchPut for callers that computed each digest from these very bytes (tree
+  // import): skips the second hash. Never for bytes from the network.
+  Status BatchPutHashed(std::span<const BlobData> blobs);
+
   // Path of a read-only file (0444, or 0555 if `executable`) in DIR/files holding
   // the blob, created and verified on first use. Never write through it.
   Result<std::string> CachedFile(const Digest& digest, bool executable);
@@ -87,6 +94,7 @@ class LocalStore : public Store {
   Status WriteEntries(std::span<const internal::EntryView> entries, char tag);
   Status PutChunked(const Digest& digest, std::string_view data);
   Status EnsureRoom(uint64_t bytes);
+  Status EnsureDiskSpace(uint64_t bytes);
   Result<bool> Exists(const Digest& digest);
   void TouchIfOld(std::span<const std::string> keys, std::span<const std::string> times);
   Status DropCorrupt(const Digest& digest, const std::string& why);

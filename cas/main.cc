@@ -17,7 +17,7 @@ struct Flags {
   std::string listen;
   std::string dir;
   std::string quota = "0";
-  std::string grace = "3600";
+  int64_t grace = 3600;
   std::string key;
   std::string allow;
   int threads = 4;
@@ -48,7 +48,7 @@ int Run(const Flags& f) {
   auto quota = crossfarm::cas::ParseByteSize(f.quota);
   if (!quota) return Fail(quota.error().WithContext("--quota"));
   store_options.quota_bytes = *quota;
-  store_options.grace = std::chrono::seconds(std::stoll(f.grace));
+  store_options.grace = std::chrono::seconds(f.grace);
   auto options = ServerOptionsFrom(f);
   if (!options) return Fail(options.error());
   // Signals are taken synchronously by sigwait below; threads inherit the mask.
@@ -79,7 +79,8 @@ int main(int argc, char** argv) {
   app.add_option("--listen", f.listen, "tcp://ADDR:PORT to bind (PORT may be *)")->required();
   app.add_option("--dir", f.dir, "store directory (created if needed)")->required();
   app.add_option("--quota", f.quota, "size limit, e.g. 10G (0: unlimited)");
-  app.add_option("--grace", f.grace, "seconds unreferenced uploads survive GC");
+  app.add_option("--grace", f.grace, "seconds unreferenced uploads survive GC")
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--key", f.key, "server key file from `crossfarm keygen` (enables CurveZMQ)");
   app.add_option("--allow", f.allow, "allow list: client public keys, one per line");
   app.add_option("--threads", f.threads, "worker threads")->check(CLI::Range(1, 64));

@@ -94,7 +94,11 @@ Result<CasResponse> RemoteStore::Call(CasRequest request) {
   auto backoff = std::chrono::milliseconds(50);
   for (int attempt = 1;; ++attempt) {
     if (!socket_) CF_TRY(ResetSocket());
-    auto until = std::min(deadline, std::chrono::steady_clock::now() + options_.attempt_timeout);
+    // GC and scrub take as long as the store is big: resending them would only
+    // start a second run, so they get the whole deadline.
+    bool slow = request.op == CasOp::kGc || request.op == CasOp::kVerify;
+    auto until = slow ? deadline
+                      : std::min(deadline, std::chrono::steady_clock::now() + options_.attempt_timeout);
     CF_ASSIGN_OR_RETURN(auto resp, Attempt(frame, request.request_id, until));
     if (resp) {
       if (!resp->status.ok()) return Err(resp->status.WithContext("CAS server " + endpoint_));

@@ -62,7 +62,8 @@ namespace {
 // with FindMissing and uploaded with BatchPut; large files are streamed by PutFile.
 class TreeImporter {
  public:
-  explicit TreeImporter(BlobAccess& blobs) : blobs_(blobs) {}
+  // `local`, when set, is the store behind `blobs`: uploads skip re-hashing.
+  TreeImporter(BlobAccess& blobs, LocalStore* local) : blobs_(blobs), local_(local) {}
 
   Result<Digest> ImportDir(const std::string& path) {
     CF_ASSIGN_OR_RETURN(auto names, ListDir(path));
@@ -107,7 +108,7 @@ class TreeImporter {
     std::vector<BlobData> upload;
     for (auto& b : batch)
       if (want.contains(b.digest)) upload.push_back(std::move(b));
-    return blobs_.BatchPut(upload);
+    return local_ ? local_->BatchPutHashed(upload) : blobs_.BatchPut(upload);
   }
 
   static Result<std::vector<std::string>> ListDir(const std::string& path) {
@@ -163,6 +164,7 @@ class TreeImporter {
   }
 
   BlobAccess& blobs_;
+  LocalStore* local_;
   std::vector<BlobData> pending_;
   uint64_t pending_bytes_ = 0;
   std::unordered_set<Digest, DigestHash> queued_;
@@ -229,7 +231,7 @@ Result<Digest> Cas::ImportTree(const std::string& dir) {
   struct stat st {};
   if (::stat(dir.c_str(), &st) != 0) return Err(Status::FromErrno("import " + dir, errno));
   if (!S_ISDIR(st.st_mode)) return Err(Status::InvalidArgument("import: " + dir + " is not a directory"));
-  TreeImporter importer(*blobs_);
+  TreeImporter importer(*blobs_, local_);
   CF_ASSIGN_OR_RETURN(Digest root, importer.ImportDir(dir));
   CF_TRY(importer.Flush());
   CF_TRY(importer.Wait());

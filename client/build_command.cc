@@ -4,6 +4,7 @@
 
 #include "client/commands.h"
 #include "client/local_build.h"
+#include "client/remote_build.h"
 #include "common/project.h"
 
 namespace crossfarm::client {
@@ -16,11 +17,6 @@ struct BuildArgs {
 };
 
 int RunBuild(const GlobalOptions& g, const BuildArgs& a) {
-  if (!g.remote.empty()) {
-    PrintError("--remote builds need the cluster scheduler, which this build of crossfarm "
-               "does not have yet; drop --remote to build here");
-    return kExitBadInput;
-  }
   BuildSettings settings;
   settings.jobs = a.jobs;
   settings.on_error =
@@ -37,7 +33,8 @@ int RunBuild(const GlobalOptions& g, const BuildArgs& a) {
     builds.emplace_back(project->get(), *targets);
     projects.push_back(std::move(*project));
   }
-  auto summary = BuildLocally(builds, g, settings);
+  auto summary = g.remote.empty() ? BuildLocally(builds, g, settings)
+                                  : BuildRemotely(builds, g, settings);
   if (!summary) return ReportError(summary.error());
   if (summary->ok()) return kExitOk;
   std::string failed;

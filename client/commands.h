@@ -22,12 +22,13 @@ Action AddCheckoutCommand(CLI::App& app, const GlobalOptions& g);
 Action AddLogCommand(CLI::App& app, const GlobalOptions& g);
 Action AddSourceCommand(CLI::App& app, const GlobalOptions& g);
 Action AddShellCommand(CLI::App& app, const GlobalOptions& g);
+Action AddStatusCommand(CLI::App& app, const GlobalOptions& g);
 Action AddSetupCommand(CLI::App& app, const GlobalOptions& g);
 
 inline constexpr std::array kCommands = {
     &AddShowCommand,   &AddBuildCommand, &AddCheckoutCommand, &AddLogCommand,
     &AddSourceCommand, &AddShellCommand, &AddCasCommand,      &AddKeygenCommand,
-    &AddSetupCommand,
+    &AddSetupCommand,  &AddStatusCommand,
 };
 
 // Reads ~/.config/crossfarm/config.yaml (or $XDG_CONFIG_HOME) into `g` as

@@ -144,9 +144,9 @@ Status CheckArchRunnable(const ArchInfo& arch, std::string_view dir) {
                                                     "(flags: {})",
                                                     BinfmtEntryName(arch), st.flags);
   return Status::FailedPrecondition(fmt::format(
-      "cannot run a {} sandbox on this {} worker: {}\n  hint: run `crossfarm setup binfmt` "
+      "this {} worker cannot run the {} sandbox: {}\n  hint: run `crossfarm setup binfmt` "
       "(or `crossfarm-worker --setup-binfmt`) as root; it needs qemu-user-static",
-      arch.name, HostArch().name, what));
+      HostArch().name, arch.name, what));
 }
 
 std::vector<const ArchInfo*> ForeignArchs() {

@@ -142,6 +142,24 @@ Result<std::string> JobRunner::Checkout(const Digest& root) {
   return path;
 }
 
+// BuildStream's deterministic mtime for staged sources (2011-11-11 11:11:11 UTC):
+// every file gets the same time, so make never sees a generated file (aclocal.m4,
+// configure) as older than its input just because of checkout order.
+constexpr time_t kSourceMtime = 1321009871;
+
+Status SetDeterministicMtimes(const std::string& dir) {
+  const struct timespec times[2] = {{kSourceMtime, 0}, {kSourceMtime, 0}};
+  std::error_code ec;
+  for (fs::recursive_directory_iterator it(dir, ec), end; it != end; it.increment(ec)) {
+    if (::utimensat(AT_FDCWD, it->path().c_str(), times, AT_SYMLINK_NOFOLLOW) != 0)
+      return Status::FromErrno("set mtime of " + it->path().string(), errno);
+  }
+  if (ec) return Status::IOError("walk " + dir + ": " + ec.message());
+  if (::utimensat(AT_FDCWD, dir.c_str(), times, 0) != 0)
+    return Status::FromErrno("set mtime of " + dir, errno);
+  return Status::Ok();
+}
+
 Status JobRunner::StageSources(const JobSpec& spec, const std::string& build_dir) {
   // Sources are the build's working copy: fresh, writable files (never links
   // into the cache, which configure scripts would try to rewrite).
@@ -163,6 +181,7 @@ Status JobRunner::StageSources(const JobSpec& spec, const std::string& build_dir
     auto staged = StageArtifacts(dest, one, StageMode::kHardLink);
     if (!staged) return staged.error().WithContext("staging sources of " + spec.element);
   }
+  if (!spec.sources.empty()) CF_TRY(SetDeterministicMtimes(build_dir));
   return Status::Ok();
 }
 

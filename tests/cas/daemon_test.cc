@@ -128,7 +128,9 @@ TEST(DaemonTest, AcknowledgedUploadsSurviveSigkillAndNothingPartialIsVisible) {
     Digest d = Digest::OfBytes(data);
     auto missing = (*check)->FindMissing(std::span(&d, 1));
     ASSERT_OK(missing);
-    if (i < acked) EXPECT_TRUE(missing->empty()) << "acknowledged upload " << i << " lost";
+    if (i < acked) {
+      EXPECT_TRUE(missing->empty()) << "acknowledged upload " << i << " lost";
+    }
     if (!missing->empty()) continue;
     auto got = (*check)->Get(d);  // present means complete
     ASSERT_OK(got);

@@ -197,8 +197,17 @@ TEST(FullDiskTest, WritesFailWithResourceExhaustedAndAcknowledgedBlobsStayReadab
     ASSERT_FALSE(failure.ok()) << "100 x 256 KiB fit in a 4 MiB tmpfs?";
     EXPECT_EQ(failure.code(), StatusCode::kResourceExhausted) << failure.ToString();
     ASSERT_FALSE(acked.empty());
+    EXPECT_NE(failure.message().find("disk full"), std::string::npos) << failure.ToString();
     for (const auto& [d, data] : acked) EXPECT_EQ((*cas)->Get(d).value_or(""), data);
   }
+  // Reopened on the still-full volume: everything acknowledged is there and sound.
+  auto cas = OpenCas(dir / "small/cas");
+  ASSERT_OK(cas);
+  for (const auto& [d, data] : acked) EXPECT_EQ((*cas)->Get(d).value_or(""), data);
+  auto verify = (*cas)->Verify();
+  ASSERT_OK(verify);
+  EXPECT_EQ(verify->corrupt_removed, 0u);
+  EXPECT_EQ((*cas)->Stats()->blob_count, acked.size());
 }
 
 }  // namespace

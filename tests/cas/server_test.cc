@@ -3,7 +3,9 @@
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <sstream>
+#include <thread>
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
@@ -82,6 +84,24 @@ TEST_F(ServerTest, RemoteBlobsTreesAndRefsWork) {
   EXPECT_EQ(verify->corrupt_removed, 0u);
   auto gc = cas->Gc(std::nullopt);
   ASSERT_OK(gc);
+}
+
+TEST_F(ServerTest, ManyClientsAreServedAtOnce) {
+  StartServer();
+  std::vector<std::thread> clients;
+  std::atomic<int> ok{0};
+  for (int c = 0; c < 6; ++c)
+    clients.emplace_back([&, c] {
+      auto cas = Client();
+      for (int i = 0; i < 20; ++i) {
+        std::string data = RandomBytes(5000, static_cast<uint32_t>(c * 100 + i));
+        auto d = cas->Put(data);
+        if (d && cas->Get(*d).value_or("") == data) ++ok;
+      }
+    });
+  for (auto& t : clients) t.join();
+  EXPECT_EQ(ok, 6 * 20);
+  EXPECT_EQ(store_->Stats()->blob_count, 120u);
 }
 
 TEST_F(ServerTest, FindMissingOfManyDigestsIsOneRoundTripPerBatch) {

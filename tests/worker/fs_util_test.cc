@@ -1,6 +1,9 @@
 #include "worker/fs_util.h"
 
 #include <fcntl.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -53,6 +56,32 @@ TEST(RemoveTreeTest, NeverFollowsSymlinksOutOfTheTree) {
   ASSERT_TRUE(RemoveTree(tree.path()).ok());
   EXPECT_FALSE(fs::exists(tree.path()));
   EXPECT_EQ(ReadFile(outside.path() + "/precious/file"), "keep");
+}
+
+// In a child with its own mount namespace, so a failure cannot leave a mount on
+// the host: a tmpfs mounted inside the tree must survive RemoveTree.
+TEST(RemoveTreeTest, NeverEmptiesAMountPointInsideTheTree) {
+  TempDir tree = MustTempDir();
+  fs::create_directories(tree.path() + "/sub/mnt");
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if (::unshare(CLONE_NEWNS) != 0) _exit(10);
+    if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) _exit(11);
+    std::string mnt = tree.path() + "/sub/mnt";
+    if (::mount("tmpfs", mnt.c_str(), "tmpfs", 0, nullptr) != 0) _exit(12);
+    WriteFile(mnt + "/precious", "keep");
+    Status s = RemoveTree(tree.path());
+    bool refused = s.code() == StatusCode::kFailedPrecondition &&
+                   s.message().find("mount point") != std::string::npos;
+    bool kept = ReadFile(mnt + "/precious") == "keep";
+    ::umount(mnt.c_str());
+    _exit(refused && kept ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
 }
 
 TEST(RemoveTreeTest, AMissingPathIsFine) {

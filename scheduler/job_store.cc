@@ -1,0 +1,78 @@
+#include "scheduler/job_store.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+
+#include <filesystem>
+
+namespace crossfarm::scheduler {
+
+namespace {
+constexpr std::string_view kJobPrefix = "j/";
+constexpr std::string_view kBuildPrefix = "b/";
+
+Status FromRocks(const rocksdb::Status& s, const std::string& what) {
+  if (s.ok()) return Status::Ok();
+  if (s.IsIOError() && s.ToString().find("lock") != std::string::npos)
+    return Status::Unavailable(what + ": " + s.ToString() + " (is another scheduler using --state?)");
+  return Status::IOError(what + ": " + s.ToString());
+}
+}  // namespace
+
+JobStore::JobStore(std::unique_ptr<rocksdb::DB> db) : db_(std::move(db)) {}
+JobStore::~JobStore() = default;
+
+Result<std::unique_ptr<JobStore>> JobStore::Open(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return Err(Status::FromErrno("creating state dir " + dir, ec.value()));
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  rocksdb::DB* raw = nullptr;
+  CF_TRY(FromRocks(rocksdb::DB::Open(options, dir + "/queue", &raw), "opening job store " + dir));
+  return std::unique_ptr<JobStore>(new JobStore(std::unique_ptr<rocksdb::DB>(raw)));
+}
+
+Status JobStore::Put(const std::string& key, const std::string& value) {
+  return FromRocks(db_->Put(rocksdb::WriteOptions(), key, value), "job store write " + key);
+}
+
+Status JobStore::Delete(const std::string& key) {
+  return FromRocks(db_->Delete(rocksdb::WriteOptions(), key), "job store delete " + key);
+}
+
+Status JobStore::PutJob(const std::string& key, const proto::StoredJob& job) {
+  return Put(std::string(kJobPrefix) + key, proto::EncodeStoredJob(job));
+}
+
+Status JobStore::DeleteJob(const std::string& key) { return Delete(std::string(kJobPrefix) + key); }
+
+Status JobStore::PutBuild(const proto::StoredBuild& build) {
+  return Put(std::string(kBuildPrefix) + build.build_id, proto::EncodeStoredBuild(build));
+}
+
+Status JobStore::DeleteBuild(const std::string& build_id) {
+  return Delete(std::string(kBuildPrefix) + build_id);
+}
+
+Result<JobStore::Contents> JobStore::LoadAll() {
+  Contents out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    std::string key = it->key().ToString();
+    std::string_view value(it->value().data(), it->value().size());
+    if (key.starts_with(kJobPrefix)) {
+      auto job = proto::DecodeStoredJob(value);
+      if (!job) return Err(Status::Corruption("job store key " + key + ": " + job.error().message()));
+      out.jobs.push_back(std::move(*job));
+    } else if (key.starts_with(kBuildPrefix)) {
+      auto build = proto::DecodeStoredBuild(value);
+      if (!build) return Err(Status::Corruption("job store key " + key + ": " + build.error().message()));
+      out.builds.push_back(std::move(*build));
+    }
+  }
+  CF_TRY(FromRocks(it->status(), "reading job store"));
+  return out;
+}
+
+}  // namespace crossfarm::scheduler

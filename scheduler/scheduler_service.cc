@@ -1,0 +1,218 @@
+#include "scheduler/scheduler_service.h"
+
+#include <spdlog/spdlog.h>
+
+#include <unordered_set>
+#include <zmq.hpp>
+#include <zmq_addon.hpp>
+
+#include "cas/curve_keys.h"
+#include "scheduler/job_store.h"
+#include "scheduler/scheduler_state.h"
+
+namespace crossfarm::scheduler {
+
+using proto::MsgKind;
+using proto::SchedMessage;
+
+namespace {
+
+enum Role : unsigned { kClient = 1, kWorker = 2 };
+
+struct Loop {
+  zmq::socket_t socket;
+  SchedulerState state;
+  std::unordered_set<std::string> client_keys, worker_keys;
+  bool curve = false;
+  size_t max_frame = 0;
+  std::string cas_url, cas_public_key;
+};
+
+unsigned RoleOf(const Loop& loop, zmq::message_t& payload, std::string& key) {
+  if (!loop.curve) return kClient | kWorker;
+  try {
+    key = payload.gets("User-Id");
+  } catch (const zmq::error_t&) {
+    return 0;
+  }
+  return (loop.client_keys.contains(key) ? unsigned{kClient} : 0u) | (loop.worker_keys.contains(key) ? unsigned{kWorker} : 0u);
+}
+
+unsigned RoleNeeded(MsgKind kind) {
+  switch (kind) {
+    case MsgKind::kRegister:
+    case MsgKind::kResult:
+    case MsgKind::kLogChunk: return kWorker;
+    case MsgKind::kSubmit:
+    case MsgKind::kWatch:
+    case MsgKind::kCancelBuild:
+    case MsgKind::kStatusRequest: return kClient;
+    default: return 0;  // scheduler -> peer messages are never accepted
+  }
+}
+
+void Reply(Loop& loop, const std::string& route, Status error) {
+  SchedMessage m;
+  m.kind = MsgKind::kError;
+  m.error = std::move(error);
+  loop.state.outbox().push_back({route, std::move(m)});
+}
+
+void Handle(Loop& loop, const std::string& route, const SchedMessage& m, Clock::time_point now) {
+  switch (m.kind) {
+    case MsgKind::kRegister: loop.state.OnHeartbeat(route, m.worker, now); break;
+    case MsgKind::kResult: loop.state.OnResult(route, m.result, now); break;
+    case MsgKind::kLogChunk: loop.state.OnLogChunk(m.key, m.data); break;
+    case MsgKind::kSubmit: loop.state.OnSubmit(route, m.build_id, m.jobs, now); break;
+    case MsgKind::kWatch: loop.state.OnWatch(route, m.build_id); break;
+    case MsgKind::kCancelBuild: loop.state.OnCancel(route, m.build_id, now); break;
+    case MsgKind::kStatusRequest: {
+      SchedMessage reply;
+      reply.kind = MsgKind::kStatusReply;
+      reply.status = loop.state.StatusSnapshot(now);
+      reply.status.cas_url = loop.cas_url;
+      reply.status.cas_public_key = loop.cas_public_key;
+      loop.state.outbox().push_back({route, std::move(reply)});
+      break;
+    }
+    default: break;
+  }
+}
+
+// One received multipart message: [routing id, payload].
+void Receive(Loop& loop, std::vector<zmq::message_t>& parts, Clock::time_point now) {
+  if (parts.size() != 2 || parts[1].size() == 0 || parts[1].size() > loop.max_frame) {
+    size_t bytes = 0;
+    for (const auto& p : parts) bytes += p.size();
+    spdlog::warn("scheduler: dropped malformed or oversized message frames={} bytes={} max={}",
+                 parts.size(), bytes, loop.max_frame);
+    return;
+  }
+  std::string route = parts[0].to_string();
+  std::string key;
+  unsigned role = RoleOf(loop, parts[1], key);
+  auto m = proto::DecodeSchedMessage(parts[1].to_string_view());
+  if (!m) {
+    spdlog::warn("scheduler: dropped undecodable message bytes={} key={} error=\"{}\"",
+                 parts[1].size(), key, m.error().message());
+    return;
+  }
+  if (m->version != proto::kSchedulerProtocolVersion) {
+    spdlog::warn("scheduler: refused protocol version={} key={}", m->version, key);
+    return Reply(loop, route, Status::FailedPrecondition(
+        "peer speaks scheduler protocol version " + std::to_string(m->version) +
+        ", this scheduler speaks version " + std::to_string(proto::kSchedulerProtocolVersion) +
+        "; use matching crossfarm releases"));
+  }
+  unsigned needed = RoleNeeded(m->kind);
+  if ((role & needed) == 0) {
+    spdlog::warn("scheduler: refused message={} key={}: the key is not allow-listed as a {}",
+                 proto::MsgKindName(m->kind), key, needed == kWorker ? "worker" : "client");
+    return Reply(loop, route, Status::PermissionDenied(
+        std::string("this key may not send ") + proto::MsgKindName(m->kind) + " messages (it is not in the " +
+        (needed == kWorker ? "--workers" : "--clients") + " allow list of the scheduler)"));
+  }
+  Handle(loop, route, *m, now);
+}
+
+void SendOutbox(Loop& loop) {
+  for (auto& out : loop.state.outbox()) {
+    std::string bytes = proto::EncodeSchedMessage(out.message);
+    std::array<zmq::const_buffer, 2> frames = {zmq::buffer(out.route), zmq::buffer(bytes)};
+    try {
+      zmq::send_multipart(loop.socket, frames, zmq::send_flags::dontwait);
+    } catch (const zmq::error_t& e) {
+      spdlog::warn("scheduler: send failed message={} error=\"{}\"",
+                   proto::MsgKindName(out.message.kind), e.what());
+    }
+  }
+  loop.state.outbox().clear();
+}
+
+void Run(Loop& loop, std::atomic<bool>& stop, std::chrono::milliseconds tick_every) {
+  auto next_tick = Clock::now();
+  while (!stop.load()) {
+    try {
+      zmq::pollitem_t items[] = {{static_cast<void*>(loop.socket), 0, ZMQ_POLLIN, 0}};
+      zmq::poll(items, 1, std::chrono::milliseconds(20));
+      auto now = Clock::now();
+      for (int i = 0; i < 4096; ++i) {
+        std::vector<zmq::message_t> parts;
+        if (!zmq::recv_multipart(loop.socket, std::back_inserter(parts), zmq::recv_flags::dontwait)) break;
+        Receive(loop, parts, now);
+      }
+      if (now >= next_tick) {
+        loop.state.Tick(now);
+        next_tick = now + tick_every;
+      }
+      loop.state.Dispatch(now);
+      loop.state.FlushUpdates();
+      SendOutbox(loop);
+    } catch (const zmq::error_t& e) {
+      if (e.num() == ETERM) return;
+      spdlog::error("scheduler: socket error=\"{}\"", e.what());
+    }
+  }
+}
+
+}  // namespace
+
+Result<std::unique_ptr<SchedulerService>> SchedulerService::Start(SchedulerOptions options) {
+  std::unique_ptr<SchedulerService> service(new SchedulerService());
+  if (!options.state_dir.empty()) {
+    CF_ASSIGN_OR_RETURN(service->store_, JobStore::Open(options.state_dir));
+  }
+  service->context_ = std::make_unique<zmq::context_t>(1);
+  StateOptions state_options{.heartbeat_timeout = options.heartbeat_timeout,
+                             .max_retries = options.max_retries};
+  auto loop = std::make_shared<Loop>(Loop{zmq::socket_t(*service->context_, zmq::socket_type::router),
+                                          SchedulerState(service->store_.get(), state_options),
+                                          {options.client_keys.begin(), options.client_keys.end()},
+                                          {options.worker_keys.begin(), options.worker_keys.end()},
+                                          !options.secret_key.empty(), options.max_frame_bytes,
+                                          options.cas_url, options.cas_public_key});
+  CF_TRY(loop->state.Recover(Clock::now()));
+  try {
+    auto& socket = loop->socket;
+    socket.set(zmq::sockopt::linger, 0);
+    socket.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(2 * options.max_frame_bytes));
+    socket.set(zmq::sockopt::sndhwm, 0);
+    socket.set(zmq::sockopt::rcvhwm, 0);
+    if (loop->curve) {
+      std::vector<std::string> all = options.client_keys;
+      all.insert(all.end(), options.worker_keys.begin(), options.worker_keys.end());
+      CF_ASSIGN_OR_RETURN(service->zap_, cas::ZapHandler::Start(*service->context_, all));
+      socket.set(zmq::sockopt::zap_domain, "crossfarm-scheduler");
+      socket.set(zmq::sockopt::curve_server, true);
+      socket.set(zmq::sockopt::curve_secretkey, options.secret_key);
+    } else {
+      spdlog::warn("scheduler: serving without CurveZMQ keys: anyone who can reach {} can submit "
+                   "builds and register workers (use --key, --clients, --workers)", options.listen);
+    }
+    socket.bind(options.listen);
+    service->endpoint_ = socket.get(zmq::sockopt::last_endpoint);
+  } catch (const zmq::error_t& e) {
+    return Err(Status::Unavailable("scheduler cannot listen on " + options.listen + ": " + e.what()));
+  }
+  auto tick = std::clamp(options.heartbeat_timeout / 4, std::chrono::milliseconds(20),
+                         std::chrono::milliseconds(500));
+  service->thread_ = std::thread([loop, svc = service.get(), tick] { Run(*loop, svc->stop_, tick); });
+  spdlog::info("scheduler: listening endpoint={} curve={} jobs={}", service->endpoint_,
+               loop->curve ? "on" : "off", loop->state.job_count());
+  return service;
+}
+
+void SchedulerService::Stop() {
+  if (!context_) return;
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+  context_->shutdown();
+  zap_.reset();
+  context_->close();
+  context_.reset();
+  store_.reset();
+}
+
+SchedulerService::~SchedulerService() { Stop(); }
+
+}  // namespace crossfarm::scheduler

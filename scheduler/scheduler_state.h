@@ -1,0 +1,120 @@
+// SchedulerState: the scheduler's brain without sockets (docs/scheduler.md).
+// SchedulerService feeds it decoded messages with the sender's routing id and
+// sends whatever it leaves in the outbox; tests drive it directly.
+//
+// Jobs are keyed by cache key, so two builds (two clients) wanting the same
+// artifact share one job. A job waits for the jobs producing its inputs; when
+// it is dispatched, the producers' artifact roots are filled into its spec.
+// Every state change goes to the JobStore first (when there is one), so a
+// restarted scheduler resumes where it stopped: jobs that were running stay
+// assigned to their worker for one heartbeat timeout, waiting for it to report
+// them again, and are requeued otherwise.
+//
+// Not thread-safe: one owner (the scheduler thread).
+#pragma once
+
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "proto/scheduler_types.h"
+#include "scheduler/dispatch_policy.h"
+#include "scheduler/job_store.h"
+#include "scheduler/worker_registry.h"
+
+namespace crossfarm::scheduler {
+
+struct StateOptions {
+  std::chrono::milliseconds heartbeat_timeout{10000};
+  uint32_t max_retries = 3;  // re-runs after a lost worker or infrastructure error
+  std::chrono::milliseconds finished_retention{600000};  // finished builds kept for watchers
+};
+
+struct Outgoing {
+  std::string route;
+  proto::SchedMessage message;
+};
+
+class SchedulerState {
+ public:
+  // `store` may be null (tests, benchmarks of the policy): nothing persists.
+  SchedulerState(JobStore* store, StateOptions options);
+
+  // Loads the store (call once, before anything else).
+  Status Recover(Clock::time_point now);
+
+  void OnHeartbeat(const std::string& route, const proto::WorkerInfo& info, Clock::time_point now);
+  void OnResult(const std::string& route, const proto::JobResultMsg& result, Clock::time_point now);
+  void OnLogChunk(const std::string& key, const std::string& data);
+  void OnSubmit(const std::string& route, const std::string& build_id,
+                std::vector<proto::JobRequest> jobs, Clock::time_point now);
+  void OnWatch(const std::string& route, const std::string& build_id);
+  void OnCancel(const std::string& route, const std::string& build_id, Clock::time_point now);
+  proto::StatusReply StatusSnapshot(Clock::time_point now) const;
+
+  // Expires silent workers (requeueing their jobs), forgets old finished builds.
+  void Tick(Clock::time_point now);
+  // Assigns ready jobs to free slots (dispatch_policy.h).
+  void Dispatch(Clock::time_point now);
+  // Queues the state changes since the last flush to the watching clients.
+  void FlushUpdates();
+
+  std::vector<Outgoing>& outbox() { return outbox_; }
+  size_t job_count() const { return jobs_.size(); }
+  const WorkerRegistry& workers() const { return workers_; }
+
+ private:
+  struct Job {
+    proto::StoredJob rec;
+    std::vector<std::string> dependents;
+    uint32_t pending = 0;  // producers not done yet
+    Clock::time_point assigned_at;
+    std::string detail;    // last progress detail ("x86_64 native")
+  };
+  struct Build {
+    proto::StoredBuild rec;
+    std::string route;
+    std::deque<std::string> ready;
+    size_t unfinished = 0;
+    std::vector<proto::JobUpdate> pending_updates;
+    bool finished_sent = false;
+    std::optional<Clock::time_point> finished_at;
+  };
+
+  Job* FindJob(const std::string& key);
+  Build* FindBuild(const std::string& id);
+  std::vector<std::string> Producers(const Job& job) const;
+  Status ValidateSubmit(const std::vector<proto::JobRequest>& jobs) const;
+  void AddToBuild(Build& build, proto::JobRequest request);
+  void Reset(Job& job);
+  void Requeue(Job& job);
+  void SetState(Job& job, proto::RemoteJobState state, Clock::time_point now);
+  void Propagate(Job& job, Clock::time_point now);
+  void Retry(Job& job, const std::string& why, Clock::time_point now);
+  void Assign(Job& job, WorkerEntry& worker, bool emulated, Clock::time_point now);
+  bool DispatchFrom(Build& build, Clock::time_point now);
+  void ReconcileWorker(WorkerEntry& worker, const proto::WorkerInfo& info, bool is_new,
+                       Clock::time_point now);
+  void Persist(const Job& job);
+  proto::JobUpdate UpdateOf(const Job& job) const;
+  void SendSnapshot(Build& build);
+  void SendError(const std::string& route, Status error);
+  void ForgetBuild(const std::string& id);
+  std::string WaitingReason(const Job& job) const;
+
+  JobStore* store_;
+  StateOptions options_;
+  WorkerRegistry workers_;
+  BuildRotation rotation_;
+  std::unordered_map<std::string, Job> jobs_;
+  std::unordered_map<std::string, Build> builds_;
+  std::unordered_set<std::string> orphans_;  // running at recovery, worker not back yet
+  Clock::time_point recovered_at_;
+  std::vector<Outgoing> outbox_;
+};
+
+}  // namespace crossfarm::scheduler

@@ -1,0 +1,332 @@
+// End-to-end: crossfarm-cas, crossfarm-scheduler and crossfarm-worker as real
+// daemons on loopback with CurveZMQ keys; the real `crossfarm --remote` client
+// builds elements on a busybox base (like build_e2e_test.cc), and the daemons
+// are killed and restarted under it.
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <zmq.hpp>
+#include <zmq_addon.hpp>
+
+#include "cas/cas.h"
+#include "cas/curve_keys.h"
+#include "proto/scheduler_types.h"
+#include "tests/e2e/cluster_util.h"
+
+namespace crossfarm::e2e {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+const char* kApplets[] = {"sh", "echo", "cat", "ls", "mkdir", "test", "id", "sleep",
+                          "touch", "grep", "uname", "cp", "true", "false", "printf"};
+
+class ClusterE2ETest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    project_ = new TempTree("cluster-project");
+    fs::path p = project_->path();
+    WriteFile(p / "project.conf", "name: cluster\nelement-path: elements\nvariables:\n  strip-binaries: \"\"\n"
+                                  "environment:\n  PATH: /usr/bin:/bin\n");
+    WriteFile(p / "elements/busybox.bst",
+              "kind: import\nsources:\n- kind: deb\n  arch: amd64\n  packages: [busybox-static]\n");
+    fs::create_directories(p / "files/links/usr/bin");
+    for (const char* applet : kApplets) fs::create_symlink("busybox", p / "files/links/usr/bin" / applet);
+    WriteFile(p / "elements/links.bst", "kind: import\nsources:\n- kind: local\n  path: files/links\n");
+    WriteFile(p / "elements/base.bst", "kind: stack\ndepends:\n- busybox.bst\n- links.bst\n");
+    auto track = RunCmd(Cf() + " source track busybox.bst");
+    ASSERT_EQ(track.exit_code, 0) << track.output;
+  }
+  static void TearDownTestSuite() {
+    delete project_;
+    project_ = nullptr;
+  }
+  void SetUp() override {
+    dir_ = std::make_unique<TempTree>("cluster");
+    keys_ = std::make_unique<ClusterKeys>(dir_->path());
+  }
+  void TearDown() override {
+    if (HasFailure())
+      for (const char* f : {"sched.err", "cas.err", "w1.err", "w2.err", "client.out"})
+        std::fprintf(stderr, "==== %s ====\n%s\n", f, ReadFile(dir_->path() / f).c_str());
+  }
+
+  static std::string Cf() {
+    return BuildBin("client/crossfarm") + " -C " + project_->path().string() + " --mirror-dir " +
+           TestCache() + "/mirror";
+  }
+  std::string P(const std::string& name) const { return (dir_->path() / name).string(); }
+
+  void StartCas(const std::string& port = "*") {
+    cas_ = std::make_unique<Daemon>(
+        std::vector<std::string>{BuildBin("cas/crossfarm-cas"), "--listen", "tcp://127.0.0.1:" + port,
+                                 "--dir", P("cas-store"), "--key", keys_->Path("cas.key"), "--allow",
+                                 keys_->Path("cas-allow")},
+        P("cas.out"), P("cas.err"));
+    cas_url_ = cas_->Endpoint();
+    ASSERT_FALSE(cas_url_.empty()) << ReadFile(P("cas.err"));
+  }
+  void StartScheduler(const std::string& port = "*", const std::string& retries = "3") {
+    std::ofstream(P("sched.out"), std::ios::trunc);
+    sched_ = std::make_unique<Daemon>(
+        std::vector<std::string>{BuildBin("scheduler/crossfarm-scheduler"), "--listen",
+                                 "tcp://127.0.0.1:" + port, "--state", P("state"), "--key",
+                                 keys_->Path("sched.key"), "--clients", keys_->Path("clients"),
+                                 "--workers", keys_->Path("workers"), "--cas", cas_url_, "--cas-key",
+                                 keys_->Path("cas.pub"), "--heartbeat-timeout-ms", "1500",
+                                 "--max-retries", retries},
+        P("sched.out"), P("sched.err"));
+    sched_url_ = sched_->Endpoint();
+    ASSERT_FALSE(sched_url_.empty()) << ReadFile(P("sched.err"));
+  }
+  std::unique_ptr<Daemon> StartWorker(const std::string& name, int slots = 2) {
+    return std::make_unique<Daemon>(
+        std::vector<std::string>{BuildBin("worker/crossfarm-worker"), "--name", name, "--scheduler",
+                                 sched_url_, "--scheduler-key", keys_->Path("sched.pub"), "--cas",
+                                 cas_url_, "--cas-key", keys_->Path("cas.pub"), "--key",
+                                 keys_->Path(name + ".key"), "--slots", std::to_string(slots),
+                                 "--cache", P(name + "-cache"), "--heartbeat-ms", "200"},
+        P(name + ".out"), P(name + ".err"));
+  }
+  std::string Remote(const std::string& key = "client") const {
+    return Cf() + " --cache-dir " + P("client-cache") + " --remote " + sched_url_ + " --remote-key " +
+           keys_->Path("sched.pub") + " --key " + keys_->Path(key + ".key");
+  }
+  bool WorkersRegistered(size_t n) {
+    return WaitFor([&] {
+      auto st = RunCmd(Remote() + " status");
+      return st.exit_code == 0 && st.output.find("workers: " + std::to_string(n)) != std::string::npos;
+    }, 20s);
+  }
+  void AddManual(const std::string& name, const std::vector<std::string>& commands,
+                 const std::string& dep = "base.bst") {
+    std::string text = "kind: manual\nbuild-depends:\n- " + dep + "\nconfig:\n  build-commands:\n";
+    for (const auto& c : commands) text += "  - |\n    " + c + "\n";
+    WriteFile(project_->path() / "elements" / name, text);
+  }
+  // Starts `crossfarm build` in the background; output in client.out.
+  std::unique_ptr<Daemon> BuildInBackground(const std::string& target) {
+    return std::make_unique<Daemon>(
+        std::vector<std::string>{"/bin/sh", "-c", "exec " + Remote() + " build " + target},
+        P("client.out"), P("client.out"));
+  }
+  std::string ClientOut() const { return ReadFile(P("client.out")); }
+  std::unique_ptr<cas::Cas> RemoteCas() {
+    auto pair = cas::LoadSecretKey(keys_->Path("client.key"));
+    cas::CasOptions o;
+    o.remote.server_public_key = *cas::LoadPublicKey(keys_->Path("cas.pub"));
+    o.remote.client_public_key = pair->public_key;
+    o.remote.client_secret_key = pair->secret_key;
+    return std::move(*cas::OpenCas(cas_url_, o));
+  }
+  std::string KeyOf(const std::string& element) {
+    auto r = RunCmd(Cf() + " show --format '%{full-key}' " + element);
+    return r.output.substr(0, r.output.find('\n'));
+  }
+
+  static TempTree* project_;
+  std::unique_ptr<TempTree> dir_;
+  std::unique_ptr<ClusterKeys> keys_;
+  std::unique_ptr<Daemon> cas_, sched_;
+  std::string cas_url_, sched_url_;
+};
+TempTree* ClusterE2ETest::project_ = nullptr;
+
+TEST_F(ClusterE2ETest, RemoteBuildGivesTheSameArtifactsAsAnEmbeddedBuild) {
+  StartCas();
+  StartScheduler();
+  auto w1 = StartWorker("w1");
+  ASSERT_TRUE(WorkersRegistered(1));
+  AddManual("same.bst", {"mkdir -p %{install-root}/share", "echo remote > %{install-root}/share/same.txt",
+                         "echo building-same-now"});
+  auto remote = RunCmd(Remote() + " build same.bst");
+  ASSERT_EQ(remote.exit_code, 0) << remote.output;
+  EXPECT_NE(remote.output.find("START  same.bst"), std::string::npos) << remote.output;
+  EXPECT_NE(remote.output.find("on w1"), std::string::npos) << remote.output;
+  auto local = RunCmd(Cf() + " --cache-dir " + P("embedded") + " build same.bst");
+  ASSERT_EQ(local.exit_code, 0) << local.output;
+  auto local_cas = cas::OpenCas(P("embedded") + "/cas");
+  ASSERT_TRUE(local_cas);
+  auto remote_cas = RemoteCas();
+  for (const char* e : {"busybox.bst", "links.bst", "base.bst", "same.bst"}) {
+    std::string ref = "artifacts/" + KeyOf(e);
+    auto a = (*local_cas)->GetRef(ref);
+    auto b = remote_cas->GetRef(ref);
+    ASSERT_TRUE(a && b) << e;
+    EXPECT_EQ(a->root, b->root) << e;
+    EXPECT_EQ(b->worker, "w1") << e;
+  }
+  // A second build finds everything in the CAS and submits nothing.
+  auto again = RunCmd(Remote() + " build same.bst");
+  EXPECT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_EQ(again.output.find("START"), std::string::npos) << again.output;
+}
+
+TEST_F(ClusterE2ETest, FailingCommandIsNotRetriedAndItsLogIsShown) {
+  StartCas();
+  StartScheduler();
+  auto w1 = StartWorker("w1");
+  ASSERT_TRUE(WorkersRegistered(1));
+  AddManual("breaks.bst", {"echo about-to-fail-remotely", "exit 3"});
+  auto build = RunCmd(Remote() + " build breaks.bst");
+  EXPECT_EQ(build.exit_code, 1) << build.output;
+  EXPECT_NE(build.output.find("FAILED breaks.bst"), std::string::npos) << build.output;
+  EXPECT_NE(build.output.find("about-to-fail-remotely"), std::string::npos) << build.output;
+  EXPECT_EQ(sched_->Log().find("requeued"), std::string::npos) << sched_->Log();
+}
+
+TEST_F(ClusterE2ETest, NoWorkerForTheArchFailsAtOnceNamingItAndTheFix) {
+  StartCas();
+  StartScheduler();
+  AddManual("lonely.bst", {"true"});
+  auto start = std::chrono::steady_clock::now();
+  auto build = RunCmd(Remote() + " build lonely.bst");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 60s);
+  EXPECT_NE(build.exit_code, 0) << build.output;
+  EXPECT_NE(build.output.find("no connected worker can run"), std::string::npos) << build.output;
+  EXPECT_NE(build.output.find("crossfarm-worker"), std::string::npos) << build.output;
+}
+
+TEST_F(ClusterE2ETest, UnknownKeysAndWrongRolesAreRefusedAndLogged) {
+  StartCas();
+  StartScheduler();
+  auto stranger = RunCmd(
+      "timeout 60 " + Remote("stranger") + " status");
+  EXPECT_NE(stranger.exit_code, 0) << stranger.output;
+  std::string stranger_key = ReadFile(keys_->Path("stranger.pub"));
+  stranger_key.pop_back();
+  EXPECT_TRUE(WaitFor([&] { return sched_->Log().find(stranger_key) != std::string::npos; }, 10s))
+      << sched_->Log();
+  EXPECT_NE(sched_->Log().find("refused"), std::string::npos);
+  // A worker's key is allowed in, but may not act as a client.
+  auto as_worker = RunCmd(Remote("w1") + " status");
+  EXPECT_NE(as_worker.exit_code, 0) << as_worker.output;
+  EXPECT_NE(as_worker.output.find("--clients"), std::string::npos) << as_worker.output;
+  EXPECT_NE(sched_->Log().find("not allow-listed as a client"), std::string::npos) << sched_->Log();
+}
+
+TEST_F(ClusterE2ETest, MalformedAndWrongVersionMessagesAreDroppedWithoutACrash) {
+  StartCas();
+  StartScheduler();
+  auto pair = cas::LoadSecretKey(keys_->Path("client.key"));
+  zmq::context_t ctx;
+  zmq::socket_t s(ctx, zmq::socket_type::dealer);
+  s.set(zmq::sockopt::linger, 0);
+  s.set(zmq::sockopt::curve_serverkey, *cas::LoadPublicKey(keys_->Path("sched.pub")));
+  s.set(zmq::sockopt::curve_publickey, pair->public_key);
+  s.set(zmq::sockopt::curve_secretkey, pair->secret_key);
+  s.connect(sched_url_);
+  s.send(zmq::str_buffer("definitely not cap'n proto"), zmq::send_flags::none);
+  std::array<zmq::const_buffer, 2> two = {zmq::str_buffer("a"), zmq::str_buffer("b")};
+  zmq::send_multipart(s, two);
+  proto::SchedMessage old;
+  old.version = 99;
+  old.kind = proto::MsgKind::kStatusRequest;
+  std::string bytes = proto::EncodeSchedMessage(old);
+  s.send(zmq::buffer(bytes), zmq::send_flags::none);
+  zmq::message_t reply;
+  s.set(zmq::sockopt::rcvtimeo, 20000);
+  ASSERT_TRUE(s.recv(reply));
+  auto m = proto::DecodeSchedMessage(reply.to_string_view());
+  ASSERT_TRUE(m);
+  ASSERT_EQ(m->kind, proto::MsgKind::kError);
+  EXPECT_NE(m->error.message().find("version 99"), std::string::npos) << m->error.message();
+  EXPECT_NE(sched_->Log().find("dropped"), std::string::npos) << sched_->Log();
+  auto st = RunCmd(Remote() + " status");
+  EXPECT_EQ(st.exit_code, 0) << st.output;
+}
+
+TEST_F(ClusterE2ETest, WorkerKilledMidJobIsRequeuedAndTheBuildCompletes) {
+  StartCas();
+  StartScheduler();
+  auto w1 = StartWorker("w1", 1);
+  ASSERT_TRUE(WorkersRegistered(1));
+  AddManual("slow-w.bst", {"sleep 4", "echo survived > %{install-root}/survived"});
+  auto client = BuildInBackground("slow-w.bst");
+  ASSERT_TRUE(WaitFor([&] { return ReadFile(P("w1.err")).find("element=slow-w.bst") != std::string::npos; }, 120s))
+      << ClientOut();
+  w1->Kill(SIGKILL);
+  auto w2 = StartWorker("w2", 1);
+  ASSERT_TRUE(WaitFor([&] { return ClientOut().find("finished:") != std::string::npos; }, 120s)) << ClientOut();
+  EXPECT_NE(ClientOut().find("DONE   slow-w.bst"), std::string::npos) << ClientOut();
+  EXPECT_NE(sched_->Log().find("requeued element=slow-w.bst"), std::string::npos) << sched_->Log();
+  EXPECT_NE(ClientOut().find("on w2"), std::string::npos) << ClientOut();
+}
+
+TEST_F(ClusterE2ETest, AJobWhoseWorkersKeepDyingFailsAfterTheRetryLimit) {
+  StartCas();
+  StartScheduler("*", "1");
+  ASSERT_TRUE(WaitFor([&] { return RunCmd(Remote() + " status").exit_code == 0; }, 20s));
+  auto w1 = StartWorker("w1", 1);
+  ASSERT_TRUE(WorkersRegistered(1));
+  AddManual("doomed.bst", {"sleep 30"});
+  auto client = BuildInBackground("doomed.bst");
+  ASSERT_TRUE(WaitFor([&] { return ReadFile(P("w1.err")).find("element=doomed.bst") != std::string::npos; }, 120s))
+      << ClientOut();
+  w1->Kill(SIGKILL);
+  auto w2 = StartWorker("w2", 1);
+  ASSERT_TRUE(WaitFor([&] { return ReadFile(P("w2.err")).find("element=doomed.bst") != std::string::npos; }, 60s))
+      << sched_->Log();
+  w2->Kill(SIGKILL);
+  auto w3 = StartWorker("w3", 1);
+  ASSERT_TRUE(WaitFor([&] { return ClientOut().find("finished:") != std::string::npos; }, 60s)) << ClientOut();
+  EXPECT_NE(ClientOut().find("FAILED doomed.bst"), std::string::npos) << ClientOut();
+  EXPECT_NE(ClientOut().find("gave up after 2 attempts"), std::string::npos) << ClientOut();
+  EXPECT_EQ(ReadFile(P("w3.err")).find("element=doomed.bst"), std::string::npos);
+}
+
+TEST_F(ClusterE2ETest, SchedulerKilledAndRestartedResumesTheQueue) {
+  StartCas();
+  StartScheduler();
+  std::string port = PortOf(sched_url_);
+  auto w1 = StartWorker("w1", 1);
+  ASSERT_TRUE(WorkersRegistered(1));
+  AddManual("before.bst", {"sleep 3", "echo one > %{install-root}/one"});
+  AddManual("after-restart.bst", {"echo two > %{install-root}/two"}, "before.bst");
+  auto client = BuildInBackground("after-restart.bst");
+  ASSERT_TRUE(WaitFor([&] { return ReadFile(P("w1.err")).find("element=before.bst") != std::string::npos; }, 120s))
+      << ClientOut();
+  sched_->Kill(SIGKILL);
+  StartScheduler(port);
+  ASSERT_TRUE(WaitFor([&] { return ClientOut().find("finished:") != std::string::npos; }, 120s)) << ClientOut();
+  EXPECT_NE(ClientOut().find("DONE   after-restart.bst"), std::string::npos) << ClientOut();
+  EXPECT_NE(sched_->Log().find("recovered jobs="), std::string::npos);
+  EXPECT_EQ(ClientOut().find("FAILED"), std::string::npos) << ClientOut();
+}
+
+TEST_F(ClusterE2ETest, CasRestartedMidBuildIsSurvived) {
+  StartCas();
+  StartScheduler();
+  std::string port = PortOf(cas_url_);
+  auto w1 = StartWorker("w1", 1);
+  ASSERT_TRUE(WorkersRegistered(1));
+  AddManual("cas-bounce.bst", {"sleep 3", "echo kept > %{install-root}/kept"});
+  auto client = BuildInBackground("cas-bounce.bst");
+  ASSERT_TRUE(WaitFor([&] { return ReadFile(P("w1.err")).find("element=cas-bounce.bst") != std::string::npos; }, 120s))
+      << ClientOut();
+  cas_->Kill(SIGKILL);
+  StartCas(port);
+  ASSERT_TRUE(WaitFor([&] { return ClientOut().find("finished:") != std::string::npos; }, 180s)) << ClientOut();
+  EXPECT_NE(ClientOut().find("DONE   cas-bounce.bst"), std::string::npos) << ClientOut();
+  EXPECT_TRUE(RemoteCas()->GetRef("artifacts/" + KeyOf("cas-bounce.bst")).has_value());
+}
+
+TEST_F(ClusterE2ETest, CtrlCCancelsTheBuildsJobsOnTheCluster) {
+  StartCas();
+  StartScheduler();
+  auto w1 = StartWorker("w1", 1);
+  ASSERT_TRUE(WorkersRegistered(1));
+  AddManual("interrupted.bst", {"sleep 60"});
+  auto client = BuildInBackground("interrupted.bst");
+  ASSERT_TRUE(WaitFor([&] { return ReadFile(P("w1.err")).find("element=interrupted.bst") != std::string::npos; }, 120s))
+      << ClientOut();
+  client->Kill(SIGINT);
+  EXPECT_NE(ClientOut().find("cancelling"), std::string::npos) << ClientOut();
+  EXPECT_TRUE(WaitFor([&] { return ReadFile(P("w1.err")).find("job finished element=interrupted.bst") != std::string::npos; }, 30s))
+      << ReadFile(P("w1.err"));
+  EXPECT_NE(sched_->Log().find("cancelled build="), std::string::npos) << sched_->Log();
+}
+
+}  // namespace
+}  // namespace crossfarm::e2e

@@ -1,0 +1,99 @@
+// Helpers for the cluster end-to-end tests: real crossfarm-cas,
+// crossfarm-scheduler and crossfarm-worker daemons as child processes, with
+// CurveZMQ keys, on loopback.
+#pragma once
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/e2e/e2e_util.h"
+
+namespace crossfarm::e2e {
+
+// Polls `pred` every 20 ms until it holds or `timeout` passes.
+inline bool WaitFor(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
+  auto until = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < until) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return pred();
+}
+
+// A daemon started with stdout/stderr in files; SIGKILLed on destruction.
+class Daemon {
+ public:
+  Daemon(const std::vector<std::string>& argv, const std::string& out, const std::string& err)
+      : out_(out), err_(err) {
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      int o = ::open(out.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      int e = ::open(err.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      ::dup2(o, 1);
+      ::dup2(e, 2);
+      std::vector<char*> args;
+      for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+      args.push_back(nullptr);
+      ::execv(args[0], args.data());
+      ::_exit(127);
+    }
+  }
+  ~Daemon() { Kill(SIGKILL); }
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
+
+  void Kill(int sig) {
+    if (pid_ <= 0) return;
+    ::kill(pid_, sig);
+    ::waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+  // The "endpoint=..." line the daemon prints once listening ("" on timeout).
+  std::string Endpoint(std::chrono::milliseconds timeout = std::chrono::seconds(20)) const {
+    std::string ep;
+    WaitFor([&] {
+      std::string text = ReadFile(out_);
+      auto pos = text.rfind("endpoint=");
+      if (pos == std::string::npos) return false;
+      auto end = text.find('\n', pos);
+      if (end == std::string::npos) return false;
+      ep = text.substr(pos + 9, end - pos - 9);
+      return true;
+    }, timeout);
+    return ep;
+  }
+  std::string Log() const { return ReadFile(err_); }
+
+ private:
+  pid_t pid_ = -1;
+  std::string out_, err_;
+};
+
+inline std::string BuildBin(const std::string& name) { return std::string(CROSSFARM_BUILD_DIR) + "/" + name; }
+
+// Keys and allow lists of a test cluster in `dir`.
+struct ClusterKeys {
+  explicit ClusterKeys(const std::filesystem::path& dir) : dir(dir) {
+    for (const char* k : {"sched", "cas", "w1", "w2", "w3", "client", "stranger"})
+      RunCmd(BuildBin("client/crossfarm") + " keygen --out " + (dir / k).string());
+    auto pub = [&](const char* k) { return ReadFile(dir / (std::string(k) + ".pub")); };
+    WriteFile(dir / "cas-allow", pub("w1") + pub("w2") + pub("w3") + pub("client"));
+    WriteFile(dir / "clients", pub("client"));
+    WriteFile(dir / "workers", pub("w1") + pub("w2") + pub("w3"));
+  }
+  std::string Path(const std::string& name) const { return (dir / name).string(); }
+  std::filesystem::path dir;
+};
+
+// "tcp://127.0.0.1:41234" -> "41234".
+inline std::string PortOf(const std::string& endpoint) { return endpoint.substr(endpoint.rfind(':') + 1); }
+
+}  // namespace crossfarm::e2e

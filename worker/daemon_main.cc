@@ -1,0 +1,109 @@
+// crossfarm-worker: one build host of the cluster, a thin main over
+// WorkerDaemon (docs/scheduler.md).
+#include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <iostream>
+#include <thread>
+
+#include "cas/curve_keys.h"
+#include "worker/binfmt.h"
+#include "worker/worker_daemon.h"
+
+namespace {
+
+using crossfarm::Result;
+using crossfarm::Status;
+
+struct Flags {
+  std::string name, scheduler, scheduler_key, cas, cas_key, key, cache;
+  uint32_t slots = 1;
+  int heartbeat_ms = 1000;
+  bool dry_run = false;
+  bool setup_binfmt = false;
+};
+
+int Fail(const Status& s) {
+  std::cerr << "crossfarm-worker: error: " << s.ToString() << "\n";
+  return s.code() == crossfarm::StatusCode::kInvalidArgument ? 2 : 1;
+}
+
+Result<crossfarm::worker::WorkerDaemonOptions> OptionsFrom(const Flags& f) {
+  crossfarm::worker::WorkerDaemonOptions o;
+  o.name = f.name;
+  o.scheduler = f.scheduler;
+  o.cas = f.cas;
+  o.slots = f.slots;
+  o.cache_dir = f.cache;
+  o.heartbeat_interval = std::chrono::milliseconds(f.heartbeat_ms);
+  o.dry_run = f.dry_run;
+  if (!f.scheduler_key.empty()) {
+    CF_ASSIGN_OR_RETURN(o.scheduler_public_key, crossfarm::cas::LoadPublicKey(f.scheduler_key));
+  }
+  if (!f.cas_key.empty()) {
+    CF_ASSIGN_OR_RETURN(o.cas_public_key, crossfarm::cas::LoadPublicKey(f.cas_key));
+  }
+  if (!f.key.empty()) {
+    CF_ASSIGN_OR_RETURN(auto pair, crossfarm::cas::LoadSecretKey(f.key));
+    o.public_key = pair.public_key;
+    o.secret_key = pair.secret_key;
+  } else if (!o.scheduler_public_key.empty()) {
+    return crossfarm::Err(Status::InvalidArgument(
+        "--scheduler-key needs --key worker.key (its public half in the scheduler's --workers list)"));
+  }
+  if (!o.dry_run && o.cas.empty())
+    return crossfarm::Err(Status::InvalidArgument("--cas URL is required (except with --dry-run-jobs)"));
+  return o;
+}
+
+int Run(const Flags& f) {
+  if (f.setup_binfmt)
+    if (Status s = crossfarm::worker::SetupBinfmt(); !s.ok()) return Fail(s);
+  auto options = OptionsFrom(f);
+  if (!options) return Fail(options.error());
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  auto daemon = crossfarm::worker::WorkerDaemon::Create(*options);
+  if (!daemon) return Fail(daemon.error());
+  std::atomic<bool> stop{false};
+  Status result;
+  std::thread serve([&] {
+    result = (*daemon)->Run(stop);
+    if (!result.ok()) ::kill(::getpid(), SIGTERM);  // wake sigwait below
+  });
+  int sig = 0;
+  sigwait(&signals, &sig);
+  spdlog::info("worker: stopping signal={}", sig);
+  stop = true;
+  serve.join();
+  return result.ok() ? 0 : Fail(result);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"crossfarm-worker: runs build jobs for crossfarm-scheduler"};
+  Flags f;
+  app.add_option("--name", f.name, "worker name, unique in the cluster")->required();
+  app.add_option("--scheduler", f.scheduler, "scheduler URL, tcp://HOST:PORT")->required();
+  app.add_option("--scheduler-key", f.scheduler_key, "scheduler public key file (enables CurveZMQ)");
+  app.add_option("--cas", f.cas, "CAS URL, tcp://HOST:PORT");
+  app.add_option("--cas-key", f.cas_key, "CAS public key file");
+  app.add_option("--key", f.key, "this worker's key file from `crossfarm keygen`");
+  app.add_option("--slots", f.slots, "jobs run at once")->capture_default_str();
+  app.add_option("--cache", f.cache, "directory for checkouts, scratch space and logs")->required();
+  app.add_option("--heartbeat-ms", f.heartbeat_ms, "heartbeat interval")->capture_default_str();
+  app.add_flag("--dry-run-jobs", f.dry_run,
+               "BENCHMARK MODE ONLY: complete every job at once without running it "
+               "(fake artifact digests; bench/dispatch)");
+  app.add_flag("--setup-binfmt", f.setup_binfmt,
+               "register qemu-user handlers for foreign archs first (needs root)");
+  CLI11_PARSE(app, argc, argv);
+  spdlog::set_default_logger(spdlog::stderr_color_mt("crossfarm-worker"));
+  return Run(f);
+}
