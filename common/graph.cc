@@ -227,58 +227,57 @@ std::vector<Element*> Unique(const std::vector<Element*>& v) {
   return out;
 }
 
-// bst Element.dependencies(scope) with one `visited` pair shared by all targets.
+// bst 1.6 Element.dependencies(scope) with one `visited` map shared by all
+// targets (_pipeline.py dependencies()): an element is visited again only for a
+// scope it was not visited in yet, and yielded only on its first visit, after
+// its dependencies; a BUILD-scope visit never yields the element itself.
 class ScopeWalker {
  public:
   void Walk(Element* target, Scope scope) {
-    if ((scope == Scope::kBuild || scope == Scope::kAll) && in_build_.count(target)) return;
-    if ((scope == Scope::kRun || scope == Scope::kAll) && in_run_.count(target)) return;
-    Push(target, scope);
+    Visit(target, scope);
     while (!stack_.empty()) {
       Frame& f = stack_.back();
       if (f.next == f.children.size()) {
-        if (f.scope != Scope::kBuild) out_.push_back(f.element);
+        if (f.should_yield && f.scope != Scope::kBuild) out_.push_back(f.element);
         stack_.pop_back();
         continue;
       }
       Element* d = f.children[f.next++];
-      Scope s = f.scope;
-      if (s == Scope::kAll) {
-        if (!in_build_.count(d) && !in_run_.count(d)) Push(d, Scope::kAll);
-      } else if (!in_run_.count(d)) {
-        Push(d, Scope::kRun);
-      }
+      Visit(d, f.scope == Scope::kAll ? Scope::kAll : Scope::kRun);
     }
   }
   std::vector<Element*> out_;
 
  private:
+  static constexpr uint8_t kBuildBit = 1, kRunBit = 2;
   struct Frame {
     Element* element;
     Scope scope;
+    bool should_yield;
     std::vector<Element*> children;
     size_t next = 0;
   };
-  void Push(Element* e, Scope scope) {
-    Frame f{e, scope, {}, 0};
+  void Visit(Element* e, Scope scope) {
+    uint8_t bits = scope == Scope::kAll ? (kBuildBit | kRunBit)
+                   : scope == Scope::kBuild ? kBuildBit : kRunBit;
+    auto [it, first] = visited_.try_emplace(e, 0);
+    if (!first && (bits & ~it->second) == 0) return;
+    it->second |= bits;
+    Frame f{e, scope, first, {}, 0};
     if (scope == Scope::kAll) {
-      in_build_.insert(e);
-      in_run_.insert(e);
       for (auto [d, t] : e->sorted_deps)
         if (t != DepType::kRuntime) f.children.push_back(d);
       for (auto [d, t] : e->sorted_deps)
-        if (t != DepType::kBuild) f.children.push_back(d);
+        if (t == DepType::kRuntime) f.children.push_back(d);
     } else if (scope == Scope::kBuild) {
-      in_build_.insert(e);
       f.children = e->BuildDeps();
     } else {
-      in_run_.insert(e);
       f.children = e->RuntimeDeps();
     }
     stack_.push_back(std::move(f));
   }
   std::vector<Frame> stack_;
-  std::unordered_set<Element*> in_build_, in_run_;
+  std::unordered_map<Element*, uint8_t> visited_;
 };
 
 // bst 1.6 _Planner: deepest build first; ties in first-visit post-order.
