@@ -99,6 +99,22 @@ Status CopyEntry(const std::string& from_root, const std::string& rel, const std
 
 }  // namespace
 
+// Elapsed time between laps, for the build log ("1.23 s").
+class Stopwatch {
+ public:
+  std::string Lap() {
+    auto now = std::chrono::steady_clock::now();
+    double s = std::chrono::duration<double>(now - last_).count();
+    last_ = now;
+    char buf[32];
+    std::snprintf(buf, sizeof(buf), "%.2f s", s);
+    return buf;
+  }
+
+ private:
+  std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+};
+
 bool SplitGlobMatch(std::string_view pattern, std::string_view path) {
   size_t p = 0, s = 0, star_p = std::string_view::npos, star_s = 0;
   bool star_crosses = false;
@@ -280,7 +296,10 @@ Result<ExitInfo> JobRunner::Shell(const JobSpec& spec, const std::vector<std::st
 
 Result<JobOutcome> JobRunner::RunSandboxJob(const JobSpec& spec, JobOutcome outcome,
                                             const LogSink& log, const CancelToken* cancel) {
+  Stopwatch watch;
   CF_ASSIGN_OR_RETURN(PreparedSandbox prepared, Prepare(spec, log));
+  AppendLog(log, "# crossfarm: staged " + std::to_string(spec.inputs.size()) +
+                     " artifacts and the sources in " + watch.Lap() + "\n");
   SandboxSpec& sb = prepared.spec;
   const ArchInfo* arch = sb.arch;
   outcome.sandbox_arch = std::string(arch->name);
@@ -296,6 +315,7 @@ Result<JobOutcome> JobRunner::RunSandboxJob(const JobSpec& spec, JobOutcome outc
     SandboxSpec phase_spec = sb;
     phase_spec.cwd = cwd;
     CF_ASSIGN_OR_RETURN(CommandsResult r, sandbox_.RunCommands(phase_spec, cmds, log, control));
+    AppendLog(log, "# crossfarm: phase " + phase + " took " + watch.Lap() + "\n");
     if (r.ok()) return true;
     outcome.failure = r.ToStatus(cmds.size()).WithContext(spec.element + " " + phase);
     return false;
@@ -311,6 +331,7 @@ Result<JobOutcome> JobRunner::RunSandboxJob(const JobSpec& spec, JobOutcome outc
     if (!ok) return outcome;
   }
   CF_ASSIGN_OR_RETURN(Digest artifact, cas_.ImportTree(prepared.install_dir));
+  AppendLog(log, "# crossfarm: stored the artifact in " + watch.Lap() + "\n");
   outcome.artifact = artifact;
   outcome.success = true;
   return outcome;
