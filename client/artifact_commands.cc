@@ -11,6 +11,8 @@
 #include "client/job_builder.h"
 #include "client/local_build.h"
 #include "common/project.h"
+#include "worker/archive.h"
+#include "worker/fs_util.h"
 
 namespace crossfarm::client {
 namespace {
@@ -52,14 +54,21 @@ int RunCheckout(const GlobalOptions& g, const CheckoutArgs& a) {
   auto ref = ArtifactOf(*l);
   if (!ref) return ReportError(ref.error());
   if (!a.tar.empty()) {
-    std::string tmp = a.tar + ".d";
-    std::filesystem::remove_all(tmp);
-    if (Status s = l->cas->ExportTree(ref->root, tmp); !s.ok()) return ReportError(s);
-    std::string cmd = "tar -C '" + tmp + "' -cf '" + a.tar + "' . && rm -rf '" + tmp + "'";
-    if (std::system(cmd.c_str()) != 0) {
-      PrintError("could not write " + a.tar);
-      return kExitBuildFailed;
-    }
+    // Exported next to the tarball, then written with libarchive (sorted,
+    // owner 0:0); the compression follows the file name.
+    auto tmp = worker::TempDir::Create(std::filesystem::path(a.tar).parent_path().string(),
+                                       ".crossfarm-checkout-");
+    if (!tmp) return ReportError(tmp.error());
+    std::string tree = tmp->path() + "/tree";
+    if (Status s = l->cas->ExportTree(ref->root, tree); !s.ok()) return ReportError(s);
+    auto ends = [&](std::string_view ext) { return a.tar.ends_with(ext); };
+    worker::Compression c = ends(".gz") || ends(".tgz") ? worker::Compression::kGzip
+                            : ends(".xz")               ? worker::Compression::kXz
+                            : ends(".zst")              ? worker::Compression::kZstd
+                            : ends(".bz2")              ? worker::Compression::kBzip2
+                                                        : worker::Compression::kNone;
+    if (Status s = worker::WriteTarball(tree, "", a.tar, c); !s.ok()) return ReportError(s);
+    std::printf("%s\n", a.tar.c_str());
     return kExitOk;
   }
   if (a.dir.empty()) {

@@ -82,17 +82,18 @@ int RunShell(const GlobalOptions& g, const ShellArgs& a) {
   auto targets = (*project)->LoadTargets({a.target});
   if (!targets) return ReportError(targets.error());
   Element& e = *targets->front();
-  CacheLayout layout(g);
-  if (Status s = layout.Create(); !s.ok()) return ReportError(s);
-  auto cas = cas::OpenCas(layout.cas);
-  if (!cas) return ReportError(cas.error());
-  // The build dependencies must be built; build them first, like bst shell.
+  // The build dependencies must be built; build them first, like bst shell
+  // (before opening the CAS here: the build opens it itself).
   std::vector<Element*> deps = StagingSet(e);
   if (!deps.empty()) {
     auto summary = BuildLocally(**project, deps, g, BuildSettings{});
     if (!summary) return ReportError(summary.error());
     if (!summary->ok()) return kExitBuildFailed;
   }
+  CacheLayout layout(g);
+  if (Status s = layout.Create(); !s.ok()) return ReportError(s);
+  auto cas = cas::OpenCas(layout.cas);
+  if (!cas) return ReportError(cas.error());
   SourceCache sources(**project, **cas, layout.sources, layout.tmp);
   auto tree = sources.Tree(e);
   if (!tree) return ReportError(tree.error());

@@ -83,6 +83,23 @@ TEST_F(BuildE2ETest, BuildsChecksOutAndASecondBuildDoesNothing) {
   EXPECT_EQ(ReadFile(out / "share/ok.txt"), "built-by-crossfarm\n");
   auto show = CfCached("show --format '%{state} %{name}' ok.bst");
   EXPECT_NE(show.output.find("cached ok.bst"), std::string::npos) << show.output;
+  fs::path tar = cache_->path() / "ok.tar.gz";
+  auto co_tar = CfCached("checkout ok.bst --tar " + tar.string());
+  ASSERT_EQ(co_tar.exit_code, 0) << co_tar.output;
+  EXPECT_NE(RunCmd("tar -tzf " + tar.string()).output.find("share/ok.txt"), std::string::npos);
+}
+
+TEST_F(BuildE2ETest, ShellRunsInTheBuildSandboxWithSourcesStaged) {
+  WriteFile(project_->path() / "files/shell-src/input.txt", "from-the-sources\n");
+  WriteFile(project_->path() / "elements/shelled.bst",
+            "kind: manual\nbuild-depends:\n- base.bst\nsources:\n- kind: local\n"
+            "  path: files/shell-src\n");
+  auto shell = CfCached("shell shelled.bst -- sh -c 'id -u; cat input.txt; pwd'");
+  ASSERT_EQ(shell.exit_code, 0) << shell.output;
+  EXPECT_NE(shell.output.find("0\nfrom-the-sources\n/buildstream/e2e/shelled.bst"),
+            std::string::npos) << shell.output;
+  auto failing = CfCached("shell shelled.bst -- sh -c 'exit 4'");
+  EXPECT_EQ(failing.exit_code, 4) << failing.output;
 }
 
 TEST_F(BuildE2ETest, SandboxHasNoNetworkAndNoHostUsr) {

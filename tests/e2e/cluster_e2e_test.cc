@@ -100,8 +100,9 @@ class ClusterE2ETest : public ::testing::Test {
     }, 20s);
   }
   void AddManual(const std::string& name, const std::vector<std::string>& commands,
-                 const std::string& dep = "base.bst") {
-    std::string text = "kind: manual\nbuild-depends:\n- " + dep + "\nconfig:\n  build-commands:\n";
+                 const std::string& extra_dep = "") {
+    std::string text = "kind: manual\nbuild-depends:\n- base.bst\n" +
+                       (extra_dep.empty() ? "" : "- " + extra_dep + "\n") + "config:\n  build-commands:\n";
     for (const auto& c : commands) text += "  - |\n    " + c + "\n";
     WriteFile(project_->path() / "elements" / name, text);
   }
@@ -140,8 +141,10 @@ TEST_F(ClusterE2ETest, RemoteBuildGivesTheSameArtifactsAsAnEmbeddedBuild) {
   ASSERT_TRUE(WorkersRegistered(1));
   AddManual("same.bst", {"mkdir -p %{install-root}/share", "echo remote > %{install-root}/share/same.txt",
                          "echo building-same-now"});
-  auto remote = RunCmd(Remote() + " build same.bst");
+  auto remote = RunCmd(Remote() + " --verbose build same.bst");
   ASSERT_EQ(remote.exit_code, 0) << remote.output;
+  // The log streamed live from the worker through the scheduler.
+  EXPECT_NE(remote.output.find("building-same-now"), std::string::npos) << remote.output;
   EXPECT_NE(remote.output.find("START  same.bst"), std::string::npos) << remote.output;
   EXPECT_NE(remote.output.find("on w1"), std::string::npos) << remote.output;
   auto local = RunCmd(Cf() + " --cache-dir " + P("embedded") + " build same.bst");
@@ -321,6 +324,11 @@ TEST_F(ClusterE2ETest, CtrlCCancelsTheBuildsJobsOnTheCluster) {
   auto client = BuildInBackground("interrupted.bst");
   ASSERT_TRUE(WaitFor([&] { return ReadFile(P("w1.err")).find("element=interrupted.bst") != std::string::npos; }, 120s))
       << ClientOut();
+  auto status = RunCmd(Remote() + " status");
+  EXPECT_EQ(status.exit_code, 0) << status.output;
+  EXPECT_NE(status.output.find("w1  native=x86_64"), std::string::npos) << status.output;
+  EXPECT_NE(status.output.find("busy=1"), std::string::npos) << status.output;
+  EXPECT_NE(status.output.find("interrupted.bst  running  running on w1"), std::string::npos) << status.output;
   client->Kill(SIGINT);
   EXPECT_NE(ClientOut().find("cancelling"), std::string::npos) << ClientOut();
   EXPECT_TRUE(WaitFor([&] { return ReadFile(P("w1.err")).find("job finished element=interrupted.bst") != std::string::npos; }, 30s))

@@ -108,6 +108,19 @@ TEST_F(JobRunnerTest, BuildCannotModifyTheStagedBaseInTheCache) {
   EXPECT_EQ(cas_->Verify()->corrupt_removed, 0u);
 }
 
+TEST_F(JobRunnerTest, IntegrationCommandsRunBeforeTheBuildInAPrivateRoot) {
+  JobSpec spec = SandboxJob({"cat /etc/integrated > /buildstream-install/seen"});
+  spec.inputs[0].integration_commands = {"mkdir -p /etc && echo integrated > /etc/integrated"};
+  auto outcome = runner_->Run(spec);
+  ASSERT_TRUE(outcome.has_value()) << outcome.error().ToString();
+  ASSERT_TRUE(outcome->success) << outcome->failure.ToString();
+  EXPECT_EQ(ReadFile(Export(*outcome->artifact) + "/seen"), "integrated\n");
+  // The private root was a copy: the base's checkout did not change.
+  auto checkout = runner_->Checkout(base_);
+  ASSERT_TRUE(checkout.has_value());
+  EXPECT_FALSE(fs::exists(*checkout + "/etc/integrated"));
+}
+
 TEST_F(JobRunnerTest, ImportJobTakesASubdirectoryToATarget) {
   JobSpec spec;
   spec.element = "import.bst";
