@@ -48,7 +48,7 @@ int RunBuild(const GlobalOptions& g, const BuildArgs& a) {
 Action AddBuildCommand(CLI::App& app, const GlobalOptions& g) {
   auto args = std::make_shared<BuildArgs>();
   auto* cmd = app.add_subcommand("build", "Build elements and everything they depend on");
-  cmd->add_option("-j,--jobs", args->jobs, "Elements built in parallel (default: CPU count)");
+  cmd->add_option("-j,--jobs", args->jobs, "Elements built in parallel (default: 4 or the CPU count if larger)");
   cmd->add_option("--on-error", args->on_error,
                   "After a failure: continue (finish independent jobs) or quit")
       ->check(CLI::IsMember({"continue", "quit"}))

@@ -105,8 +105,11 @@ Result<BuildSummary> LocalBuild::Run() {
   }
   queue_.Seal();
   progress_.SetTotals(plan.size(), queue_.counts().cached);
-  int slots = settings_.jobs > 0 ? settings_.jobs
-                                 : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  // Default like bst's 4 builders, more on bigger machines: small elements
+  // spend their time in sandbox setup, not on a CPU.
+  int slots = settings_.jobs > 0
+                  ? settings_.jobs
+                  : static_cast<int>(std::max(4u, std::thread::hardware_concurrency()));
   g_cancel = &cancel_;
   auto old_handler = std::signal(SIGINT, OnInterrupt);
   std::vector<std::thread> threads;

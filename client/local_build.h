@@ -14,7 +14,7 @@
 namespace crossfarm::client {
 
 struct BuildSettings {
-  int jobs = 0;  // parallel element builds; 0 = number of CPUs
+  int jobs = 0;  // parallel element builds; 0 = max(4, CPUs), like bst's builders
   scheduler::OnError on_error = scheduler::OnError::kContinue;
   ProgressMode progress = ProgressMode::kAuto;
   size_t log_tail_lines = 30;
