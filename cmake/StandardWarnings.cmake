@@ -7,7 +7,9 @@ target_compile_options(crossfarm_warnings INTERFACE
   -Wno-missing-field-initializers
   # GCC 12 reports false -Wrestrict positives inside libstdc++ string code at -O2;
   # -Wnull-dereference is left out for the same reason (false positives at -O3).
-  -Wno-restrict)
+  -Wno-restrict
+  # ... and -Wmaybe-uninitialized on std::function members of designated initializers.
+  -Wno-maybe-uninitialized)
 if(CROSSFARM_WERROR)
   target_compile_options(crossfarm_warnings INTERFACE -Werror)
 endif()
