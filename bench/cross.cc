@@ -13,7 +13,8 @@
 // crossfarm and bst build the base and import the sources first; only the
 // zlib rebuild is timed (for crossfarm with its key changed by a variable).
 //
-// Usage: bench_cross [--crossfarm PATH] [--skip-bst]
+// Usage: bench_cross [--crossfarm PATH] [--skip-bst] [--logs DIR]
+// --logs keeps every step's output in DIR (else they go with the temp dir).
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -71,8 +72,9 @@ struct Bench {
   fs::path work;
   std::string crossfarm;  // the binary
   std::string cf;         // crossfarm -C project --cache-dir --mirror-dir
+  fs::path logs;          // where the steps' outputs go (kept if --logs)
 
-  fs::path Log(const std::string& name) const { return work / ("log-" + name + ".txt"); }
+  fs::path Log(const std::string& name) const { return logs / ("log-" + name + ".txt"); }
 };
 
 // Unpacks the Debian source package (patches applied by dpkg-source) into
@@ -190,9 +192,12 @@ int main(int argc, char** argv) {
     std::string a = argv[i];
     if (a == "--crossfarm" && i + 1 < argc) b.crossfarm = argv[++i];
     else if (a == "--skip-bst") skip_bst = true;
+    else if (a == "--logs" && i + 1 < argc) b.logs = argv[++i];
   }
   BenchDir work("cross");
   b.work = work.path();
+  if (b.logs.empty()) b.logs = b.work;
+  fs::create_directories(b.logs);
   const char* env_cache = std::getenv("CROSSFARM_TEST_CACHE");
   fs::path mirror = fs::path(env_cache ? env_cache : "/var/cache/crossfarm-test") / "mirror";
   b.cf = b.crossfarm + " -C " + Quote(b.work / "hello") + " --cache-dir " +

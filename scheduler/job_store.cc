@@ -2,6 +2,7 @@
 
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
+#include <rocksdb/write_batch.h>
 
 #include <filesystem>
 
@@ -43,6 +44,13 @@ Status JobStore::Delete(const std::string& key) {
 
 Status JobStore::PutJob(const std::string& key, const proto::StoredJob& job) {
   return Put(std::string(kJobPrefix) + key, proto::EncodeStoredJob(job));
+}
+
+Status JobStore::PutJobs(const std::vector<const proto::StoredJob*>& jobs) {
+  rocksdb::WriteBatch batch;
+  for (const auto* job : jobs)
+    batch.Put(std::string(kJobPrefix) + job->request.spec.cache_key, proto::EncodeStoredJob(*job));
+  return FromRocks(db_->Write(rocksdb::WriteOptions(), &batch), "job store batch write");
 }
 
 Status JobStore::DeleteJob(const std::string& key) { return Delete(std::string(kJobPrefix) + key); }

@@ -29,6 +29,8 @@ class JobStore {
   ~JobStore();
 
   Status PutJob(const std::string& key, const proto::StoredJob& job);
+  // Writes many jobs in one atomic batch (one WAL write).
+  Status PutJobs(const std::vector<const proto::StoredJob*>& jobs);
   Status DeleteJob(const std::string& key);
   Status PutBuild(const proto::StoredBuild& build);
   Status DeleteBuild(const std::string& build_id);

@@ -147,6 +147,7 @@ void Run(Loop& loop, std::atomic<bool>& stop, std::chrono::milliseconds tick_eve
       }
       loop.state.Dispatch(now);
       loop.state.FlushUpdates();
+      loop.state.FlushStore();
       SendOutbox(loop);
     } catch (const zmq::error_t& e) {
       if (e.num() == ETERM) return;

@@ -44,9 +44,18 @@ std::vector<std::string> SchedulerState::Producers(const Job& job) const {
 }
 
 void SchedulerState::Persist(const Job& job) {
-  if (!store_) return;
-  if (Status s = store_->PutJob(job.rec.request.spec.cache_key, job.rec); !s.ok())
-    spdlog::error("scheduler: job store write failed error=\"{}\"", s.message());
+  if (store_) dirty_.insert(job.rec.request.spec.cache_key);
+}
+
+void SchedulerState::FlushStore() {
+  if (!store_ || dirty_.empty()) return;
+  std::vector<const proto::StoredJob*> jobs;
+  jobs.reserve(dirty_.size());
+  for (const auto& key : dirty_)
+    if (const Job* job = FindJob(key)) jobs.push_back(&job->rec);
+  if (Status s = store_->PutJobs(jobs); !s.ok())
+    spdlog::error("scheduler: job store write failed jobs={} error=\"{}\"", jobs.size(), s.message());
+  dirty_.clear();
 }
 
 Status SchedulerState::Recover(Clock::time_point now) {
@@ -280,8 +289,8 @@ void SchedulerState::OnSubmit(const std::string& route, const std::string& build
   Build& build = builds_[build_id];
   build.rec.build_id = build_id;
   build.route = route;
-  if (store_) (void)store_->PutBuild(build.rec);  // the key list is written below
   for (auto& req : jobs) AddToBuild(build, std::move(req));
+  FlushStore();
   if (store_)
     if (Status s = store_->PutBuild(build.rec); !s.ok())
       spdlog::error("scheduler: job store write failed error=\"{}\"", s.message());
@@ -579,6 +588,7 @@ void SchedulerState::ForgetBuild(const std::string& id) {
     std::erase(job->rec.builds, id);
     if (!job->rec.builds.empty() || !proto::IsFinal(job->rec.state)) continue;
     if (store_) (void)store_->DeleteJob(key);
+    dirty_.erase(key);
     jobs_.erase(key);
   }
   rotation_.Remove(id);

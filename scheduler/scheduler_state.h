@@ -62,6 +62,9 @@ class SchedulerState {
   void Dispatch(Clock::time_point now);
   // Queues the state changes since the last flush to the watching clients.
   void FlushUpdates();
+  // Writes the jobs changed since the last call to the store, in one batch.
+  // Call before sending the outbox: nothing is announced before it is stored.
+  void FlushStore();
 
   std::vector<Outgoing>& outbox() { return outbox_; }
   size_t job_count() const { return jobs_.size(); }
@@ -112,6 +115,7 @@ class SchedulerState {
   BuildRotation rotation_;
   std::unordered_map<std::string, Job> jobs_;
   std::unordered_map<std::string, Build> builds_;
+  std::unordered_set<std::string> dirty_;    // jobs changed since FlushStore
   std::unordered_set<std::string> orphans_;  // running at recovery, worker not back yet
   Clock::time_point recovered_at_;
   std::vector<Outgoing> outbox_;
