@@ -210,6 +210,9 @@ Status RemoteBuild::Prepare(const Project& project, const std::vector<Element*>&
       return it == built.end() ? Digest{} : it->second;  // Digest{}: the scheduler fills it in
     };
     CF_ASSIGN_OR_RETURN(JobSpec spec, MakeJobSpec(*e, tree, lookup));
+    // Routing needs an arch before anything is staged: without `sandbox:
+    // build-arch`, the build runs in the project's build arch (= --arch).
+    if (spec.sandbox_arch.empty()) spec.sandbox_arch = std::string(project.arch().build->name);
     proto::JobRequest req;
     for (const auto& in : spec.inputs) req.input_keys.push_back(key_of[in.element]);
     req.spec = std::move(spec);

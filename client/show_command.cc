@@ -148,16 +148,24 @@ int ShowOneArch(const GlobalOptions& g, const ShowArgs& a, Scope scope, nlohmann
   if (!targets) return ReportError(targets.error());
   auto plan = (*project)->Plan(*targets, scope);
   auto views = ComputeStates(**project, plan, g);
+  int rc = kExitOk;
   if (json) {
     for (const auto& v : views) json->push_back(ToJson(v));
-    return kExitOk;
+  } else {
+    for (const auto& v : views) {
+      auto line = Render(a.format, v);
+      if (!line) {
+        rc = ReportError(line.error());
+        break;
+      }
+      std::printf("%s\n", line->c_str());
+    }
   }
-  for (const auto& v : views) {
-    auto line = Render(a.format, v);
-    if (!line) return ReportError(line.error());
-    std::printf("%s\n", line->c_str());
-  }
-  return kExitOk;
+  // The process ends right after: freeing tens of thousands of element trees
+  // one by one costs a fifth of `show`'s time and gives nothing back (ninja
+  // skips its teardown for the same reason).
+  (void)project->release();
+  return rc;
 }
 
 int RunShow(const GlobalOptions& g, const ShowArgs& a) {
