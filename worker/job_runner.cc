@@ -141,6 +141,11 @@ JobRunner::JobRunner(cas::Cas& cas, JobRunnerOptions options)
 Result<std::string> JobRunner::Checkout(const Digest& root) {
   std::string path = options_.checkout_dir + "/" + root.Hex();
   if (::access(path.c_str(), F_OK) == 0) return path;
+  // One checkout at a time in this process: two jobs staging the same base at
+  // once exported it twice into the same file cache and one of them lost a
+  // link (ENOENT) half way; a hard-link checkout takes well under a second.
+  std::lock_guard lock(checkout_mu_);
+  if (::access(path.c_str(), F_OK) == 0) return path;
   CF_TRY(MakeDirs(options_.checkout_dir));
   // Export next to the final place, then rename: a checkout is either complete
   // or absent, even if we are killed half way or race another job.

@@ -18,6 +18,7 @@
 #pragma once
 
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -84,6 +85,7 @@ class JobRunner {
 
   cas::Cas& cas_;
   JobRunnerOptions options_;
+  std::mutex checkout_mu_;  // serialises Checkout (see job_runner.cc)
   Sandbox sandbox_;
 };
 

@@ -3,6 +3,8 @@
 // point releases instead of failing when a pinned version leaves the archive.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "tests/e2e/e2e_util.h"
 
 namespace crossfarm::e2e {
@@ -31,7 +33,9 @@ class ExamplesE2ETest : public ::testing::Test {
                   "/mirror " + args);
   }
   static fs::path Checkout(const std::string& arch, const std::string& element) {
-    fs::path out = cache_->path() / ("out-" + arch + "-" + element);
+    std::string flat = element;
+    std::replace(flat.begin(), flat.end(), '/', '_');
+    fs::path out = cache_->path() / ("out-" + arch + "-" + flat);
     auto co = Cf("--arch " + arch + " checkout " + element + " " + out.string());
     EXPECT_EQ(co.exit_code, 0) << co.output;
     return out;
