@@ -25,50 +25,44 @@ Result<std::vector<Element*>> Selection(Project& project, const SourceArgs& a) {
   return project.Plan(targets, scope);
 }
 
-int RunFetch(const GlobalOptions& g, const SourceArgs& a) {
+// Runs `fn` on the source plugins of every selected element. Fetch and track
+// touch only the mirror dir and the .bst files, never the CAS, so they run
+// beside a build that holds the cache.
+template <typename Fn>
+int ForEachSource(const GlobalOptions& g, const SourceArgs& a, Fn fn) {
   auto project = LoadProject(g);
   if (!project) return ReportError(project.error());
   auto elements = Selection(**project, a);
   if (!elements) return ReportError(elements.error());
   CacheLayout layout(g);
   if (Status s = layout.Create(); !s.ok()) return ReportError(s);
-  auto cas = cas::OpenCas(layout.cas);
-  if (!cas) return ReportError(cas.error());
-  SourceCache cache(**project, **cas, layout.sources, layout.tmp);
   for (Element* e : *elements) {
-    if (e->sources.empty()) continue;
-    std::fprintf(stderr, "fetching %s\n", e->name.c_str());
-    if (Status s = cache.Fetch(*e); !s.ok()) return ReportError(s);
+    auto plugins = SourcePlugins(**project, *e, layout.sources);
+    if (!plugins) return ReportError(plugins.error());
+    for (size_t i = 0; i < plugins->size(); ++i)
+      if (Status s = fn(**project, *e, i, *(*plugins)[i]); !s.ok()) return ReportError(s);
   }
   return kExitOk;
 }
 
+int RunFetch(const GlobalOptions& g, const SourceArgs& a) {
+  return ForEachSource(g, a, [](const Project&, const Element& e, size_t i, worker::Source& src) {
+    std::fprintf(stderr, "fetching %s source %zu\n", e.name.c_str(), i + 1);
+    return src.Fetch();
+  });
+}
+
 int RunTrack(const GlobalOptions& g, const SourceArgs& a) {
-  auto project = LoadProject(g);
-  if (!project) return ReportError(project.error());
-  auto elements = Selection(**project, a);
-  if (!elements) return ReportError(elements.error());
-  CacheLayout layout(g);
-  if (Status s = layout.Create(); !s.ok()) return ReportError(s);
-  auto cas = cas::OpenCas(layout.cas);
-  if (!cas) return ReportError(cas.error());
-  SourceCache cache(**project, **cas, layout.sources, layout.tmp);
-  for (Element* e : *elements) {
-    auto plugins = cache.Plugins(*e);
-    if (!plugins) return ReportError(plugins.error());
-    for (size_t i = 0; i < plugins->size(); ++i) {
-      const SourceSpec& spec = e->sources[i];
-      if (spec.kind == "local" || spec.kind == "patch") continue;  // refs are their content
-      std::fprintf(stderr, "tracking %s source %zu (%s)\n", e->name.c_str(), i + 1,
-                   spec.kind.c_str());
-      auto ref = (*plugins)[i]->Track();
-      if (!ref) return ReportError(ref.error());
-      std::string file = spec.where.file;
-      if (!file.empty() && file.front() != '/') file = (*project)->directory() + "/" + file;
-      if (Status s = worker::WriteRefToElementFile(file, i, *ref); !s.ok()) return ReportError(s);
-    }
-  }
-  return kExitOk;
+  return ForEachSource(g, a, [](const Project& project, const Element& e, size_t i,
+                                worker::Source& src) -> Status {
+    const SourceSpec& spec = e.sources[i];
+    if (spec.kind == "local" || spec.kind == "patch") return Status::Ok();  // refs are content
+    std::fprintf(stderr, "tracking %s source %zu (%s)\n", e.name.c_str(), i + 1, spec.kind.c_str());
+    CF_ASSIGN_OR_RETURN(YAML::Node ref, src.Track());
+    std::string file = spec.where.file;
+    if (!file.empty() && file.front() != '/') file = project.directory() + "/" + file;
+    return worker::WriteRefToElementFile(file, i, ref);
+  });
 }
 
 struct ShellArgs {

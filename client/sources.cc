@@ -10,24 +10,26 @@ SourceCache::SourceCache(const Project& project, cas::Cas& cas, std::string mirr
     : project_(project), cas_(cas), mirror_dir_(std::move(mirror_dir)),
       work_dir_(std::move(work_dir)) {}
 
-worker::SourceContext SourceCache::Context(const Element& e) const {
+Result<std::vector<std::unique_ptr<worker::Source>>> SourcePlugins(const Project& project,
+                                                                   const Element& e,
+                                                                   const std::string& mirror_dir) {
   worker::SourceContext ctx;
-  ctx.project_dir = project_.directory();
-  ctx.translate_url = [this](const std::string& url) { return project_.TranslateUrl(url); };
-  ctx.cache_dir = mirror_dir_;
-  ctx.target_arch = project_.arch().host;
+  ctx.project_dir = project.directory();
+  ctx.translate_url = [&project](const std::string& url) { return project.TranslateUrl(url); };
+  ctx.cache_dir = mirror_dir;
+  ctx.target_arch = project.arch().host;
   if (!e.sandbox_build_arch.empty())
     if (auto a = LookupArch(e.sandbox_build_arch)) ctx.target_arch = *a;
-  return ctx;
-}
-
-Result<std::vector<std::unique_ptr<worker::Source>>> SourceCache::Plugins(const Element& e) const {
   std::vector<std::unique_ptr<worker::Source>> out;
   for (const auto& s : e.sources) {
-    CF_ASSIGN_OR_RETURN(auto src, worker::MakeSource(s.kind, s.config, s.where, Context(e)));
+    CF_ASSIGN_OR_RETURN(auto src, worker::MakeSource(s.kind, s.config, s.where, ctx));
     out.push_back(std::move(src));
   }
   return out;
+}
+
+Result<std::vector<std::unique_ptr<worker::Source>>> SourceCache::Plugins(const Element& e) const {
+  return SourcePlugins(project_, e, mirror_dir_);
 }
 
 Status SourceCache::Fetch(const Element& e) {

@@ -14,6 +14,12 @@
 
 namespace crossfarm::client {
 
+// The source plugins of `e`, in order, with downloads under `mirror_dir`.
+// UserErrors for bad configs. Needs no CAS (fetch and track don't).
+Result<std::vector<std::unique_ptr<worker::Source>>> SourcePlugins(const Project& project,
+                                                                   const Element& e,
+                                                                   const std::string& mirror_dir);
+
 class SourceCache {
  public:
   // `mirror_dir`: downloads; `work_dir`: scratch for staging.
@@ -30,7 +36,6 @@ class SourceCache {
   std::string arch_name() const { return std::string(project_.arch().host->name); }
 
  private:
-  worker::SourceContext Context(const Element& e) const;
   const Project& project_;
   cas::Cas& cas_;
   std::string mirror_dir_, work_dir_;

@@ -40,13 +40,16 @@ class BuildE2ETest : public ::testing::Test {
     WriteFile(p / "elements/links.bst", "kind: import\nsources:\n- kind: local\n  path: files/links\n");
     WriteFile(p / "elements/base.bst", "kind: stack\ndepends:\n- busybox.bst\n- links.bst\n");
     auto track = Cf("source track busybox.bst");
-    ASSERT_EQ(track.exit_code, 0) << track.output;
+    if (track.exit_code != 0) setup_error_ = "source track failed:\n" + track.output;
   }
   static void TearDownTestSuite() {
     delete project_;
     project_ = nullptr;
   }
-  void SetUp() override { cache_ = std::make_unique<TempTree>("cache"); }
+  void SetUp() override {
+    ASSERT_TRUE(setup_error_.empty()) << setup_error_;
+    cache_ = std::make_unique<TempTree>("cache");
+  }
 
   static std::string Base() {
     return std::string(CROSSFARM_BIN) + " -C " + project_->path().string() + " --mirror-dir " +
@@ -62,10 +65,14 @@ class BuildE2ETest : public ::testing::Test {
     WriteFile(project_->path() / "elements" / name, text);
   }
 
+  // A failed suite setup must fail every test (gtest would report a fatal
+  // failure in SetUpTestSuite as skipped tests, which CI counts as passing).
+  static std::string setup_error_;
   static TempTree* project_;
   std::unique_ptr<TempTree> cache_;
 };
 TempTree* BuildE2ETest::project_ = nullptr;
+std::string BuildE2ETest::setup_error_;
 
 TEST_F(BuildE2ETest, BuildsChecksOutAndASecondBuildDoesNothing) {
   AddManual("ok.bst", {"mkdir -p %{install-root}/share && echo built-by-crossfarm > "

@@ -19,14 +19,15 @@ class ExamplesE2ETest : public ::testing::Test {
     cache_ = new TempTree("hello-cache");
     auto cp = RunCmd("cp -a " + std::string(CROSSFARM_SOURCE_DIR) + "/examples/hello/. " +
                      project_->path().string());
-    ASSERT_EQ(cp.exit_code, 0) << cp.output;
+    if (cp.exit_code != 0) setup_error_ = "copying the example failed:\n" + cp.output;
     auto track = Cf("source track base/amd64.bst base/arm64.bst base/s390x.bst");
-    ASSERT_EQ(track.exit_code, 0) << track.output;
+    if (track.exit_code != 0) setup_error_ = "source track failed:\n" + track.output;
   }
   static void TearDownTestSuite() {
     delete project_;
     delete cache_;
   }
+  void SetUp() override { ASSERT_TRUE(setup_error_.empty()) << setup_error_; }
   static CommandResult Cf(const std::string& args) {
     return RunCmd(std::string(CROSSFARM_BIN) + " -C " + project_->path().string() +
                   " --cache-dir " + cache_->path().string() + " --mirror-dir " + TestCache() +
@@ -40,10 +41,14 @@ class ExamplesE2ETest : public ::testing::Test {
     EXPECT_EQ(co.exit_code, 0) << co.output;
     return out;
   }
+  // A failed suite setup must fail every test (gtest would report a fatal
+  // failure in SetUpTestSuite as skipped tests, which CI counts as passing).
+  static std::string setup_error_;
   static TempTree* project_;
   static TempTree* cache_;
 };
 TempTree* ExamplesE2ETest::project_ = nullptr;
+std::string ExamplesE2ETest::setup_error_;
 TempTree* ExamplesE2ETest::cache_ = nullptr;
 
 TEST_F(ExamplesE2ETest, HelloBuildsForThreeArchsAndRunsUnderQemu) {
