@@ -24,14 +24,6 @@ extern "C" void OnInterrupt(int) {
   if (g_cancel) g_cancel->Cancel();  // eventfd write: async-signal-safe
 }
 
-Status CheckAllKeyed(const std::vector<Element*>& plan) {
-  std::string missing;
-  for (const Element* e : plan)
-    if (!e->HasAllRefs()) missing += "\n  " + e->where.ToString() + ": " + e->name;
-  if (missing.empty()) return Status::Ok();
-  return Status::InvalidArgument("these elements have sources without a ref:" + missing +
-                                 "\n  hint: run `crossfarm source track ELEMENT.bst` to pin them");
-}
 
 // Everything one build shares between the scheduling loop and the job threads.
 class LocalBuild {
@@ -218,6 +210,15 @@ Status CacheLayout::Create() const {
     if (ec) return Status::FromErrno("create " + *dir, ec.value());
   }
   return Status::Ok();
+}
+
+Status CheckAllKeyed(const std::vector<Element*>& plan) {
+  std::string missing;
+  for (const Element* e : plan)
+    if (!e->HasAllRefs()) missing += "\n  " + e->where.ToString() + ": " + e->name;
+  if (missing.empty()) return Status::Ok();
+  return Status::InvalidArgument("these elements have sources without a ref:" + missing +
+                                 "\n  hint: run `crossfarm source track ELEMENT.bst` to pin them");
 }
 
 std::string TailOfFile(const std::string& path, size_t lines) {

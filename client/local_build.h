@@ -53,6 +53,10 @@ struct CacheLayout {
   Status Create() const;
 };
 
+// InvalidArgument naming every element of `plan` with a source without a ref,
+// and `crossfarm source track` (local and remote builds refuse to start).
+Status CheckAllKeyed(const std::vector<Element*>& plan);
+
 // Last `lines` lines of a text file ("" if unreadable).
 std::string TailOfFile(const std::string& path, size_t lines);
 

@@ -154,15 +154,6 @@ std::string LastLines(const std::string& text, size_t lines) {
   return text.substr(pos);
 }
 
-Status CheckKeyed(const std::vector<Element*>& plan) {
-  std::string missing;
-  for (const Element* e : plan)
-    if (!e->HasAllRefs()) missing += "\n  " + e->where.ToString() + ": " + e->name;
-  if (missing.empty()) return Status::Ok();
-  return Status::InvalidArgument("these elements have sources without a ref:" + missing +
-                                 "\n  hint: run `crossfarm source track ELEMENT.bst` to pin them");
-}
-
 class RemoteBuild {
  public:
   RemoteBuild(const GlobalOptions& g, const BuildSettings& settings,
@@ -320,7 +311,7 @@ Result<BuildSummary> RemoteBuild::Run(const std::vector<ProjectTargets>& builds)
   size_t total = 0;
   for (const auto& [project, targets] : builds) {
     std::vector<Element*> plan = project->Plan(targets, Scope::kAll);
-    CF_TRY(CheckKeyed(plan));
+    CF_TRY(CheckAllKeyed(plan));
     CF_TRY(Prepare(*project, plan));
     total += plan.size();
   }
