@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <iostream>
 #include <string>
 
 namespace crossfarm::bench {
@@ -27,6 +28,22 @@ inline RunResult TimeCommand(const std::string& cmd, bool keep_output = false) {
   double t1 = NowSeconds();
   return {WIFEXITED(rc) ? WEXITSTATUS(rc) : 128, t1 - t0};
 }
+
+// Runs `cmd` with its output in `log`; on failure prints the exit code and the
+// log's last lines, so a failed step says why.
+inline RunResult RunLogged(const std::string& what, const std::string& cmd,
+                           const std::filesystem::path& log) {
+  const std::string quoted = "'" + log.string() + "'";
+  RunResult r = TimeCommand("(" + cmd + ") >" + quoted + " 2>&1", true);
+  if (r.exit_code != 0) {
+    std::cerr << what << " failed, exit " << r.exit_code << "; last lines of " << log << ":\n";
+    std::system(("tail -n 25 " + quoted + " >&2").c_str());
+  }
+  return r;
+}
+
+// a/b for two measured times, -1 if either is missing (a failed step).
+inline double Ratio(double a, double b) { return a > 0 && b > 0 ? a / b : -1; }
 
 // The directory of the running program (to find sibling binaries of the build).
 inline std::filesystem::path SelfDir() {

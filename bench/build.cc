@@ -17,17 +17,18 @@
 #include <thread>
 
 #include "bench/bench_util.h"
+#include "bench/dag_project.h"
 
 namespace fs = std::filesystem;
 using crossfarm::bench::BenchDir;
 using crossfarm::bench::TimeCommand;
+using crossfarm::bench::GenerateDag;
+using crossfarm::bench::TopTargets;
+using crossfarm::bench::Quote;
 
 namespace {
 
 std::string g_crossfarm;
-constexpr int kWidth = 50;
-
-std::string Quote(const fs::path& p) { return "'" + p.string() + "'"; }
 
 // zlib: crossfarm vs host. Returns {crossfarm seconds, host seconds}.
 std::pair<double, double> BenchZlib(const fs::path& work) {
@@ -64,43 +65,6 @@ std::pair<double, double> BenchZlib(const fs::path& work) {
     return {0, 0};
   }
   return {crossfarm.seconds, host.seconds};
-}
-
-std::string Name(int layer, int i) {
-  return "l" + std::to_string(layer) + "/e" + std::to_string(i) + ".bst";
-}
-
-void GenerateDag(const fs::path& dir, int count) {
-  fs::create_directories(dir / "files/base/usr/bin");
-  fs::copy_file("/bin/busybox", dir / "files/base/usr/bin/busybox");
-  for (const char* applet : {"sh", "mkdir", "echo", "cat", "cp", "ls", "rm", "true"})
-    fs::create_symlink("busybox", dir / "files/base/usr/bin" / applet);
-  fs::create_symlink("usr/bin", dir / "files/base/bin");
-  std::ofstream(dir / "project.conf") << "name: dag\nelement-path: elements\n"
-                                         "variables:\n  strip-binaries: ''\n"
-                                         "environment:\n  PATH: /usr/bin:/bin\n";
-  fs::create_directories(dir / "elements");
-  std::ofstream(dir / "elements/base.bst")
-      << "kind: import\nsources:\n- kind: local\n  path: files/base\n";
-  for (int n = 0; n < count; ++n) {
-    int layer = n / kWidth, i = n % kWidth;
-    std::ostringstream o;
-    o << "kind: manual\ndepends:\n";
-    if (layer == 0) o << "- base.bst\n";
-    else
-      for (int k = 0; k < 3; ++k) o << "- " << Name(layer - 1, (i + k) % kWidth) << "\n";
-    o << "config:\n  build-commands:\n  - mkdir -p %{install-root}/data && echo " << layer << "-"
-      << i << " > %{install-root}/data/" << layer << "-" << i << "\n";
-    fs::create_directories(dir / "elements" / ("l" + std::to_string(layer)));
-    std::ofstream(dir / "elements" / Name(layer, i)) << o.str();
-  }
-}
-
-std::string TopTargets(int count) {
-  int last = (count - 1) / kWidth;
-  std::string t;
-  for (int i = 0; i < kWidth && last * kWidth + i < count; ++i) t += " " + Name(last, i);
-  return t;
 }
 
 }  // namespace

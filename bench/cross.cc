@@ -25,6 +25,8 @@
 
 namespace fs = std::filesystem;
 using crossfarm::bench::BenchDir;
+using crossfarm::bench::Ratio;
+using crossfarm::bench::RunLogged;
 using crossfarm::bench::RunResult;
 using crossfarm::bench::TimeCommand;
 
@@ -37,17 +39,6 @@ constexpr const char* kConfigure = "./configure --prefix=/usr --libdir=/usr/lib"
 constexpr const char* kMake = "make -j2";
 
 std::string Quote(const fs::path& p) { return "'" + p.string() + "'"; }
-
-// Runs `cmd` with its output in `log`; on failure prints the exit code and the
-// log's last lines, so a failed step says why.
-RunResult RunLogged(const std::string& what, const std::string& cmd, const fs::path& log) {
-  RunResult r = TimeCommand("(" + cmd + ") >" + Quote(log) + " 2>&1", true);
-  if (r.exit_code != 0) {
-    std::cerr << what << " failed, exit " << r.exit_code << "; last lines of " << log << ":\n";
-    std::system(("tail -n 25 " + Quote(log) + " >&2").c_str());
-  }
-  return r;
-}
 
 // The ELF arch of `path` ("?" if unreadable or not ELF).
 std::string ElfArch(const fs::path& path) {
@@ -179,8 +170,6 @@ double BenchBst(const Bench& b) {
     return -1;
   return Checked(r, out / "usr/lib/libz.so", "aarch64");
 }
-
-double Ratio(double a, double b) { return a > 0 && b > 0 ? a / b : -1; }
 
 }  // namespace
 

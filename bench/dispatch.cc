@@ -5,8 +5,13 @@
 // Prints jobs per second of both and the scheduler's memory per queued job
 // (its RSS at the peak of the run minus its RSS before the submission, divided
 // by the jobs). --dry-run-jobs workers complete jobs at once, so this measures
-// the scheduler and the protocol, not builds. The 500-real-jobs variant of the
-// issue is not part of this program.
+// the scheduler and the protocol, not builds.
+//
+// Then 500 real small jobs end to end (bench/dag_project.h: `manual` elements
+// on a busybox base, each in its own bubblewrap sandbox): the embedded
+// `crossfarm build`, and `crossfarm --remote build` through crossfarm-cas +
+// crossfarm-scheduler + 2 crossfarm-worker (2 slots each, the embedded
+// default's 4 parallel jobs) on loopback, each from an empty cache.
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -20,6 +25,7 @@
 #include <zmq.hpp>
 
 #include "bench/bench_util.h"
+#include "bench/dag_project.h"
 #include "cas/curve_keys.h"
 #include "proto/scheduler_types.h"
 #include "scheduler/build_queue.h"
@@ -29,6 +35,7 @@ namespace {
 
 constexpr int kJobs = 10000;
 constexpr int kWorkers = 4;
+constexpr int kRealJobs = 500;
 
 // Job i depends on up to 3 earlier jobs: a wide DAG with long chains.
 std::vector<std::vector<int>> MakeDag() {
@@ -105,6 +112,63 @@ proto::SchedMessage Submission(const std::vector<std::vector<int>>& dag) {
     m.jobs.push_back(std::move(r));
   }
   return m;
+}
+
+// 500 real jobs: {embedded seconds, cluster seconds}; 0 where a build failed.
+std::pair<double, double> RealJobs(const std::filesystem::path& bin) {
+  BenchDir dir("dispatch-real");
+  auto p = [&](const std::string& n) { return (dir.path() / n).string(); };
+  std::filesystem::path project = dir.path() / "project";
+  GenerateDag(project, kRealJobs);
+  std::string cf = (bin / "client/crossfarm").string() + " -C " + Quote(project);
+  auto embedded = TimeCommand(cf + " --cache-dir " + Quote(dir.path() / "embedded") + " build" +
+                              TopTargets(kRealJobs));
+  std::printf("real jobs: %d, embedded build %.2f s (exit %d)\n", kRealJobs + 1, embedded.seconds,
+              embedded.exit_code);
+
+  auto sched = cas::GenerateKeyPair(p("sched"));
+  auto client = cas::GenerateKeyPair(p("client"));
+  auto worker = cas::GenerateKeyPair(p("worker"));
+  auto cas_key = cas::GenerateKeyPair(p("cas"));
+  if (!sched || !client || !worker || !cas_key) return {0, 0};
+  std::ofstream(p("clients")) << client->public_key << "\n";
+  std::ofstream(p("workers")) << worker->public_key << "\n";
+  std::ofstream(p("cas-allow")) << client->public_key << "\n" << worker->public_key << "\n"
+                                << sched->public_key << "\n";
+  std::vector<pid_t> pids;
+  pids.push_back(Spawn({(bin / "cas/crossfarm-cas").string(), "--listen", "tcp://127.0.0.1:*", "--dir",
+                        p("cas-store"), "--key", p("cas.key"), "--allow", p("cas-allow")},
+                       p("cas.out")));
+  std::string cas_ep = WaitEndpoint(p("cas.out"));
+  std::string sched_ep;
+  if (!cas_ep.empty()) {
+    pids.push_back(Spawn({(bin / "scheduler/crossfarm-scheduler").string(), "--listen", "tcp://127.0.0.1:*",
+                          "--state", p("state"), "--key", p("sched.key"), "--clients", p("clients"),
+                          "--workers", p("workers"), "--cas", cas_ep, "--cas-key", p("cas.pub")},
+                         p("sched.out")));
+    sched_ep = WaitEndpoint(p("sched.out"));
+  }
+  RunResult cluster{1, 0};
+  if (!sched_ep.empty()) {
+    for (int i = 0; i < 2; ++i)
+      pids.push_back(Spawn({(bin / "worker/crossfarm-worker").string(), "--name", "rw" + std::to_string(i),
+                            "--scheduler", sched_ep, "--scheduler-key", p("sched.pub"), "--key",
+                            p("worker.key"), "--cas", cas_ep, "--cas-key", p("cas.pub"), "--slots", "2",
+                            "--cache", p("rw" + std::to_string(i)), "--heartbeat-ms", "500"},
+                           p("rw" + std::to_string(i) + ".out")));
+    std::string remote = cf + " --cache-dir " + Quote(dir.path() / "client") + " --remote " + sched_ep +
+                         " --remote-key " + p("sched.pub") + " --key " + p("client.key");
+    for (int tries = 0; tries < 100; ++tries) {
+      if (TimeCommand(remote + " status | grep -q 'workers: 2'").exit_code == 0) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    cluster = TimeCommand(remote + " build" + TopTargets(kRealJobs));
+  }
+  for (pid_t pid : pids) ::kill(pid, SIGTERM);
+  for (pid_t pid : pids) ::waitpid(pid, nullptr, 0);
+  std::printf("real jobs: %d, cluster build (2 workers x 2 slots) %.2f s (exit %d)\n", kRealJobs + 1,
+              cluster.seconds, cluster.exit_code);
+  return {embedded.exit_code == 0 ? embedded.seconds : 0, cluster.exit_code == 0 ? cluster.seconds : 0};
 }
 
 struct Keys {
@@ -189,8 +253,11 @@ int Run() {
   std::printf("scheduler: %.2f s, %.0f jobs/s; RSS %ld -> %ld bytes (%ld bytes per job)\n", seconds,
               per_s, rss_before, rss_peak, per_job);
   std::printf("embedded BuildQueue: %.0f jobs/s\n", embedded);
-  std::printf("RESULT dispatch_jobs_per_s=%.0f embedded_jobs_per_s=%.0f sched_bytes_per_job=%ld\n", per_s,
-              embedded, per_job);
+  auto [real_embedded, real_cluster] = RealJobs(bin);
+  std::printf("RESULT dispatch_jobs_per_s=%.0f embedded_jobs_per_s=%.0f sched_bytes_per_job=%ld "
+              "real500_embedded_s=%.2f real500_cluster_s=%.2f real500_cluster_over_embedded=%.2f\n",
+              per_s, embedded, per_job, real_embedded, real_cluster,
+              real_embedded > 0 ? real_cluster / real_embedded : 0);
   return 0;
 }
 

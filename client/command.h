@@ -35,6 +35,7 @@ struct GlobalOptions {
   std::string remote_key;       // --remote-key sched.pub
   std::string key;              // --key client.key
   bool verbose = false;
+  std::string accel = "auto";   // --accel auto|none|distcc|host-tools (--no-accel = none)
 
   // --cache-dir, else $XDG_CACHE_HOME/crossfarm, else ~/.cache/crossfarm.
   std::string CacheDir() const;

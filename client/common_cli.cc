@@ -83,6 +83,7 @@ Result<std::unique_ptr<Project>> LoadProject(const GlobalOptions& g) {
   opts.project_dir = std::filesystem::absolute(g.directory, ec).lexically_normal().string();
   opts.arch = arch;
   opts.option_overrides = g.options;
+  CF_ASSIGN_OR_RETURN(opts.accel, ParseAccelMode(g.accel));
   return Project::Load(opts);
 }
 

@@ -25,6 +25,18 @@ const ArchInfo* SandboxArch(const Project& project, const Element& e) {
 
 }  // namespace
 
+std::string AccelText(const Element& e, bool emulated, cas::Cas* cas) {
+  if (!e.accel_note.empty()) return e.accel_note;
+  if (!e.accelerator) return "";
+  std::string text = e.accel + " via " + e.accelerator->name;
+  if (!emulated) return "unused: native sandbox (" + text + ")";
+  // The worker's compiler probe, once one has run here (docs/acceleration.md).
+  if (cas)
+    if (auto ref = cas->GetRef(AccelProbeRef(e.cache_key.value_or(""))))
+      if (auto note = cas->Get(ref->root)) text += "; probe: " + *note;
+  return text;
+}
+
 std::vector<ElementView> ComputeStates(const Project& project, const std::vector<Element*>& plan,
                                        const GlobalOptions& g) {
   // Cached-ness comes from the embedded cache; no cache dir means nothing is.
@@ -42,6 +54,7 @@ std::vector<ElementView> ComputeStates(const Project& project, const std::vector
     const ArchInfo* arch = SandboxArch(project, *e);
     v.arch = std::string(arch->name);
     v.sandbox = RunsNatively(HostArch(), *arch) ? "native" : "emulated";
+    v.accel = AccelText(*e, v.sandbox == "emulated", cas.get());
     if (!e->cache_key) {
       v.state = "no reference";
     } else if (cas && cas->GetRef(ArtifactRef(*e)).has_value()) {

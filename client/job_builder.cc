@@ -2,6 +2,9 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
+#include <unordered_set>
+
 #include "common/graph.h"
 #include "common/provenance.h"
 
@@ -95,6 +98,27 @@ std::vector<Element*> StagingSet(const Element& e) {
   return PlanElements(target, Scope::kBuild);
 }
 
+std::vector<Element*> JobDependencies(const Element& e) {
+  std::vector<Element*> deps = StagingSet(e);
+  if (e.accelerator) deps.push_back(const_cast<Element*>(e.accelerator));
+  return deps;
+}
+
+std::vector<Element*> BuildPlan(const Project& project, const std::vector<Element*>& targets) {
+  std::vector<Element*> plan = project.Plan(targets, Scope::kAll);
+  std::vector<Element*> accelerators;
+  for (const Element* e : plan)
+    if (e->accelerator && std::find(accelerators.begin(), accelerators.end(), e->accelerator) ==
+                              accelerators.end())
+      accelerators.push_back(const_cast<Element*>(e->accelerator));
+  if (accelerators.empty()) return plan;
+  std::vector<Element*> out = project.Plan(accelerators, Scope::kAll);
+  std::unordered_set<const Element*> seen(out.begin(), out.end());
+  for (Element* e : plan)
+    if (seen.insert(e).second) out.push_back(e);
+  return out;
+}
+
 Result<JobSpec> MakeJobSpec(const Element& e, std::optional<Digest> sources_root,
                             const ArtifactLookup& artifacts) {
   JobSpec spec;
@@ -110,6 +134,27 @@ Result<JobSpec> MakeJobSpec(const Element& e, std::optional<Digest> sources_root
       return Err(Status::FailedPrecondition(dep->name + " (needed by " + e.name +
                                             ") is not built"));
     spec.inputs.push_back(MakeInput(*dep, *root));
+  }
+  if (e.accelerator && e.accel_info) {
+    auto root = artifacts(*e.accelerator);
+    if (!root)
+      return Err(Status::FailedPrecondition("accelerator " + e.accelerator->name + " (needed by " +
+                                            e.name + ") is not built"));
+    StagedArtifact a;
+    a.element = e.accelerator->name;
+    a.root = *root;
+    a.accelerator = true;
+    spec.inputs.push_back(std::move(a));
+    const AcceleratorInfo& info = *e.accel_info;
+    spec.accel = AccelSpec{.distcc = e.accel.find("distcc") != std::string::npos,
+                           .substitute_tools = e.accel.find("host-tools") != std::string::npos,
+                           .host_arch = info.host_arch,
+                           .target_arch = info.target_arch,
+                           .triplet = info.triplet,
+                           .cc = info.cc,
+                           .cxx = info.cxx,
+                           .host_tools = info.host_tools,
+                           .host_paths = info.host_paths};
   }
   if (sources_root) spec.sources.push_back({*sources_root, ""});
   spec.environment = e.environment;

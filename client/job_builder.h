@@ -7,6 +7,7 @@
 
 #include "common/element.h"
 #include "common/job_spec.h"
+#include "common/project.h"
 
 namespace crossfarm::client {
 
@@ -26,5 +27,12 @@ Result<JobSpec> MakeJobSpec(const Element& e, std::optional<Digest> sources_root
 // The elements staged for building `e`: its build dependencies and their
 // runtime closure, dependencies first (bst's Scope.BUILD).
 std::vector<Element*> StagingSet(const Element& e);
+
+// What the job of `e` waits for: its staging set and its accelerator.
+std::vector<Element*> JobDependencies(const Element& e);
+
+// Everything `build` runs for `targets`: the accelerators the plan uses (with
+// their dependencies) first, then Plan(targets, Scope::kAll). Each once.
+std::vector<Element*> BuildPlan(const Project& project, const std::vector<Element*>& targets);
 
 }  // namespace crossfarm::client

@@ -84,7 +84,7 @@ Result<BuildSummary> LocalBuild::Run() {
   std::unordered_map<const Element*, scheduler::JobId> ids;
   for (Element* e : plan) {
     std::vector<scheduler::JobId> deps;
-    for (Element* d : StagingSet(*e))
+    for (Element* d : JobDependencies(*e))
       if (auto it = ids.find(d); it != ids.end()) deps.push_back(it->second);
     scheduler::JobId id = queue_.Add(std::move(deps));
     ids[e] = id;
@@ -241,7 +241,7 @@ Result<BuildSummary> BuildLocally(const std::vector<ProjectTargets>& builds, con
   Progress progress(settings.progress);
   LocalBuild build(*cas, layout, settings, progress);
   for (const auto& [project, targets] : builds) {
-    std::vector<Element*> plan = project->Plan(targets, Scope::kAll);
+    std::vector<Element*> plan = BuildPlan(*project, targets);
     CF_TRY(CheckAllKeyed(plan));
     build.AddPlan(*project, plan);
   }

@@ -27,6 +27,11 @@ void AddGlobalOptions(CLI::App& app, GlobalOptions& g) {
   app.add_option("--remote-key", g.remote_key, "Public key file of the scheduler");
   app.add_option("--key", g.key, "This client's secret key file");
   app.add_flag("-v,--verbose", g.verbose, "Log more");
+  app.add_option("--accel", g.accel,
+                 "Acceleration of emulated builds the project declares: auto (all it offers), "
+                 "none, distcc, host-tools (docs/acceleration.md)")
+      ->capture_default_str();
+  app.add_flag_callback("--no-accel", [&g] { g.accel = "none"; }, "Same as --accel none");
 }
 
 }  // namespace

@@ -310,7 +310,7 @@ Status RemoteBuild::Follow() {
 Result<BuildSummary> RemoteBuild::Run(const std::vector<ProjectTargets>& builds) {
   size_t total = 0;
   for (const auto& [project, targets] : builds) {
-    std::vector<Element*> plan = project->Plan(targets, Scope::kAll);
+    std::vector<Element*> plan = BuildPlan(*project, targets);
     CF_TRY(CheckAllKeyed(plan));
     CF_TRY(Prepare(*project, plan));
     total += plan.size();

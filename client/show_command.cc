@@ -12,9 +12,11 @@
 namespace crossfarm::client {
 namespace {
 
+constexpr const char* kDefaultFormat = "%{state: >12} %{key} %{name} [%{arch} %{sandbox}]";
+
 struct ShowArgs {
   std::string deps = "all";
-  std::string format = "%{state: >12} %{key} %{name} [%{arch} %{sandbox}]";
+  std::string format = kDefaultFormat;
   bool json = false;
   std::vector<std::string> targets;
 };
@@ -76,6 +78,7 @@ std::optional<std::string> Field(const std::string& name, const ElementView& v) 
   if (name == "state") return v.state;
   if (name == "arch") return v.arch;
   if (name == "sandbox") return v.sandbox;
+  if (name == "accel") return v.accel.empty() ? std::string("-") : v.accel;
   if (name == "kind") return e.kind;
   if (name == "vars") return VarsText(e.variables);
   if (name == "env") return VarsText(e.environment);
@@ -111,7 +114,7 @@ Result<std::string> Render(const std::string& fmt, const ElementView& v) {
     if (!value)
       return Err(Status::InvalidArgument(
           "--format: unknown field %{" + field +
-          "}\n  hint: use name, key, full-key, state, arch, sandbox, kind, vars, env, "
+          "}\n  hint: use name, key, full-key, state, arch, sandbox, accel, kind, vars, env, "
           "config, public, deps, build-deps, runtime-deps, description"));
     out += ApplySpec(*value, spec);
     pos = end + 1;
@@ -129,6 +132,7 @@ nlohmann::json ToJson(const ElementView& v) {
   j["state"] = v.state;
   j["arch"] = v.arch;
   j["sandbox"] = v.sandbox;
+  j["accel"] = v.accel;
   j["variables"] = e.variables;
   j["environment"] = e.environment;
   auto names = [](const std::vector<Element*>& ds) {
@@ -158,6 +162,9 @@ int ShowOneArch(const GlobalOptions& g, const ShowArgs& a, Scope scope, nlohmann
         rc = ReportError(line.error());
         break;
       }
+      // The default format says how an emulated build is accelerated, only
+      // where the project declares an accelerator.
+      if (a.format == kDefaultFormat && !v.accel.empty()) *line += " accel: " + v.accel;
       std::printf("%s\n", line->c_str());
     }
   }
@@ -187,7 +194,8 @@ Action AddShowCommand(CLI::App& app, const GlobalOptions& g) {
       ->capture_default_str();
   auto* format = cmd->add_option(
       "-f,--format", args->format,
-      "Format string with %{name} %{key} %{full-key} %{state} %{arch} %{vars} ...");
+      "Format string with %{name} %{key} %{full-key} %{state} %{arch} %{sandbox} %{accel} "
+      "%{vars} ...");
   cmd->add_flag("--json", args->json, "Print a JSON array instead of formatted lines")
       ->excludes(format);
   cmd->add_option("targets", args->targets, "Target elements (.bst)")->required();

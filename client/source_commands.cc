@@ -21,7 +21,9 @@ struct SourceArgs {
 
 Result<std::vector<Element*>> Selection(Project& project, const SourceArgs& a) {
   CF_ASSIGN_OR_RETURN(auto targets, project.LoadTargets(a.targets));
-  Scope scope = a.deps == "all" ? Scope::kAll : a.deps == "plan" ? Scope::kPlan : Scope::kNone;
+  // `--deps all` is what `build` needs, so it includes the accelerators.
+  if (a.deps == "all") return BuildPlan(project, targets);
+  Scope scope = a.deps == "plan" ? Scope::kPlan : Scope::kNone;
   return project.Plan(targets, scope);
 }
 

@@ -97,7 +97,29 @@ std::optional<std::string> CacheKeyInput(const Element& e) {
   auto none = [](const std::string&) { return false; };
   std::string out;
   out.reserve(8192);
-  out = "{\"build-deps\":";
+  out = "{";
+  // Only accelerated elements carry the key: every other key stays as it was.
+  if (e.accelerator) {
+    if (!e.accelerator->cache_key) return std::nullopt;
+    out += "\"accel\":{\"accelerator\":";
+    AppendJsonString(*e.accelerator->cache_key, out);
+    out += ",\"host-tools\":[";
+    if (e.accel.find("host-tools") != std::string::npos && e.accel_info)
+      for (size_t i = 0; i < e.accel_info->host_tools.size(); ++i) {
+        if (i) out += ',';
+        AppendJsonString(e.accel_info->host_tools[i], out);
+      }
+    out += "],\"host-paths\":[";
+    if (e.accel_info)
+      for (size_t i = 0; i < e.accel_info->host_paths.size(); ++i) {
+        if (i) out += ',';
+        AppendJsonString(e.accel_info->host_paths[i], out);
+      }
+    out += "],\"mode\":";
+    AppendJsonString(e.accel, out);
+    out += "},";
+  }
+  out += "\"build-deps\":";
   AppendStringMap(build, out, none);
   out += ",\"config\":";
   AppendCanonicalJson(*e.config_tree, out);

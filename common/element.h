@@ -17,6 +17,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "common/accel.h"
 #include "common/arch.h"
 #include "common/node.h"
 #include "common/options.h"
@@ -74,6 +75,15 @@ struct Element {
   std::string sandbox_build_arch;  // canonical arch name, or "" when not set
   std::optional<std::string> cache_key;  // 64 hex; nullopt = no reference here or below
 
+  // Acceleration (common/accel.h), set by Project::LoadTargets. The
+  // accelerator is not a dependency: it is built first and used by the worker
+  // only when the sandbox is emulated. Part of the cache key.
+  std::string declared_accelerator;  // named in this element's runtime closure
+  const Element* accelerator = nullptr;
+  std::shared_ptr<const AcceleratorInfo> accel_info;
+  std::string accel;       // "distcc+host-tools", "distcc", "host-tools" or ""
+  std::string accel_note;  // why there is none despite a declaration, for `show`
+
   // In sorted_deps order, each element once.
   std::vector<Element*> BuildDeps() const;
   std::vector<Element*> RuntimeDeps() const;
@@ -98,6 +108,7 @@ struct ProjectConfig {
   NodePtr environment;
   std::vector<std::string> environment_nocache;
   NodePtr sandbox;
+  AccelMode accel_mode = AccelMode::kAuto;  // --accel
   NodePtr split_rules;
   NodePtr element_overrides;  // `elements:` (may be null)
   NodePtr source_overrides;   // `sources:` (may be null)

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,24 @@ struct StagedArtifact {
   std::vector<std::string> integration_commands;  // from its public bst data
   // Split-rule domains: name -> glob patterns (already variable-substituted).
   std::map<std::string, std::vector<std::string>> split_rules;
+  // The job's accelerator (JobSpec::accel): not staged into the root like the
+  // others; the worker uses it only for an emulated sandbox (docs/acceleration.md).
+  bool accelerator = false;
+};
+
+// How an emulated job is accelerated (docs/acceleration.md). The accelerator
+// artifact is the spec's input with `accelerator` set: host-arch executables
+// (shell tools, a cross compiler, distcc) for the sandbox's target arch.
+struct AccelSpec {
+  bool distcc = false;      // distccd with the cross compiler + masquerade links
+  bool substitute_tools = false;  // host_tools paths of the root replaced by the accelerator's
+  std::string host_arch;    // arch the accelerator's executables run on
+  std::string target_arch;  // arch of the root it accelerates
+  std::string triplet;      // GNU triplet the cross compiler produces code for
+  std::string cc, cxx;      // cross compiler drivers (absolute paths in the accelerator)
+  std::vector<std::string> host_tools;  // root paths replaced (globs over the accelerator)
+  std::vector<std::string> host_paths;  // accelerator paths added where the root has none
+  friend bool operator==(const AccelSpec&, const AccelSpec&) = default;
 };
 
 struct StagedSource {
@@ -60,6 +79,11 @@ struct JobSpec {
   bool include_orphans = true;
   std::string import_source = "/", import_target = "/";
   uint32_t max_jobs = 0;
+  std::optional<AccelSpec> accel;  // set when the project declares an accelerator
 };
+
+// The CAS ref under which a worker records the compiler probe of an
+// accelerated job (a short text blob; `crossfarm show` prints it).
+inline std::string AccelProbeRef(const std::string& cache_key) { return "accel-probes/" + cache_key; }
 
 }  // namespace crossfarm

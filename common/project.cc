@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <set>
 #include <filesystem>
 #include <thread>
 
@@ -81,6 +82,7 @@ Result<NodePtr> Project::ReadConf(const LoadOptions& options) {
 
 Status Project::LoadConf(const LoadOptions& options) {
   config_.arch = options.arch;
+  config_.accel_mode = options.accel;
   if (!config_.arch.host) config_.arch.host = &HostArch();
   if (!config_.arch.target) config_.arch.target = config_.arch.host;
   if (!config_.arch.build) config_.arch.build = config_.arch.host;
@@ -163,8 +165,83 @@ Result<std::vector<Element*>> Project::LoadTargets(const std::vector<std::string
   }
   std::vector<Element*> loaded;
   CF_ASSIGN_OR_RETURN(auto out, LoadElementGraph(config_, elements_, names, loaded));
+  CF_TRY(ResolveAccelerators(loaded));
   for (Element* e : loaded) ComputeCacheKey(*e);
   return out;
+}
+
+namespace {
+
+// Kinds that run commands in a sandbox: the only ones an accelerator helps.
+bool RunsSandbox(const Element& e) {
+  static const std::set<std::string, std::less<>> kinds = {"manual", "autotools", "cmake",
+                                                           "make",   "meson",     "script"};
+  return kinds.contains(e.kind);
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const AcceleratorInfo>> Project::Accelerator(const std::string& name,
+                                                                   const Element& user) {
+  if (auto it = accelerators_.find(name); it != accelerators_.end()) return it->second;
+  std::vector<Element*> loaded;
+  auto graph = LoadElementGraph(config_, elements_, {NormaliseElementName(name)}, loaded);
+  if (!graph)
+    return Err(graph.error().WithContext("accelerator " + name + " (named in the public data of a "
+                                         "dependency of " + user.name + ")"));
+  // An accelerator and its dependencies are host-arch imports: never
+  // accelerated themselves.
+  for (Element* e : loaded) ComputeCacheKey(*e);
+  CF_ASSIGN_OR_RETURN(AcceleratorInfo info, ParseAcceleratorInfo(*graph->front()));
+  auto shared = std::make_shared<const AcceleratorInfo>(std::move(info));
+  accelerators_[name] = shared;
+  return shared;
+}
+
+Status Project::ResolveAccelerators(const std::vector<Element*>& loaded) {
+  for (Element* e : loaded) {
+    CF_ASSIGN_OR_RETURN(e->declared_accelerator, DeclaredAccelerator(*e));
+    for (auto [d, t] : e->deps) {
+      if (t == DepType::kBuild || d->declared_accelerator.empty()) continue;
+      if (e->declared_accelerator.empty()) e->declared_accelerator = d->declared_accelerator;
+      else if (e->declared_accelerator != d->declared_accelerator)
+        return UserError(e->where, e->name + " stages two accelerators: " + e->declared_accelerator +
+                                       " and " + d->declared_accelerator + " (via " + d->name + ")",
+                         "declare one accelerator per base");
+    }
+  }
+  for (Element* e : loaded) {
+    if (!RunsSandbox(*e)) continue;
+    std::string name;
+    for (auto [d, t] : e->deps) {
+      if (t == DepType::kRuntime || d->declared_accelerator.empty()) continue;
+      if (name.empty()) name = d->declared_accelerator;
+      else if (name != d->declared_accelerator)
+        return UserError(e->where, e->name + " stages two accelerators: " + name + " and " +
+                                       d->declared_accelerator + " (via " + d->name + ")",
+                         "declare one accelerator per base");
+    }
+    if (name.empty()) continue;
+    CF_ASSIGN_OR_RETURN(auto info, Accelerator(name, *e));
+    if (config_.accel_mode == AccelMode::kNone) {
+      e->accel_note = "off (--accel none)";
+      continue;
+    }
+    if (!e->sandbox_build_arch.empty() && e->sandbox_build_arch != info->target_arch) {
+      e->accel_note = "none: " + name + " is for " + info->target_arch + ", the sandbox is " +
+                      e->sandbox_build_arch;
+      continue;
+    }
+    e->accel = EffectiveAccel(config_.accel_mode, *info);
+    if (e->accel.empty()) {
+      e->accel_note = std::string("none: ") + name + " offers nothing --accel " +
+                      AccelModeName(config_.accel_mode) + " allows";
+      continue;
+    }
+    e->accelerator = Find(name);
+    e->accel_info = info;
+  }
+  return Status::Ok();
 }
 
 Result<std::vector<std::string>> Project::AllElementNames() const {

@@ -25,6 +25,7 @@ struct LoadOptions {
   ArchConfig arch;          // null members = the host arch
   std::vector<std::pair<std::string, std::string>> option_overrides;  // -o NAME VALUE
   int max_jobs = 0;  // 0 = bst's default: the CPU count, at most 8
+  AccelMode accel = AccelMode::kAuto;  // --accel / --no-accel
 };
 
 // Oldest / newest project format-version accepted (bst 1.6's BST_FORMAT_VERSION).
@@ -65,11 +66,17 @@ class Project {
   Status LoadConf(const LoadOptions& options);
   Result<NodePtr> ReadConf(const LoadOptions& options);
   Status ExtractSettings(Node& config, const Node& raw, const LoadOptions& options);
+  // Sets the accel fields of newly loaded elements (common/accel.h), loading
+  // and keying the accelerators they name. Before their keys are computed.
+  Status ResolveAccelerators(const std::vector<Element*>& loaded);
+  Result<std::shared_ptr<const AcceleratorInfo>> Accelerator(const std::string& name,
+                                                            const Element& user);
 
   ProjectConfig config_;
   std::map<std::string, std::string> aliases_;
   YAML::Node split_rules_;
   bool fail_on_overlap_ = false;
+  std::map<std::string, std::shared_ptr<const AcceleratorInfo>> accelerators_;
   ElementMap elements_;
 };
 

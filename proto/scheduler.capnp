@@ -22,6 +22,20 @@ struct StagedArtifact {
   root @1 :Digest;            # absent: produced by another job of the DAG
   integrationCommands @2 :List(Text);
   splitRules @3 :List(SplitRule);
+  accelerator @4 :Bool;
+}
+
+# common/job_spec.h AccelSpec.
+struct AccelSpec {
+  distcc @0 :Bool;
+  hostTools @1 :Bool;
+  hostArch @2 :Text;
+  targetArch @3 :Text;
+  triplet @4 :Text;
+  cc @5 :Text;
+  cxx @6 :Text;
+  hostToolPaths @7 :List(Text);
+  hostPaths @8 :List(Text);
 }
 
 struct StagedSource {
@@ -60,6 +74,7 @@ struct JobSpec {
   importSource @16 :Text;
   importTarget @17 :Text;
   maxJobs @18 :UInt32;
+  accel @19 :AccelSpec;       # absent: no accelerator
 }
 
 # One element of a submitted DAG.

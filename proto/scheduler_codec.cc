@@ -58,6 +58,7 @@ void BuildInputs(::capnp::List<cp::StagedArtifact>::Builder b, const std::vector
       SetTexts(rules[j].initPatterns(patterns.size()), patterns);
       ++j;
     }
+    b[i].setAccelerator(v[i].accelerator);
   }
 }
 
@@ -94,6 +95,18 @@ void BuildSpec(cp::JobSpec::Builder b, const JobSpec& s) {
   b.setImportSource(AsText(s.import_source));
   b.setImportTarget(AsText(s.import_target));
   b.setMaxJobs(s.max_jobs);
+  if (s.accel) {
+    auto a = b.initAccel();
+    a.setDistcc(s.accel->distcc);
+    a.setHostTools(s.accel->substitute_tools);
+    a.setHostArch(AsText(s.accel->host_arch));
+    a.setTargetArch(AsText(s.accel->target_arch));
+    a.setTriplet(AsText(s.accel->triplet));
+    a.setCc(AsText(s.accel->cc));
+    a.setCxx(AsText(s.accel->cxx));
+    SetTexts(a.initHostToolPaths(s.accel->host_tools.size()), s.accel->host_tools);
+    SetTexts(a.initHostPaths(s.accel->host_paths.size()), s.accel->host_paths);
+  }
 }
 
 JobSpec ReadSpec(cp::JobSpec::Reader r) {
@@ -109,6 +122,7 @@ JobSpec ReadSpec(cp::JobSpec::Reader r) {
     if (in.hasRoot()) a.root = GetDigest(in.getRoot());
     a.integration_commands = GetTexts(in.getIntegrationCommands());
     for (auto rule : in.getSplitRules()) a.split_rules[Str(rule.getDomain())] = GetTexts(rule.getPatterns());
+    a.accelerator = in.getAccelerator();
     s.inputs.push_back(std::move(a));
   }
   for (auto src : r.getSources()) s.sources.push_back({GetDigest(src.getRoot()), Str(src.getDirectory())});
@@ -125,6 +139,18 @@ JobSpec ReadSpec(cp::JobSpec::Reader r) {
   s.import_source = Str(r.getImportSource());
   s.import_target = Str(r.getImportTarget());
   s.max_jobs = r.getMaxJobs();
+  if (r.hasAccel()) {
+    auto a = r.getAccel();
+    s.accel = AccelSpec{.distcc = a.getDistcc(),
+                        .substitute_tools = a.getHostTools(),
+                        .host_arch = Str(a.getHostArch()),
+                        .target_arch = Str(a.getTargetArch()),
+                        .triplet = Str(a.getTriplet()),
+                        .cc = Str(a.getCc()),
+                        .cxx = Str(a.getCxx()),
+                        .host_tools = GetTexts(a.getHostToolPaths()),
+                        .host_paths = GetTexts(a.getHostPaths())};
+  }
   return s;
 }
 

@@ -23,11 +23,31 @@ struct Flags {
   int heartbeat_ms = 1000;
   bool dry_run = false;
   bool setup_binfmt = false;
+  std::string emulate = "auto";
 };
 
 int Fail(const Status& s) {
   std::cerr << "crossfarm-worker: error: " << s.ToString() << "\n";
   return s.code() == crossfarm::StatusCode::kInvalidArgument ? 2 : 1;
+}
+
+// --emulate auto|none|ARCH,ARCH: which foreign archs this worker offers to
+// build under qemu-user. A named arch must have a usable binfmt handler now:
+// offering it and failing every job later would be worse than refusing to start.
+Status ParseEmulate(const std::string& value, crossfarm::worker::WorkerDaemonOptions& o) {
+  if (value == "auto") return Status::Ok();
+  o.probe_emulated = false;
+  if (value == "none") return Status::Ok();
+  std::string_view rest = value;
+  while (!rest.empty()) {
+    auto comma = rest.find(',');
+    std::string_view name = rest.substr(0, comma);
+    rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+    CF_ASSIGN_OR_RETURN(const crossfarm::ArchInfo* arch, crossfarm::LookupArch(name));
+    CF_TRY(crossfarm::worker::CheckArchRunnable(*arch));
+    o.emulated_archs.emplace_back(arch->name);
+  }
+  return Status::Ok();
 }
 
 Result<crossfarm::worker::WorkerDaemonOptions> OptionsFrom(const Flags& f) {
@@ -39,6 +59,7 @@ Result<crossfarm::worker::WorkerDaemonOptions> OptionsFrom(const Flags& f) {
   o.cache_dir = f.cache;
   o.heartbeat_interval = std::chrono::milliseconds(f.heartbeat_ms);
   o.dry_run = f.dry_run;
+  CF_TRY(ParseEmulate(f.emulate, o));
   if (!f.scheduler_key.empty()) {
     CF_ASSIGN_OR_RETURN(o.scheduler_public_key, crossfarm::cas::LoadPublicKey(f.scheduler_key));
   }
@@ -101,6 +122,10 @@ int main(int argc, char** argv) {
   app.add_flag("--dry-run-jobs", f.dry_run,
                "BENCHMARK MODE ONLY: complete every job at once without running it "
                "(fake artifact digests; bench/dispatch)");
+  app.add_option("--emulate", f.emulate,
+                 "foreign archs offered by qemu-user emulation: auto (every arch with a usable "
+                 "binfmt handler), none, or a comma list like aarch64,s390x")
+      ->capture_default_str();
   app.add_flag("--setup-binfmt", f.setup_binfmt,
                "register qemu-user handlers for foreign archs first (needs root)");
   CLI11_PARSE(app, argc, argv);

@@ -4,15 +4,26 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <map>
 #include <random>
+#include <sstream>
 
+#include "worker/accel.h"
 #include "worker/fs_util.h"
 #include "worker/staging.h"
 
 namespace crossfarm::worker {
+
+// What an accelerated job holds while it runs (SetUpAccel).
+struct AccelRun {
+  std::optional<StagedRoot> accel_root;     // the accelerator, for distccd and the probe
+  std::optional<PrivateNetwork> network;    // set when a distcc pool serves the job
+  std::unique_ptr<DistccPool> pool;         // declared after network: stopped first
+};
+
 
 namespace fs = std::filesystem;
 
@@ -255,11 +266,13 @@ Result<JobOutcome> JobRunner::Run(const JobSpec& spec, std::function<void(std::s
 
 Result<PreparedSandbox> JobRunner::Prepare(const JobSpec& spec, const LogSink& log) {
   CF_ASSIGN_OR_RETURN(TempDir job_dir, TempDir::Create(options_.work_dir, "job-"));
-  std::vector<std::string> checkouts;
+  std::vector<std::string> checkouts, names;
   bool needs_integration = false;
   for (const auto& in : spec.inputs) {
+    if (in.accelerator) continue;  // staged by SetUpAccel, only for an emulated root
     CF_ASSIGN_OR_RETURN(std::string c, Checkout(in.root));
     checkouts.push_back(std::move(c));
+    names.push_back(in.element);
     needs_integration |= spec.integrate && !in.integration_commands.empty();
   }
   // Integration commands (ldconfig, caches) write into the root: such a root is
@@ -272,8 +285,8 @@ Result<PreparedSandbox> JobRunner::Prepare(const JobSpec& spec, const LogSink& l
   CF_TRY(MakeDirs(install));
   CF_ASSIGN_OR_RETURN(StageReport report, StageArtifacts(root, checkouts, mode));
   for (const auto& o : report.overlaps)
-    AppendLog(log, "# crossfarm: warning: /" + o.path + " of " + spec.inputs[o.later].element +
-                       " overwrites the one of " + spec.inputs[o.earlier].element + "\n");
+    AppendLog(log, "# crossfarm: warning: /" + o.path + " of " + names[o.later] +
+                       " overwrites the one of " + names[o.earlier] + "\n");
   CF_TRY(StageSources(spec, build));
 
   SandboxSpec sb;
@@ -309,8 +322,20 @@ Result<JobOutcome> JobRunner::RunSandboxJob(const JobSpec& spec, JobOutcome outc
   const ArchInfo* arch = sb.arch;
   outcome.sandbox_arch = std::string(arch->name);
   outcome.emulated = !RunsNatively(HostArch(), *arch);
+  if (outcome.emulated && options_.emulated_archs &&
+      std::ranges::find(*options_.emulated_archs, outcome.sandbox_arch) == options_.emulated_archs->end())
+    return Err(Status::FailedPrecondition(
+        "worker " + options_.worker_name + " does not emulate " + outcome.sandbox_arch +
+        " (crossfarm-worker --emulate), but the staged root of " + spec.element + " is " +
+        outcome.sandbox_arch + ": declare `sandbox: build-arch: " + outcome.sandbox_arch +
+        "` in the element so the scheduler routes it to a worker that does"));
   AppendLog(log, "# crossfarm: sandbox " + outcome.sandbox_arch +
                      (outcome.emulated ? " (emulated by qemu-user)\n" : " (native)\n"));
+  std::unique_ptr<AccelRun> accel;
+  if (spec.accel && outcome.emulated) {
+    CF_ASSIGN_OR_RETURN(accel, SetUpAccel(spec, prepared, *arch, log));
+    AppendLog(log, "# crossfarm: acceleration set up in " + watch.Lap() + "\n");
+  }
 
   RunControl control{.timeout = std::chrono::milliseconds(0), .cancel = cancel};
   auto run_phase = [&](const std::string& phase, const std::vector<std::string>& cmds,
@@ -319,6 +344,12 @@ Result<JobOutcome> JobRunner::RunSandboxJob(const JobSpec& spec, JobOutcome outc
     AppendLog(log, "# crossfarm: phase " + phase + "\n");
     SandboxSpec phase_spec = sb;
     phase_spec.cwd = cwd;
+    // With a distcc pool the sandbox starts in the job's private network.
+    std::optional<NetnsScope> scope;
+    if (accel && accel->network) {
+      CF_ASSIGN_OR_RETURN(NetnsScope entered, NetnsScope::Enter(accel->network->fd()));
+      scope.emplace(std::move(entered));
+    }
     CF_ASSIGN_OR_RETURN(CommandsResult r, sandbox_.RunCommands(phase_spec, cmds, log, control));
     AppendLog(log, "# crossfarm: phase " + phase + " took " + watch.Lap() + "\n");
     if (r.ok()) return true;
@@ -335,11 +366,132 @@ Result<JobOutcome> JobRunner::RunSandboxJob(const JobSpec& spec, JobOutcome outc
     CF_ASSIGN_OR_RETURN(bool ok, run_phase(phase, cmds, sb.cwd));
     if (!ok) return outcome;
   }
+  if (accel && accel->pool)
+    AppendLog(log, "# crossfarm: distcc pool compiled " + std::to_string(accel->pool->compiles()) +
+                       " objects\n");
   CF_ASSIGN_OR_RETURN(Digest artifact, cas_.ImportTree(prepared.install_dir));
   AppendLog(log, "# crossfarm: stored the artifact in " + watch.Lap() + "\n");
   outcome.artifact = artifact;
   outcome.success = true;
   return outcome;
+}
+
+// --- acceleration (worker/accel.h, docs/acceleration.md) ---
+
+
+Result<std::string> JobRunner::CachedProbe(const JobSpec& spec, const std::string& root,
+                                           const ArchInfo& arch, const std::string& accel_root,
+                                           const std::string& log_path) {
+  // The probe depends on the compilers only: the accelerator and the staged
+  // inputs. Its result is a small blob under a ref, shared by every job (and
+  // every worker of a cluster) with the same ones.
+  std::string id = kProbeVersion;
+  for (const auto& in : spec.inputs) id += in.root.Hex() + (in.accelerator ? "+" : " ");
+  std::string ref = "accel-probe-cache/" + Sha256Hex(id);
+  std::lock_guard lock(probe_mu_);
+  if (auto known = cas_.GetRef(ref))
+    if (auto text = cas_.Get(known->root)) return *text;
+  CF_ASSIGN_OR_RETURN(ProbeResult probe,
+                      ProbeCompilers(sandbox_, options_.work_dir, root, arch, accel_root, *spec.accel, log_path));
+  std::string text = std::string(probe.same_code ? "same" : "different") + "\n";
+  for (const auto& f : probe.guarded_flags) text += f + " ";
+  text += "\n" + probe.note + "\n";
+  CF_ASSIGN_OR_RETURN(Digest blob, cas_.Put(text));
+  proto::RefInfo info;
+  info.root = blob;
+  info.element = spec.element;
+  info.worker = options_.worker_name;
+  CF_TRY(cas_.PutRef(ref, info));
+  return text;
+}
+
+Result<std::unique_ptr<AccelRun>> JobRunner::SetUpAccel(const JobSpec& spec, PreparedSandbox& prepared,
+                                                        const ArchInfo& arch, const LogSink& log) {
+  const AccelSpec& a = *spec.accel;
+  auto off = [&](const std::string& why) -> Result<std::unique_ptr<AccelRun>> {
+    AppendLog(log, "# crossfarm: warning: not accelerated: " + why + "\n");
+    return std::unique_ptr<AccelRun>();
+  };
+  auto input = std::ranges::find_if(spec.inputs, [](const StagedArtifact& in) { return in.accelerator; });
+  if (input == spec.inputs.end()) return off("the job names no accelerator artifact");
+  CF_ASSIGN_OR_RETURN(const ArchInfo* host, LookupArch(a.host_arch));
+  if (!RunsNatively(HostArch(), *host))
+    return off(input->element + " holds " + a.host_arch + " programs, this worker is " +
+               std::string(HostArch().name));
+  if (arch.name != a.target_arch)
+    return off(input->element + " is for " + a.target_arch + " roots, this root is " +
+               std::string(arch.name));
+  if (spec.network && a.distcc)
+    return off("the element asks for the network; a distcc pool needs the private one");
+  auto run = std::make_unique<AccelRun>();
+  CF_ASSIGN_OR_RETURN(std::string checkout, Checkout(input->root));
+  std::vector<std::string> one = {checkout};
+  CF_ASSIGN_OR_RETURN(StagedRoot accel_root,
+                      StagedRoot::Create(prepared.dir.path(), one, StageMode::kHardLink));
+  run->accel_root.emplace(std::move(accel_root));
+  SandboxSpec& sb = prepared.spec;
+  CF_ASSIGN_OR_RETURN(std::string probe, CachedProbe(spec, sb.root, arch, run->accel_root->path(), log.path));
+  std::istringstream lines(probe);
+  std::string verdict, flags_line, note;
+  std::getline(lines, verdict);
+  std::getline(lines, flags_line);
+  std::getline(lines, note);
+  // The probe's finding, for `crossfarm show` (docs/acceleration.md).
+  if (auto blob = cas_.Put(note)) {
+    proto::RefInfo info;
+    info.root = *blob;
+    info.element = spec.element;
+    (void)cas_.PutRef(AccelProbeRef(spec.cache_key), info);
+  }
+  AppendLog(log, "# crossfarm: compiler probe: " + note + "\n");
+  if (verdict != "same") return off(note);
+  std::vector<std::string> guarded;
+  std::istringstream fl(flags_line);
+  for (std::string f; fl >> f;) guarded.push_back(f);
+  if (UsesGuardedFlag(spec, guarded))
+    return off("the job uses a flag the two compilers treat differently (" + flags_line + ")");
+
+  CF_ASSIGN_OR_RETURN(AccelStageReport staged, StageAccelerator(sb.root, checkout, a));
+  std::string summary = std::to_string(staged.added) + " host paths added";
+  if (a.substitute_tools) {
+    summary += ", " + std::to_string(staged.replaced.size()) + " host tools replace the root's";
+    for (auto& [k, v] : MachineEnvironment(arch)) sb.SetEnv(k, v);
+  }
+  for (const auto& r : staged.refused)
+    AppendLog(log, "# crossfarm: warning: host tool " + r + " reports the machine: kept the root's\n");
+  if (a.distcc) {
+    auto net = PrivateNetwork::Create();
+    if (!net) {
+      AppendLog(log, "# crossfarm: warning: no distcc pool: " + net.error().ToString() + "\n");
+    } else {
+      run->network.emplace(std::move(*net));
+      int jobs = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+      CF_ASSIGN_OR_RETURN(run->pool, DistccPool::Start(sandbox_, run->network->fd(), run->accel_root->path(),
+                                                       a, jobs, prepared.dir.path() + "/distccd.log"));
+      CF_ASSIGN_OR_RETURN(std::string masq, InstallDistccMasquerade(sb.root, run->pool->compiler_names()));
+      if (masq.empty()) {
+        AppendLog(log, "# crossfarm: warning: no distcc pool: the root has neither distcc nor a "
+                       "compiler by the pool's names\n");
+        run->pool.reset();
+        run->network.reset();
+      } else {
+        std::string distcc_dir = prepared.dir.path() + "/distcc";
+        CF_TRY(MakeDirs(distcc_dir));
+        sb.AddBind(distcc_dir, "/crossfarm-distcc", Access::kReadWrite);
+        for (auto& [k, v] : DistccEnvironment(*run->pool, "/crossfarm-distcc")) sb.SetEnv(k, v);
+        std::string path = "/usr/bin:/bin";
+        for (const auto& [k, v] : sb.env)
+          if (k == "PATH") path = v;
+        sb.SetEnv("PATH", masq + ":" + path);
+        // More jobs than cores: emulated preprocessing waits on the pool.
+        sb.SetEnv("MAKEFLAGS", "-j" + std::to_string(std::max<uint32_t>(spec.max_jobs, 2u * jobs)));
+        sb.network = Network::kCallerNamespace;
+        summary += ", distcc pool of " + std::to_string(jobs) + " (" + run->pool->hosts() + ")";
+      }
+    }
+  }
+  AppendLog(log, "# crossfarm: accelerated by " + input->element + ": " + summary + "\n");
+  return run;
 }
 
 Result<Digest> JobRunner::RunImport(const JobSpec& spec) {

@@ -21,6 +21,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "cas/cas.h"
 #include "common/job_spec.h"
@@ -37,6 +38,10 @@ struct JobRunnerOptions {
   std::string log_dir;       // <log_dir>/<element>/<key>.log kept for `crossfarm log`
   std::string worker_name = "local";
   Sandbox::Options sandbox;
+  // Set by a cluster worker: the foreign archs it offered the scheduler. A job
+  // whose staged root turns out to need another foreign arch fails with the
+  // fix instead of being emulated by a worker that said it would not.
+  std::optional<std::vector<std::string>> emulated_archs;
 };
 
 struct JobOutcome {
@@ -56,6 +61,8 @@ struct PreparedSandbox {
   SandboxSpec spec;
   std::string install_dir;  // host path of the install root
 };
+
+struct AccelRun;  // job_runner.cc: what an accelerated job holds while it runs
 
 class JobRunner {
  public:
@@ -82,10 +89,18 @@ class JobRunner {
   Result<Digest> RunFilterOrCompose(const JobSpec& spec, const LogSink& log,
                                     const CancelToken* cancel);
   Status StageSources(const JobSpec& spec, const std::string& build_dir);
+  // Sets up acceleration (worker/accel.h) for an emulated job, or says in the
+  // log why not; the job then runs plainly emulated.
+  Result<std::unique_ptr<AccelRun>> SetUpAccel(const JobSpec& spec, PreparedSandbox& prepared,
+                                               const ArchInfo& arch, const LogSink& log);
+  // The compiler probe of (accelerator, staged inputs), once per worker.
+  Result<std::string> CachedProbe(const JobSpec& spec, const std::string& root, const ArchInfo& arch,
+                                  const std::string& accel_root, const std::string& log_path);
 
   cas::Cas& cas_;
   JobRunnerOptions options_;
   std::mutex checkout_mu_;  // serialises Checkout (see job_runner.cc)
+  std::mutex probe_mu_;     // one compiler probe at a time; results in the CAS
   Sandbox sandbox_;
 };
 

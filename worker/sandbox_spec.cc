@@ -79,11 +79,11 @@ std::vector<std::string> BwrapArgs(const SandboxSpec& spec) {
   // an interactive shell needs the terminal as its controlling tty.
   if (spec.interaction == Interaction::kBatch) a.push_back("--new-session");
   a.push_back("--unshare-all");
-  if (spec.network == Network::kShared) a.push_back("--share-net");
+  if (spec.network != Network::kNone) a.push_back("--share-net");
   // --unshare-all only *tries* the user namespace; --uid needs it for sure.
   // Capabilities dropped so a root worker and an unprivileged one behave alike.
-  for (const char* s : {"--unshare-user", "--uid", "0", "--gid", "0", "--cap-drop", "ALL"})
-    a.push_back(s);
+  a.insert(a.end(), {"--unshare-user", "--uid", std::to_string(spec.uid), "--gid",
+                     std::to_string(spec.gid), "--cap-drop", "ALL"});
   a.insert(a.end(), {"--hostname", spec.hostname});
   a.insert(a.end(), {spec.root_access == Access::kReadOnly ? "--ro-bind" : "--bind",
                      spec.root, "/"});

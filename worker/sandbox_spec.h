@@ -4,7 +4,7 @@
 //
 // The rendered sandbox, in this order:
 //   --die-with-parent [--new-session]       (no new session for interactive shells)
-//   --unshare-all [--share-net] --unshare-user --uid 0 --gid 0 --cap-drop ALL
+//   --unshare-all [--share-net] --unshare-user --uid U --gid G --cap-drop ALL
 //   --hostname H
 //   --ro-bind ROOT /   (or --bind ROOT / for RootAccess::kReadWrite)
 //   --proc /proc --dev /dev --tmpfs /tmp
@@ -13,6 +13,7 @@
 // The caller appends "--" and the command argv.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
@@ -23,7 +24,10 @@
 namespace crossfarm::worker {
 
 enum class Access { kReadOnly, kReadWrite };
-enum class Network { kNone, kShared };           // kShared only if the element asks
+// kShared only if the element asks. kCallerNamespace: keep the network
+// namespace of the thread that starts bwrap; for an accelerated job that is a
+// private one with only loopback, shared with its distccd (worker/accel.h).
+enum class Network { kNone, kShared, kCallerNamespace };
 enum class Interaction { kBatch, kInteractive };  // kInteractive: crossfarm shell
 
 enum class MountKind { kBind, kTmpfs };
@@ -48,6 +52,9 @@ struct SandboxSpec {
   Network network = Network::kNone;
   Interaction interaction = Interaction::kBatch;
   std::string hostname = "crossfarm";
+  // The uid/gid inside the sandbox (mapped to ours). 0 for builds, as bst;
+  // distccd refuses to run as root.
+  uint32_t uid = 0, gid = 0;
   // The root's arch; nullptr = detect from the staged executables (Sandbox).
   const ArchInfo* arch = nullptr;
 

@@ -24,7 +24,7 @@ constexpr size_t kMaxCacheRoots = 4096;
 void ProbeArchs(WorkerDaemonOptions& o) {
   if (o.native_archs.empty())
     for (const ArchInfo* a : NativeArchsOf(HostArch())) o.native_archs.emplace_back(a->name);
-  if (!o.emulated_archs.empty()) return;
+  if (!o.emulated_archs.empty() || !o.probe_emulated) return;
   for (const ArchInfo* a : ForeignArchs()) {
     auto state = ProbeBinfmt(*a);
     if (state && state->usable()) o.emulated_archs.emplace_back(a->name);
@@ -54,7 +54,8 @@ Result<std::unique_ptr<WorkerDaemon>> WorkerDaemon::Create(WorkerDaemonOptions o
                                    .checkout_dir = o.cache_dir + "/checkouts",
                                    .log_dir = o.cache_dir + "/logs",
                                    .worker_name = o.name,
-                                   .sandbox = {}});
+                                   .sandbox = {},
+                                   .emulated_archs = o.emulated_archs});
   }
   d->inproc_ = "inproc://worker-jobs";
   d->context_ = std::make_unique<zmq::context_t>(1);

@@ -50,6 +50,9 @@ struct WorkerDaemonOptions {
   bool dry_run = false;              // --dry-run-jobs: benchmark mode
   // Empty: probed (NativeArchsOf(HostArch()); foreign archs with a usable binfmt handler).
   std::vector<std::string> native_archs, emulated_archs;
+  // False (`--emulate none`): offer no emulated arch even where binfmt works,
+  // e.g. a fast native builder that should never take slow emulated jobs.
+  bool probe_emulated = true;
 };
 
 class WorkerDaemon {

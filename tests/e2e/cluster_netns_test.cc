@@ -20,9 +20,9 @@ const std::string kNetns = std::string(CROSSFARM_SOURCE_DIR) + "/tests/e2e/netns
 // The namespaces of one test, removed even when the test fails.
 class Namespaces {
  public:
-  explicit Namespaces(const std::string& tag) : tag_(tag) {
+  explicit Namespaces(const std::string& tag, const std::string& hosts = "sched cas w1 w2") : tag_(tag) {
     RunCmd(kNetns + " down " + tag_);
-    up_ = RunCmd(kNetns + " up " + tag_ + " sched cas w1 w2");
+    up_ = RunCmd(kNetns + " up " + tag_ + " " + hosts);
   }
   ~Namespaces() { RunCmd(kNetns + " down " + tag_); }
   const CommandResult& up() const { return up_; }
@@ -110,6 +110,109 @@ TEST(ClusterNetnsTest, TwoWorkersOnSeparateHostsBuildWhatAnEmbeddedBuildBuilds) 
     ASSERT_TRUE(a && b) << e;
     EXPECT_EQ(a->root, b->root) << e;
   }
+}
+
+// Issue 7: a cluster with a native-only worker (`--emulate none`) and an
+// emulating one. Every aarch64 job must go to the emulating worker and really
+// run as aarch64; the native worker still takes x86_64 work.
+TEST(ClusterNetnsTest, Aarch64JobsGoOnlyToTheEmulatingWorker) {
+  TempTree dir("netns-emu");
+  fs::path d = dir.path();
+  ClusterKeys keys(d);
+  fs::path proj = d / "project";
+  WriteFile(proj / "project.conf", "name: netnsemu\nelement-path: elements\nvariables:\n  strip-binaries: \"\"\n"
+                                   "environment:\n  PATH: /usr/bin:/bin\n");
+  fs::create_directories(proj / "files/links/usr/bin");
+  for (const char* applet : {"sh", "echo", "mkdir", "uname", "sleep"})
+    fs::create_symlink("busybox", proj / "files/links/usr/bin" / applet);
+  WriteFile(proj / "elements/links.bst", "kind: import\nsources:\n- kind: local\n  path: files/links\n");
+  for (std::string deb : {"amd64", "arm64"}) {
+    WriteFile(proj / "elements" / ("busybox-" + deb + ".bst"),
+              "kind: import\nsources:\n- kind: deb\n  arch: " + deb + "\n  packages: [busybox-static]\n");
+    WriteFile(proj / "elements" / ("base-" + deb + ".bst"),
+              "kind: stack\ndepends:\n- busybox-" + deb + ".bst\n- links.bst\n");
+  }
+  // `sandbox: build-arch` is how an element tells the scheduler (before
+  // anything is staged) which arch its sandbox runs: BuildStream 1.6's key.
+  auto part = [&](const std::string& name, const std::string& deb, const std::string& arch) {
+    WriteFile(proj / "elements" / (name + ".bst"),
+              "kind: manual\nbuild-depends:\n- base-" + deb + ".bst\nsandbox:\n  build-arch: " + arch +
+              "\nconfig:\n  build-commands:\n  - mkdir -p %{install-root}/share\n"
+              "  - uname -m > %{install-root}/share/" + name + "\n  - sleep 1\n");
+  };
+  std::vector<std::string> arm = {"arm-a", "arm-b", "arm-c"}, x86 = {"x86-a", "x86-b", "x86-c"};
+  for (const auto& n : arm) part(n, "arm64", "aarch64");
+  for (const auto& n : x86) part(n, "amd64", "x86_64");
+  std::string all = "kind: stack\ndepends:\n";
+  for (const auto& n : arm) all += "- " + n + ".bst\n";
+  for (const auto& n : x86) all += "- " + n + ".bst\n";
+  WriteFile(proj / "elements/all.bst", all);
+  std::string cf = BuildBin("client/crossfarm") + " -C " + proj.string() + " --mirror-dir " + TestCache() + "/mirror";
+  auto tracked = RunCmd(cf + " source track busybox-amd64.bst busybox-arm64.bst");
+  ASSERT_EQ(tracked.exit_code, 0) << tracked.output;
+  ASSERT_EQ(RunCmd(BuildBin("client/crossfarm") + " setup binfmt").exit_code, 0);
+
+  Namespaces ns(std::to_string(::getpid() % 100000 + 1), "sched cas native emu");
+  ASSERT_EQ(ns.up().exit_code, 0) << ns.up().output;
+  auto p = [&](const std::string& n) { return (d / n).string(); };
+  Daemon cas(ns.In("cas", {BuildBin("cas/crossfarm-cas"), "--listen", "tcp://10.99.0.3:7100", "--dir",
+                           p("cas-store"), "--key", keys.Path("cas.key"), "--allow", keys.Path("cas-allow")}),
+             p("cas.out"), p("cas.err"));
+  ASSERT_EQ(cas.Endpoint(), "tcp://10.99.0.3:7100") << cas.Log();
+  Daemon sched(ns.In("sched", {BuildBin("scheduler/crossfarm-scheduler"), "--listen", "tcp://10.99.0.2:7101",
+                               "--state", p("state"), "--key", keys.Path("sched.key"), "--clients",
+                               keys.Path("clients"), "--workers", keys.Path("workers"), "--cas",
+                               "tcp://10.99.0.3:7100", "--cas-key", keys.Path("cas.pub")}),
+               p("sched.out"), p("sched.err"));
+  ASSERT_EQ(sched.Endpoint(), "tcp://10.99.0.2:7101") << sched.Log();
+  auto worker = [&](const std::string& ns_name, const std::string& key, const std::string& emulate) {
+    return std::make_unique<Daemon>(
+        ns.In(ns_name, {BuildBin("worker/crossfarm-worker"), "--name", ns_name, "--scheduler",
+                        "tcp://10.99.0.2:7101", "--scheduler-key", keys.Path("sched.pub"), "--cas",
+                        "tcp://10.99.0.3:7100", "--cas-key", keys.Path("cas.pub"), "--key", keys.Path(key),
+                        "--slots", "2", "--cache", p(ns_name + "-cache"), "--heartbeat-ms", "200", "--emulate",
+                        emulate}),
+        p(ns_name + ".out"), p(ns_name + ".err"));
+  };
+  auto native = worker("native", "w1.key", "none");
+  auto emu = worker("emu", "w2.key", "aarch64");
+  std::string remote = cf + " --cache-dir " + p("client-cache") + " --remote tcp://10.99.0.2:7101 --remote-key " +
+                       keys.Path("sched.pub") + " --key " + keys.Path("client.key");
+  ASSERT_TRUE(WaitFor([&] {
+    return RunCmd(remote + " status").output.find("workers: 2") != std::string::npos;
+  }, 30s)) << sched.Log() << native->Log() << emu->Log();
+  auto build = RunCmd(remote + " build all.bst");
+  ASSERT_EQ(build.exit_code, 0) << build.output << sched.Log();
+
+  // The DONE line of each element names the worker that built it.
+  auto done_line = [&](const std::string& element) {
+    auto pos = build.output.find("DONE   " + element + ".bst");
+    if (pos == std::string::npos) return std::string();
+    return build.output.substr(pos, build.output.find('\n', pos) - pos);
+  };
+  for (const auto& n : arm) {
+    std::string line = done_line(n);
+    EXPECT_NE(line.find("on emu"), std::string::npos) << n << ": " << line << "\n" << build.output;
+    EXPECT_NE(line.find("aarch64 emulated"), std::string::npos) << line;
+  }
+  int on_native = 0;
+  for (const auto& n : x86) {
+    std::string line = done_line(n);
+    ASSERT_FALSE(line.empty()) << n << "\n" << build.output;
+    EXPECT_NE(line.find("x86_64 native"), std::string::npos) << line;
+    on_native += line.find("on native") != std::string::npos;
+  }
+  EXPECT_GT(on_native, 0) << "the native worker took no x86_64 job:\n" << build.output;
+
+  // The outputs say where they ran: uname in the sandbox reports its arch.
+  auto remote_checkout = [&](const std::string& element, const std::string& file) {
+    fs::path out = d / ("out-" + element);
+    auto r = RunCmd(remote + " checkout " + element + ".bst " + out.string());
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    return ReadFile(out / "share" / file);
+  };
+  EXPECT_EQ(remote_checkout("arm-a", "arm-a"), "aarch64\n");
+  EXPECT_EQ(remote_checkout("x86-a", "x86-a"), "x86_64\n");
 }
 
 }  // namespace

@@ -13,6 +13,7 @@ JobSpec FullSpec() {
   s.sandbox_arch = "aarch64";
   s.inputs.push_back({"base.bst", Digest::OfBytes("root"), {"ldconfig"}, {{"devel", {"/usr/include/**"}}}});
   s.inputs.push_back({"dep.bst", Digest{}, {}, {}});
+  s.inputs.push_back({"accel/aarch64.bst", Digest::OfBytes("accel"), {}, {}, true});
   s.sources.push_back({Digest::OfBytes("src"), "sub"});
   s.environment = {{"PATH", "/usr/bin"}, {"CC", "gcc"}};
   s.build_root = "/buildstream/build";
@@ -27,6 +28,15 @@ JobSpec FullSpec() {
   s.import_source = "/x";
   s.import_target = "/y";
   s.max_jobs = 7;
+  s.accel = AccelSpec{.distcc = true,
+                      .substitute_tools = false,
+                      .host_arch = "x86_64",
+                      .target_arch = "aarch64",
+                      .triplet = "aarch64-linux-gnu",
+                      .cc = "/usr/bin/aarch64-linux-gnu-gcc-12",
+                      .cxx = "",
+                      .host_tools = {"/bin/dash", "/usr/bin/make"},
+                      .host_paths = {"/usr/lib/x86_64-linux-gnu"}};
   return s;
 }
 
@@ -41,6 +51,7 @@ void ExpectSameSpec(const JobSpec& a, const JobSpec& b) {
     EXPECT_EQ(a.inputs[i].root, b.inputs[i].root);
     EXPECT_EQ(a.inputs[i].integration_commands, b.inputs[i].integration_commands);
     EXPECT_EQ(a.inputs[i].split_rules, b.inputs[i].split_rules);
+    EXPECT_EQ(a.inputs[i].accelerator, b.inputs[i].accelerator);
   }
   EXPECT_EQ(a.sources.size(), b.sources.size());
   EXPECT_EQ(a.environment, b.environment);
@@ -53,6 +64,7 @@ void ExpectSameSpec(const JobSpec& a, const JobSpec& b) {
   EXPECT_EQ(a.import_source, b.import_source);
   EXPECT_EQ(a.import_target, b.import_target);
   EXPECT_EQ(a.max_jobs, b.max_jobs);
+  EXPECT_EQ(a.accel, b.accel);
 }
 
 TEST(SchedulerCodecTest, AnAssignmentRoundTripsEveryJobSpecField) {
@@ -71,12 +83,12 @@ TEST(SchedulerCodecTest, SubmitResultAndUpdatesRoundTrip) {
   SchedMessage submit;
   submit.kind = MsgKind::kSubmit;
   submit.build_id = "b1";
-  submit.jobs.push_back({FullSpec(), {"k1", "k2"}});
+  submit.jobs.push_back({FullSpec(), {"k1", "k2", "k3"}});
   auto s = DecodeSchedMessage(EncodeSchedMessage(submit));
   ASSERT_TRUE(s);
   EXPECT_EQ(s->build_id, "b1");
   ASSERT_EQ(s->jobs.size(), 1u);
-  EXPECT_EQ(s->jobs[0].input_keys, (std::vector<std::string>{"k1", "k2"}));
+  EXPECT_EQ(s->jobs[0].input_keys, (std::vector<std::string>{"k1", "k2", "k3"}));
 
   SchedMessage result;
   result.kind = MsgKind::kResult;
@@ -134,7 +146,7 @@ TEST(SchedulerCodecTest, AnotherVersionDecodesAsVersionOnly) {
 
 TEST(SchedulerCodecTest, StoredJobsRoundTripAndBadBytesAreCorruption) {
   StoredJob j;
-  j.request = {FullSpec(), {"k1", "k2"}};
+  j.request = {FullSpec(), {"k1", "k2", "k3"}};
   j.state = RemoteJobState::kRunning;
   j.attempts = 2;
   j.artifact = Digest::OfBytes("a");

@@ -1,0 +1,518 @@
+#include "worker/accel.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <set>
+#include <sstream>
+
+#include "common/accel.h"
+#include "common/arch.h"
+#include "worker/elf_compare.h"
+
+namespace crossfarm::worker {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// The host path `rel` resolves to inside `root` (symlinks followed inside it).
+Result<std::string> RealPathInRoot(const std::string& root, std::string_view rel) {
+  CF_ASSIGN_OR_RETURN(UniqueFd fd, OpenInRoot(root, rel, O_PATH));
+  char buf[PATH_MAX];
+  std::string link = "/proc/self/fd/" + std::to_string(fd.get());
+  ssize_t n = ::readlink(link.c_str(), buf, sizeof(buf) - 1);
+  if (n < 0) return Err(Status::FromErrno("readlink " + link, errno));
+  std::string path(buf, static_cast<size_t>(n));
+  if (path != root && !path.starts_with(root + "/"))
+    return Err(Status::FailedPrecondition(std::string(rel) + " resolves outside " + root));
+  return path;
+}
+
+std::string Relative(const std::string& root, const std::string& host_path) {
+  return host_path.size() > root.size() ? host_path.substr(root.size() + 1) : std::string();
+}
+
+Status LinkOrCopy(const std::string& from, const std::string& to) {
+  if (::link(from.c_str(), to.c_str()) == 0) return Status::Ok();
+  if (errno != EXDEV) return Status::FromErrno("link " + from + " -> " + to, errno);
+  std::error_code ec;
+  fs::copy_file(from, to, fs::copy_options::overwrite_existing, ec);
+  if (ec) return Status::IOError("copy " + from + " -> " + to + ": " + ec.message());
+  return Status::Ok();
+}
+
+// Adds one entry of the accelerator at `rel` to the root unless the root has
+// something there. Returns false when the root had it (a directory in the
+// root is "had" only for non-directories: directories merge).
+Result<bool> AddEntry(const std::string& root, const std::string& rel, const fs::path& src,
+                      const struct stat& st) {
+  fs::path r(rel);
+  std::string parent = r.parent_path().string(), name = r.filename().string();
+  CF_TRY(MakeDirsInRoot(root, parent));
+  CF_ASSIGN_OR_RETURN(UniqueFd dir, OpenInRoot(root, parent, O_PATH | O_DIRECTORY));
+  struct stat existing{};
+  if (::fstatat(dir.get(), name.c_str(), &existing, AT_SYMLINK_NOFOLLOW) == 0) return false;
+  if (errno != ENOENT) return Err(Status::FromErrno("stat " + rel + " in " + root, errno));
+  if (S_ISDIR(st.st_mode)) {
+    if (::mkdirat(dir.get(), name.c_str(), 0755) != 0 && errno != EEXIST)
+      return Err(Status::FromErrno("mkdir " + rel, errno));
+  } else if (S_ISLNK(st.st_mode)) {
+    std::error_code ec;
+    fs::path target = fs::read_symlink(src, ec);
+    if (ec) return Err(Status::IOError("readlink " + src.string() + ": " + ec.message()));
+    if (::symlinkat(target.c_str(), dir.get(), name.c_str()) != 0)
+      return Err(Status::FromErrno("symlink " + rel, errno));
+  } else if (S_ISREG(st.st_mode)) {
+    if (::linkat(AT_FDCWD, src.c_str(), dir.get(), name.c_str(), 0) != 0) {
+      if (errno != EXDEV) return Err(Status::FromErrno("link " + rel, errno));
+      std::string dest = "/proc/self/fd/" + std::to_string(dir.get()) + "/" + name;
+      CF_TRY(LinkOrCopy(src.string(), dest));
+    }
+  } else {
+    return false;  // devices, fifos: never part of a toolchain
+  }
+  return true;
+}
+
+// Adds the accelerator's tree at `path` (a host-paths entry).
+Status AddHostPath(const std::string& root, const std::string& accel, const std::string& path,
+                   AccelStageReport& report) {
+  // The parent resolves inside the accelerator; the entry itself is taken as
+  // it is (a symlink like /usr/lib64/ld-linux-x86-64.so.2 stays a symlink).
+  fs::path p(path);
+  auto parent = RealPathInRoot(accel, p.parent_path().string());
+  if (!parent) {
+    if (parent.error().IsNotFound()) return Status::Ok();  // e.g. no distcc in a tools-only accelerator
+    return parent.error();
+  }
+  auto real = std::optional<std::string>((fs::path(*parent) / p.filename()).string());
+  struct stat st{};
+  if (::lstat(real->c_str(), &st) != 0) {
+    if (errno == ENOENT) return Status::Ok();
+    return Status::FromErrno("stat " + *real, errno);
+  }
+  std::string rel = Relative(accel, *real);
+  CF_ASSIGN_OR_RETURN(bool added, AddEntry(root, rel, *real, st));
+  report.added += added;
+  if (!S_ISDIR(st.st_mode)) return Status::Ok();
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(*real, ec); !ec && it != fs::end(it); it.increment(ec)) {
+    struct stat est{};
+    if (::lstat(it->path().c_str(), &est) != 0) return Status::FromErrno("stat " + it->path().string(), errno);
+    std::string erel = Relative(accel, it->path().string());
+    CF_ASSIGN_OR_RETURN(bool a, AddEntry(root, erel, it->path(), est));
+    report.added += a;
+    if (S_ISDIR(est.st_mode) && !a) {
+      // The root has something here: merge only into a real directory, never
+      // through a symlink of the root (it would land elsewhere in the root).
+      auto in_root = OpenInRoot(root, erel, O_PATH | O_NOFOLLOW);
+      struct stat rst{};
+      if (!in_root || ::fstat(in_root->get(), &rst) != 0 || !S_ISDIR(rst.st_mode))
+        it.disable_recursion_pending();
+    }
+  }
+  if (ec) return Status::IOError("walk " + *real + ": " + ec.message());
+  return Status::Ok();
+}
+
+// The accelerator files a host-tools entry names: itself, or the matches of a
+// glob in its last component.
+Result<std::vector<std::string>> ExpandTool(const std::string& accel, const std::string& pattern) {
+  if (pattern.find_first_of("*?[") == std::string::npos) return std::vector<std::string>{pattern};
+  fs::path p(pattern);
+  std::vector<std::string> out;
+  auto dir = RealPathInRoot(accel, p.parent_path().string());
+  if (!dir) return out;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(*dir, ec))
+    if (::fnmatch(p.filename().c_str(), entry.path().filename().c_str(), 0) == 0)
+      out.push_back((p.parent_path() / entry.path().filename()).string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::string ReadText(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// The text of an object's .comment section ("GCC: (Debian 12.2.0-14) 12.2.0").
+std::string CommentOf(const std::string& object) {
+  auto elf = ReadElfFile(object);
+  if (!elf) return "?";
+  for (const auto& s : elf->sections)
+    if (s.name == ".comment") {
+      std::string text;
+      for (char c : s.bytes) text += c == '\0' ? ' ' : c;
+      while (!text.empty() && text.back() == ' ') text.pop_back();
+      while (!text.empty() && text.front() == ' ') text.erase(0, 1);
+      return text;
+    }
+  return "";
+}
+
+// A small program touching what target defaults change: integer and floating
+// point code, a loop gcc vectorises at -O2, a jump table, data and strings.
+// No #include: the pool's root has the compiler but no target headers (distcc
+// sends preprocessed code), and the probe must compile in both.
+constexpr const char* kProbe = R"(typedef unsigned long size_t;
+struct pair { long a; double b; };
+static const char *names[] = {"zero", "one", "two", "three", "four", "five"};
+double dot(const double *x, const double *y, size_t n) {
+  double s = 0;
+  for (size_t i = 0; i < n; ++i) s += x[i] * y[i];
+  return s;
+}
+void scale(int *v, int n, int k) { for (int i = 0; i < n; ++i) v[i] = v[i] * k + (v[i] >> 3); }
+const char *name(unsigned i) {
+  switch (i) { case 0: return names[0]; case 1: return names[1]; case 2: return names[2];
+               case 3: return names[3]; case 4: return names[4]; default: return names[5]; }
+}
+long mix(struct pair p, long x) { return (long)(p.b * 3.5) + p.a * x / 7 + __builtin_popcountl(x); }
+)";
+
+// The code of CVE-2023-4039 (AArch64 -fstack-protector and dynamic arrays),
+// fixed in Debian 12's native gcc but not in its cross gcc.
+constexpr const char* kProbeStackProtector = R"(char *strcpy(char *d, const char *s);
+int use(char *p, int n);
+int vla(int n, const char *s) { char buf[n]; strcpy(buf, s); return use(buf, n); }
+)";
+
+constexpr const char* kProbeScript = R"(set -ex
+cd /crossfarm-probe
+"$1" -dumpfullversion > "$2.version"
+"$1" -dumpmachine >> "$2.version"
+"$1" -O2 -c probe.c -o "$2.o"
+"$1" -O2 -fstack-protector-strong -c probe-sp.c -o "$2-sp.o"
+)";
+
+}  // namespace
+
+// --- network ---
+
+Result<PrivateNetwork> PrivateNetwork::Create() {
+  // unshare() moves only the calling thread: do it on a thread of our own,
+  // keep the namespace by its fd, and let the thread end.
+  Status status;
+  UniqueFd ns;
+  std::thread t([&] {
+    if (::unshare(CLONE_NEWNET) != 0) {
+      status = Status::FromErrno("unshare(CLONE_NEWNET) (the distcc pool needs root)", errno);
+      return;
+    }
+    ns.Reset(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
+    if (!ns.valid()) {
+      status = Status::FromErrno("open /proc/thread-self/ns/net", errno);
+      return;
+    }
+    UniqueFd sock(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    struct ifreq ifr{};
+    std::strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+    if (!sock.valid() || ::ioctl(sock.get(), SIOCGIFFLAGS, &ifr) != 0) {
+      status = Status::FromErrno("SIOCGIFFLAGS lo", errno);
+      return;
+    }
+    ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+    if (::ioctl(sock.get(), SIOCSIFFLAGS, &ifr) != 0) status = Status::FromErrno("bring up lo", errno);
+  });
+  t.join();
+  if (!status.ok()) return Err(status);
+  return PrivateNetwork(std::move(ns));
+}
+
+Result<NetnsScope> NetnsScope::Enter(int ns_fd) {
+  UniqueFd original(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
+  if (!original.valid()) return Err(Status::FromErrno("open /proc/thread-self/ns/net", errno));
+  if (::setns(ns_fd, CLONE_NEWNET) != 0) return Err(Status::FromErrno("setns(CLONE_NEWNET)", errno));
+  return NetnsScope(std::move(original));
+}
+
+NetnsScope::~NetnsScope() {
+  if (original_.valid()) (void)::setns(original_.get(), CLONE_NEWNET);
+}
+
+// --- staging ---
+
+Result<AccelStageReport> StageAccelerator(const std::string& root, const std::string& accel,
+                                          const AccelSpec& spec) {
+  AccelStageReport report;
+  for (const auto& p : spec.host_paths) CF_TRY(AddHostPath(root, accel, p, report));
+  if (!spec.substitute_tools) return report;
+  std::set<std::string> done;
+  for (const auto& pattern : spec.host_tools) {
+    CF_ASSIGN_OR_RETURN(auto paths, ExpandTool(accel, pattern));
+    for (const auto& path : paths) {
+      if (IsMachineReportingTool(path)) {
+        report.refused.push_back(path);
+        continue;
+      }
+      auto from = RealPathInRoot(accel, path);
+      auto to = RealPathInRoot(root, path);
+      if (!from || !to) continue;  // the root lacks it: the build keeps lacking it
+      struct stat fst{}, tst{};
+      if (::stat(from->c_str(), &fst) != 0 || ::lstat(to->c_str(), &tst) != 0) continue;
+      if (!S_ISREG(fst.st_mode) || !S_ISREG(tst.st_mode) || !done.insert(*to).second) continue;
+      if (::unlink(to->c_str()) != 0) return Err(Status::FromErrno("unlink " + *to, errno));
+      CF_TRY(LinkOrCopy(*from, *to));
+      report.replaced.push_back("/" + Relative(root, *to));
+    }
+  }
+  return report;
+}
+
+std::vector<std::pair<std::string, std::string>> MachineEnvironment(const ArchInfo& target) {
+  // config.guess's vendor field: "ibm" for s390x, "unknown" elsewhere.
+  std::string arch(target.name);
+  std::string gnu = arch + (arch == "s390x" ? "-ibm" : "-unknown") + "-linux-gnu";
+  return {{"MAKE_HOST", gnu}, {"HOSTTYPE", arch}, {"MACHTYPE", gnu}};
+}
+
+// --- probe ---
+
+Result<ProbeResult> ProbeCompilers(const Sandbox& sandbox, const std::string& work_dir,
+                                   const std::string& root, const ArchInfo& root_arch,
+                                   const std::string& accel_root, const AccelSpec& spec,
+                                   const std::string& log_path) {
+  ProbeResult result;
+  result.guarded_flags = {"-march=native", "-mcpu=native", "-mtune=native"};
+  if (!RealPathInRoot(root, spec.cc)) {
+    result.note = "the root has no " + spec.cc + " to compare with";
+    return result;
+  }
+  CF_ASSIGN_OR_RETURN(TempDir dir, TempDir::Create(work_dir, "probe-"));
+  std::ofstream(dir.path() + "/probe.c") << kProbe;
+  std::ofstream(dir.path() + "/probe-sp.c") << kProbeStackProtector;
+  std::ofstream(dir.path() + "/run.sh") << kProbeScript;
+  CF_ASSIGN_OR_RETURN(const ArchInfo* host, LookupArch(spec.host_arch));
+  auto run = [&](const std::string& sandbox_root, const ArchInfo* arch,
+                 const std::string& tag) -> Result<bool> {
+    SandboxSpec sb;
+    sb.root = sandbox_root;
+    sb.arch = arch;
+    sb.AddBind(dir.path(), "/crossfarm-probe", Access::kReadWrite);
+    sb.cwd = "/crossfarm-probe";
+    sb.SetEnv("PATH", "/usr/bin:/bin");
+    sb.SetEnv("LC_ALL", "C");
+    CF_ASSIGN_OR_RETURN(ExitInfo exit, sandbox.Run(sb, {"/bin/sh", "/crossfarm-probe/run.sh", spec.cc, tag},
+                                                  LogSink{.path = log_path, .callback = {}}));
+    return exit.ok();
+  };
+  CF_ASSIGN_OR_RETURN(bool native_ok, run(root, &root_arch, "native"));
+  CF_ASSIGN_OR_RETURN(bool cross_ok, run(accel_root, host, "cross"));
+  if (!native_ok || !cross_ok) {
+    result.note = std::string("the probe did not compile with the ") +
+                  (native_ok ? "accelerator's" : "root's") + " compiler (its output is in the job log)";
+    return result;
+  }
+  std::string nv = ReadText(dir.path() + "/native.version"), cv = ReadText(dir.path() + "/cross.version");
+  auto oneline = [](std::string s) {
+    std::replace(s.begin(), s.end(), '\n', ' ');
+    while (!s.empty() && s.back() == ' ') s.pop_back();
+    return s;
+  };
+  if (nv != cv) {
+    result.note = "compilers differ: root " + oneline(nv) + ", accelerator " + oneline(cv);
+    return result;
+  }
+  CF_ASSIGN_OR_RETURN(ElfComparison code,
+                      CompareElfFiles(dir.path() + "/native.o", dir.path() + "/cross.o"));
+  if (code.verdict == ElfVerdict::kDifferent) {
+    result.note = "the probe's code differs (" + code.first_difference + ")";
+    return result;
+  }
+  result.same_code = true;
+  result.note = "same code as the root's gcc " + oneline(nv);
+  if (code.verdict == ElfVerdict::kEqualModuloIdents) {
+    result.note += "; .comment differs: root '" + CommentOf(dir.path() + "/native.o") +
+                   "', accelerator '" + CommentOf(dir.path() + "/cross.o") + "'";
+  }
+  CF_ASSIGN_OR_RETURN(ElfComparison sp,
+                      CompareElfFiles(dir.path() + "/native-sp.o", dir.path() + "/cross-sp.o"));
+  if (sp.verdict == ElfVerdict::kDifferent) {
+    result.guarded_flags.push_back("-fstack-protector");
+    result.note += "; code differs with -fstack-protector (jobs using it run unaccelerated)";
+  }
+  return result;
+}
+
+bool UsesGuardedFlag(const JobSpec& spec, const std::vector<std::string>& guarded_flags) {
+  auto uses = [&](const std::string& text) {
+    return std::ranges::any_of(guarded_flags,
+                               [&](const std::string& f) { return text.find(f) != std::string::npos; });
+  };
+  for (const auto& [phase, cmds] : spec.phases)
+    for (const auto& c : cmds)
+      if (uses(c)) return true;
+  for (const auto& [k, v] : spec.environment)
+    if (uses(v)) return true;
+  return false;
+}
+
+// --- distcc ---
+
+namespace {
+
+// The names a build may call the cross compiler by: gcc, gcc-12,
+// aarch64-linux-gnu-gcc, aarch64-linux-gnu-gcc-12 (and the C++ ones). `cc` is
+// left out: distcc 3.4 crashes on a masquerade `cc` with no compiler behind it.
+std::vector<std::pair<std::string, std::string>> CompilerNames(const AccelSpec& spec) {
+  std::vector<std::pair<std::string, std::string>> out;  // name -> driver path
+  auto add = [&](const std::string& driver, const std::string& generic) {
+    if (driver.empty()) return;
+    std::string base = fs::path(driver).filename().string();
+    out.emplace_back(base, driver);
+    std::string prefix = spec.triplet + "-";
+    std::string plain = base.starts_with(prefix) ? base.substr(prefix.size()) : base;  // gcc-12
+    out.emplace_back(plain, driver);
+    out.emplace_back(generic, driver);                 // gcc
+    out.emplace_back(prefix + generic, driver);        // aarch64-linux-gnu-gcc
+  };
+  add(spec.cc, "gcc");
+  add(spec.cxx, "g++");
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end(),
+                        [](const auto& a, const auto& b) { return a.first == b.first; }),
+            out.end());
+  return out;
+}
+
+Status ReplaceSymlink(int dir, const std::string& name, const std::string& target) {
+  (void)::unlinkat(dir, name.c_str(), 0);
+  if (::symlinkat(target.c_str(), dir, name.c_str()) != 0)
+    return Status::FromErrno("symlink " + name + " -> " + target, errno);
+  return Status::Ok();
+}
+
+bool Accepts(int port) {
+  UniqueFd s(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!s.valid()) return false;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return ::connect(s.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<DistccPool>> DistccPool::Start(const Sandbox& sandbox, int netns_fd,
+                                                      const std::string& accel_root,
+                                                      const AccelSpec& spec, int jobs,
+                                                      const std::string& log_path) {
+  std::unique_ptr<DistccPool> pool(new DistccPool());
+  pool->log_path_ = log_path;
+  pool->jobs_ = std::max(1, jobs);
+  // distccd's whitelist: it runs a compiler name only if /usr/lib/distcc/NAME
+  // exists, and finds NAME through PATH, where these links come first. The
+  // accelerator's own /usr/lib/distcc is empty (no maintainer scripts ran).
+  CF_TRY(MakeDirsInRoot(accel_root, "usr/lib/distcc"));
+  CF_ASSIGN_OR_RETURN(UniqueFd dir, OpenInRoot(accel_root, "usr/lib/distcc", O_PATH | O_DIRECTORY));
+  for (const auto& [name, driver] : CompilerNames(spec)) {
+    CF_TRY(ReplaceSymlink(dir.get(), name, driver));
+    pool->names_.push_back(name);
+  }
+  CF_ASSIGN_OR_RETURN(const ArchInfo* host, LookupArch(spec.host_arch));
+  SandboxSpec sb;
+  sb.root = accel_root;
+  sb.arch = host;
+  sb.uid = sb.gid = 65534;  // distccd will not run as root
+  sb.network = Network::kCallerNamespace;
+  sb.cwd = "/tmp";
+  sb.SetEnv("PATH", "/usr/lib/distcc:/usr/bin:/bin");
+  sb.SetEnv("HOME", "/tmp");
+  sb.SetEnv("TMPDIR", "/tmp");
+  std::vector<std::string> argv = {"/usr/bin/distccd", "--no-detach", "--daemon", "--listen",
+                                   "127.0.0.1", "--port", std::to_string(kPort), "--allow",
+                                   "127.0.0.1", "--jobs", std::to_string(pool->jobs_),
+                                   "--log-stderr", "--log-level", "info"};
+  pool->cancel_ = std::make_unique<CancelToken>();
+  auto started = std::make_shared<std::atomic<bool>>(false);
+  auto failure = std::make_shared<std::string>();
+  pool->thread_ = std::thread([&sandbox, netns_fd, sb, argv, log_path, cancel = pool->cancel_.get(),
+                               started, failure] {
+    auto scope = NetnsScope::Enter(netns_fd);
+    if (!scope) {
+      *failure = scope.error().ToString();
+      started->store(true);
+      return;
+    }
+    started->store(true);
+    auto exit = sandbox.Run(sb, argv, LogSink{.path = log_path, .callback = {}},
+                            RunControl{.timeout = std::chrono::milliseconds(0), .cancel = cancel});
+    if (!exit) *failure = exit.error().ToString();
+  });
+  // Ready when 127.0.0.1:3632 of the namespace accepts a connection.
+  CF_ASSIGN_OR_RETURN(NetnsScope scope, NetnsScope::Enter(netns_fd));
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!Accepts(kPort)) {
+    if (std::chrono::steady_clock::now() > until || (started->load() && !failure->empty()))
+      return Err(Status::FailedPrecondition("distccd did not start" +
+                                            (failure->empty() ? "" : ": " + *failure) + " (log " +
+                                            log_path + ")"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return pool;
+}
+
+DistccPool::~DistccPool() {
+  if (cancel_) cancel_->Cancel();
+  if (thread_.joinable()) thread_.join();
+}
+
+std::string DistccPool::hosts() const {
+  return "127.0.0.1:" + std::to_string(kPort) + "/" + std::to_string(jobs_);
+}
+
+size_t DistccPool::compiles() const {
+  std::ifstream in(log_path_);
+  size_t n = 0;
+  for (std::string line; std::getline(in, line);) n += line.find("COMPILE_OK") != std::string::npos;
+  return n;
+}
+
+Result<std::string> InstallDistccMasquerade(const std::string& root,
+                                            const std::vector<std::string>& names) {
+  constexpr const char* kDir = "usr/lib/crossfarm-distcc";
+  std::vector<std::string> present;
+  for (const auto& name : names)
+    if (RealPathInRoot(root, "usr/bin/" + name)) present.push_back(name);
+  if (present.empty() || !RealPathInRoot(root, "usr/bin/distcc")) return std::string();
+  CF_TRY(MakeDirsInRoot(root, kDir));
+  CF_ASSIGN_OR_RETURN(UniqueFd dir, OpenInRoot(root, kDir, O_PATH | O_DIRECTORY));
+  for (const auto& name : present) CF_TRY(ReplaceSymlink(dir.get(), name, "/usr/bin/distcc"));
+  return std::string("/") + kDir;
+}
+
+std::vector<std::pair<std::string, std::string>> DistccEnvironment(const DistccPool& pool,
+                                                                   const std::string& distcc_dir) {
+  return {
+      {"DISTCC_HOSTS", pool.hosts()},
+      {"DISTCC_DIR", distcc_dir},  // must exist, or distcc quietly compiles locally
+      // The amd64 client would rename gcc to x86_64-linux-gnu-gcc.
+      {"DISTCC_NO_REWRITE_CROSS", "1"},
+      // configure compiles files that must fail; a failure must not take the
+      // pool out of service for a minute, nor be retried locally (emulated).
+      {"DISTCC_BACKOFF_PERIOD", "0"},
+      {"DISTCC_SKIP_LOCAL_RETRY", "1"},
+  };
+}
+
+}  // namespace crossfarm::worker

@@ -1,0 +1,142 @@
+// Acceleration of emulated builds (docs/acceleration.md): the worker side.
+//
+// For a job whose root is for a foreign arch and whose spec names an
+// accelerator (common/job_spec.h AccelSpec), the JobRunner
+//   1. probes the cross compiler against the root's own compiler
+//      (ProbeCompilers): same version and target, the same code for a probe
+//      program; a difference only in identification strings is allowed;
+//   2. stages host-arch files into the root (StageAccelerator): host-paths
+//      where the root has nothing, host-tools replacing the root's files;
+//   3. for distcc, starts distccd natively in a sandbox of its own whose root
+//      is the accelerator only (DistccPool), both sandboxes in a network
+//      namespace with only loopback (PrivateNetwork), and points the build's
+//      compiler names at distcc (DistccEnvironment).
+// Anything that fails before the build starts turns acceleration off for the
+// job with a warning in its log; the build then runs plainly emulated.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/job_spec.h"
+#include "common/status.h"
+#include "worker/fs_util.h"
+#include "worker/process.h"
+#include "worker/sandbox.h"
+
+namespace crossfarm::worker {
+
+// A network namespace with nothing but loopback (up). Needs CAP_SYS_ADMIN.
+class PrivateNetwork {
+ public:
+  static Result<PrivateNetwork> Create();
+  int fd() const { return ns_.get(); }
+
+ private:
+  explicit PrivateNetwork(UniqueFd ns) : ns_(std::move(ns)) {}
+  UniqueFd ns_;
+};
+
+// Moves the calling thread into a network namespace until destroyed; every
+// process it starts meanwhile (posix_spawn) is born in there.
+class NetnsScope {
+ public:
+  static Result<NetnsScope> Enter(int ns_fd);
+  NetnsScope(NetnsScope&& other) noexcept = default;
+  NetnsScope& operator=(NetnsScope&&) = delete;
+  NetnsScope(const NetnsScope&) = delete;
+  ~NetnsScope();
+
+ private:
+  explicit NetnsScope(UniqueFd original) : original_(std::move(original)) {}
+  UniqueFd original_;
+};
+
+struct AccelStageReport {
+  size_t added = 0;                   // host-paths entries new in the root
+  std::vector<std::string> replaced;  // root paths now holding a host-arch file
+  std::vector<std::string> refused;   // machine-reporting tools a glob matched
+};
+
+// Stages the accelerator checkout `accel` into the staged root `root`
+// (see the file comment). Paths resolve inside each tree, never on the host;
+// an existing root entry is never replaced by a host-path, and a host-tool
+// the root lacks is not added (the build keeps seeing the tools it had).
+Result<AccelStageReport> StageAccelerator(const std::string& root, const std::string& accel,
+                                          const AccelSpec& spec);
+
+// GNU make's MAKE_HOST and bash's MACHTYPE/HOSTTYPE as the root's own builds
+// report them; host-arch make and bash take them from the environment.
+std::vector<std::pair<std::string, std::string>> MachineEnvironment(const ArchInfo& target);
+
+// Changes whenever the probe program or its verdict rules change: cached
+// verdicts of another version are not reused.
+inline constexpr const char* kProbeVersion = "probe-4";
+
+struct ProbeResult {
+  bool same_code = false;
+  // "same code as the root's gcc 12.2.0 (aarch64-linux-gnu); .comment differs: ..."
+  // or what differs.
+  std::string note;
+  // Compiler flags for which the two compilers produce different code: a job
+  // that uses one runs unaccelerated (e.g. -fstack-protector).
+  std::vector<std::string> guarded_flags;
+};
+
+// Compiles a probe program with the root's compiler (spec.cc inside `root`,
+// emulated) and with the accelerator's (inside `accel_root`, natively).
+// Errors only for infrastructure failures; a missing compiler in the root or a
+// difference is a ProbeResult with same_code false.
+Result<ProbeResult> ProbeCompilers(const Sandbox& sandbox, const std::string& work_dir,
+                                   const std::string& root, const ArchInfo& root_arch,
+                                   const std::string& accel_root, const AccelSpec& spec,
+                                   const std::string& log_path);
+
+// True if a command or an environment value of the job uses a guarded flag.
+bool UsesGuardedFlag(const JobSpec& spec, const std::vector<std::string>& guarded_flags);
+
+// distccd with the accelerator's cross compiler, in its own bubblewrap sandbox
+// (root: a hard-linked copy of the accelerator, uid 65534), listening on
+// 127.0.0.1 of the private network it is started in.
+class DistccPool {
+ public:
+  static constexpr int kPort = 3632;
+  // `accel_root`: a staged copy of the accelerator this pool may add to.
+  static Result<std::unique_ptr<DistccPool>> Start(const Sandbox& sandbox, int netns_fd,
+                                                   const std::string& accel_root,
+                                                   const AccelSpec& spec, int jobs,
+                                                   const std::string& log_path);
+  ~DistccPool();
+  DistccPool(const DistccPool&) = delete;
+  DistccPool& operator=(const DistccPool&) = delete;
+
+  // DISTCC_HOSTS for the build sandbox.
+  std::string hosts() const;
+  // Compilations distccd completed so far (its log's COMPILE_OK lines).
+  size_t compiles() const;
+  // Names of the cross compiler the pool accepts (its whitelist).
+  const std::vector<std::string>& compiler_names() const { return names_; }
+
+ private:
+  DistccPool() = default;
+  std::thread thread_;
+  std::unique_ptr<CancelToken> cancel_;
+  std::string log_path_;
+  std::vector<std::string> names_;
+  int jobs_ = 1;
+};
+
+// Masquerade links for the build root (in /usr/lib/crossfarm-distcc, to
+// /usr/bin/distcc) for each pool compiler name the root itself has, and the
+// environment the build gets. Returns the PATH prefix dir, or "" when the root
+// has none of the names.
+Result<std::string> InstallDistccMasquerade(const std::string& root,
+                                            const std::vector<std::string>& names);
+std::vector<std::pair<std::string, std::string>> DistccEnvironment(const DistccPool& pool,
+                                                                   const std::string& distcc_dir);
+
+}  // namespace crossfarm::worker
