@@ -19,7 +19,8 @@
 //
 // Usage: bench_accel [--crossfarm PATH] [--packages zlib,hello,make]
 //                    [--modes none,distcc,auto] [--logs DIR]
-// Modes: none, distcc, host-tools, auto. --logs keeps every step's output.
+// Modes: none, distcc, host-tools, auto. --logs keeps every step's output and
+// the checkouts (out-PACKAGE-MODE).
 #include <elf.h>
 #include <yaml-cpp/yaml.h>
 
@@ -212,7 +213,7 @@ bool WarmCrossfarm(const Bench& b, const std::vector<Package>& packages,
 }
 
 // 2.-4.: the timed build of one package in one mode, then its checkout to
-// work/out-NAME-MODE. -1 if either fails or the output is no aarch64 file.
+// out-NAME-MODE in the logs dir. -1 if either fails or the output is no aarch64 file.
 double BenchMode(const Bench& b, const Package& p, const std::string& mode) {
   auto cf = b.Cf(mode);
   if (!cf) {
@@ -223,7 +224,7 @@ double BenchMode(const Bench& b, const Package& p, const std::string& mode) {
   auto r = RunLogged("crossfarm build " + p.element + " (accel " + mode + ")",
                      *cf + " build " + p.element, b.Log("build-" + tag));
   if (r.exit_code != 0) return -1;
-  fs::path out = b.work / ("out-" + tag);
+  fs::path out = b.logs / ("out-" + tag);  // kept with --logs, to look into differences
   if (RunLogged("crossfarm checkout " + p.element + " (accel " + mode + ")",
                 *cf + " checkout " + p.element + " " + Quote(out), b.Log("checkout-" + tag))
           .exit_code != 0 ||
@@ -235,7 +236,7 @@ double BenchMode(const Bench& b, const Package& p, const std::string& mode) {
 // Compares the checkout of `mode` with the unaccelerated one and prints what
 // differs. 1 equal modulo identification, 0 not, -1 nothing to compare.
 int CompareWithEmulated(const Bench& b, const Package& p, const std::string& mode) {
-  fs::path none = b.work / ("out-" + p.name + "-none"), other = b.work / ("out-" + p.name + "-" + mode);
+  fs::path none = b.logs / ("out-" + p.name + "-none"), other = b.logs / ("out-" + p.name + "-" + mode);
   if (!fs::exists(none) || !fs::exists(other)) return -1;
   auto t = crossfarm::worker::CompareTrees(none.string(), other.string());
   if (!t) {

@@ -191,11 +191,6 @@ ElfComparison CompareElf(const ElfFile& a, const ElfFile& b, const ElfCompareOpt
     out.first_difference = "header";
     return out;
   }
-  if (a.segments != b.segments) {
-    out.verdict = ElfVerdict::kDifferent;
-    out.first_difference = "program headers";
-    return out;
-  }
   // The kept sections must match one for one, in order: section indices shift
   // when an ignored section is missing on one side, so match by position among
   // the kept ones, not by index.
@@ -215,6 +210,13 @@ ElfComparison CompareElf(const ElfFile& a, const ElfFile& b, const ElfCompareOpt
       out.first_difference = kept_a[i]->name;
       return out;
     }
+  }
+  // After the sections: a moved or resized section says more than the
+  // segment that holds it.
+  if (a.segments != b.segments) {
+    out.verdict = ElfVerdict::kDifferent;
+    out.first_difference = "program headers";
+    return out;
   }
   // Which identification sections differ, for the report; not a verdict.
   for (const std::string& name : options.ignored_sections) {

@@ -1,0 +1,155 @@
+// End-to-end acceleration of emulated builds (docs/acceleration.md) on
+// examples/hello for aarch64: the example's accelerator (Debian's amd64 cross
+// gcc, shell tools and distcc) against plain emulation, with real bwrap,
+// qemu-user and distccd. The outputs must be the same code; only the
+// compiler's identification (.comment, and so the build-id) may differ.
+#include <gtest/gtest.h>
+
+#include "tests/e2e/e2e_util.h"
+#include "worker/elf_compare.h"
+
+namespace crossfarm::e2e {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A small element that exercises what acceleration replaces: a configure-like
+// shell loop (sed, grep, the shell), separate compile and link steps (the
+// compile goes to distcc), make, and the tools that must keep reporting the
+// sandbox's arch.
+constexpr const char* kProbeElement = R"(kind: manual
+build-depends:
+- base.bst
+sources:
+- kind: local
+  path: files/hello.c
+config:
+  configure-commands:
+  - for i in 1 2 3 4 5; do echo "#define N$i $i" | sed 's/N/VALUE_/' | grep VALUE_ >> config.h; done
+  build-commands:
+  - gcc -O2 -c hello.c -o hello.o
+  - gcc -o hello hello.o
+  - printf 'all:\n\techo $(MAKE_HOST) > make-host\n' > Makefile && make
+  install-commands:
+  - install -D -m 0755 hello %{install-root}/usr/bin/hello
+  - install -D -m 0644 config.h %{install-root}/usr/share/probe/config.h
+  - uname -m > %{install-root}/usr/share/probe/uname
+  - gcc -dumpmachine > %{install-root}/usr/share/probe/dumpmachine
+  - cp make-host %{install-root}/usr/share/probe/make-host
+)";
+
+class AccelE2ETest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    project_ = new TempTree("accel");
+    cache_ = new TempTree("accel-cache");
+    auto cp = RunCmd("cp -a " + std::string(CROSSFARM_SOURCE_DIR) + "/examples/hello/. " +
+                     project_->path().string());
+    if (cp.exit_code != 0) setup_error_ = "copying the example failed:\n" + cp.output;
+    WriteFile(project_->path() / "elements/probe.bst", kProbeElement);
+    WriteFile(project_->path() / "elements/protected.bst",
+              "kind: manual\nbuild-depends:\n- base.bst\nsources:\n- kind: local\n  path: files/hello.c\n"
+              "config:\n  build-commands:\n  - gcc -O2 -fstack-protector-strong -c hello.c -o hello.o\n"
+              "  install-commands:\n  - install -D hello.o %{install-root}/hello.o\n");
+    auto track = Cf("source track base/arm64.bst accel/aarch64.bst");
+    if (track.exit_code != 0) setup_error_ = "source track failed:\n" + track.output;
+    auto binfmt = Cf("setup binfmt");
+    if (binfmt.exit_code != 0) setup_error_ = "crossfarm setup binfmt failed:\n" + binfmt.output;
+  }
+  static void TearDownTestSuite() {
+    delete project_;
+    delete cache_;
+  }
+  void SetUp() override { ASSERT_TRUE(setup_error_.empty()) << setup_error_; }
+  static CommandResult Cf(const std::string& args) {
+    return RunCmd(std::string(CROSSFARM_BIN) + " -C " + project_->path().string() + " --cache-dir " +
+                  cache_->path().string() + " --mirror-dir " + TestCache() + "/mirror " + args);
+  }
+  static fs::path Checkout(const std::string& accel, const std::string& element) {
+    fs::path out = cache_->path() / ("out-" + accel + "-" + element);
+    auto co = Cf("--arch aarch64 --accel " + accel + " checkout " + element + " " + out.string());
+    EXPECT_EQ(co.exit_code, 0) << co.output;
+    return out;
+  }
+  static std::string setup_error_;
+  static TempTree* project_;
+  static TempTree* cache_;
+};
+TempTree* AccelE2ETest::project_ = nullptr;
+TempTree* AccelE2ETest::cache_ = nullptr;
+std::string AccelE2ETest::setup_error_;
+
+TEST_F(AccelE2ETest, ShowSaysHowEachJobIsAcceleratedAndTheModeIsPartOfTheKey) {
+  auto show = Cf("--arch aarch64 show --format '%{name} %{full-key} %{accel}' probe.bst");
+  ASSERT_EQ(show.exit_code, 0) << show.output;
+  EXPECT_NE(show.output.find("probe.bst "), std::string::npos) << show.output;
+  EXPECT_NE(show.output.find("distcc+host-tools via accel/aarch64.bst"), std::string::npos) << show.output;
+  // The base itself is an import: nothing to accelerate.
+  EXPECT_NE(show.output.find("base/arm64.bst "), std::string::npos);
+  EXPECT_EQ(show.output.find("base/arm64.bst " + std::string(64, 'x')), std::string::npos);
+
+  auto key = [&](const std::string& accel) {
+    auto r = Cf("--arch aarch64 --accel " + accel + " show --deps none --format '%{full-key}' probe.bst");
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    return r.output;
+  };
+  std::string none = key("none"), distcc = key("distcc"), tools = key("host-tools"), all = key("auto");
+  EXPECT_NE(none, distcc);
+  EXPECT_NE(none, tools);
+  EXPECT_NE(distcc, all);
+  EXPECT_NE(tools, all);
+  auto off = Cf("--arch aarch64 --no-accel show --deps none --format '%{accel}' probe.bst");
+  EXPECT_EQ(off.output, "off (--accel none)\n");
+  // Native x86_64 builds of the same project are untouched.
+  auto native = Cf("--arch x86_64 show --deps none --format '%{accel}' probe.bst");
+  EXPECT_EQ(native.output, "-\n");
+  auto bad = Cf("--arch aarch64 --accel turbo show probe.bst");
+  EXPECT_EQ(bad.exit_code, 2) << bad.output;
+  EXPECT_NE(bad.output.find("unknown --accel mode 'turbo'"), std::string::npos) << bad.output;
+}
+
+TEST_F(AccelE2ETest, AcceleratedOutputsAreTheSameCodeAsPlainEmulation) {
+  auto plain = Cf("--arch aarch64 --accel none build probe.bst");
+  ASSERT_EQ(plain.exit_code, 0) << plain.output;
+  auto fast = Cf("--arch aarch64 build probe.bst");
+  ASSERT_EQ(fast.exit_code, 0) << fast.output;
+
+  auto log = Cf("--arch aarch64 log probe.bst");
+  ASSERT_EQ(log.exit_code, 0) << log.output;
+  EXPECT_NE(log.output.find("# crossfarm: compiler probe: same code as the root's gcc"), std::string::npos)
+      << log.output;
+  EXPECT_NE(log.output.find("host tools replace the root's"), std::string::npos) << log.output;
+  EXPECT_NE(log.output.find("distcc pool compiled 1 objects"), std::string::npos) << log.output;
+  EXPECT_EQ(log.output.find("not accelerated"), std::string::npos) << log.output;
+
+  fs::path a = Checkout("none", "probe.bst"), b = Checkout("auto", "probe.bst");
+  // What reports the machine still reports the sandbox's arch.
+  EXPECT_EQ(ReadFile(b / "usr/share/probe/uname"), "aarch64\n");
+  EXPECT_EQ(ReadFile(b / "usr/share/probe/dumpmachine"), "aarch64-linux-gnu\n");
+  EXPECT_EQ(ReadFile(b / "usr/share/probe/make-host"), ReadFile(a / "usr/share/probe/make-host"));
+  EXPECT_EQ(ReadFile(b / "usr/share/probe/config.h"), ReadFile(a / "usr/share/probe/config.h"));
+  auto diff = worker::CompareTrees(a.string(), b.string());
+  ASSERT_TRUE(diff) << diff.error().ToString();
+  EXPECT_TRUE(diff->different.empty()) << diff->different.front().path << ": " << diff->different.front().detail;
+  EXPECT_TRUE(diff->only_in_a.empty() && diff->only_in_b.empty());
+  // The cross gcc is one Debian revision behind the native one: .comment.
+  ASSERT_EQ(diff->equal_modulo_idents.size(), 1u);
+  EXPECT_EQ(diff->equal_modulo_idents[0].path, "usr/bin/hello");
+
+  auto show = Cf("--arch aarch64 show --deps none --format '%{accel}' probe.bst");
+  EXPECT_NE(show.output.find("probe: same code as the root's gcc 12.2.0"), std::string::npos) << show.output;
+  EXPECT_NE(show.output.find(".comment differs"), std::string::npos) << show.output;
+
+  // Debian 12's cross gcc lacks the native one's CVE-2023-4039 fix: with
+  // -fstack-protector their code differs, so such a job runs unaccelerated
+  // (in the same suite run: the base and the accelerator are built already).
+  auto guarded = Cf("--arch aarch64 build protected.bst");
+  ASSERT_EQ(guarded.exit_code, 0) << guarded.output;
+  auto glog = Cf("--arch aarch64 log protected.bst");
+  EXPECT_NE(glog.output.find("not accelerated: the job uses a flag the two compilers treat differently"),
+            std::string::npos)
+      << glog.output;
+}
+
+}  // namespace
+}  // namespace crossfarm::e2e
