@@ -10,6 +10,7 @@
 #include "client/commands.h"
 #include "client/job_builder.h"
 #include "client/local_build.h"
+#include "client/remote_build.h"
 #include "common/project.h"
 #include "worker/archive.h"
 #include "worker/fs_util.h"
@@ -31,7 +32,12 @@ Result<Loaded> LoadOne(const GlobalOptions& g, const std::string& target) {
   if (!l.element->cache_key)
     return Err(Status::InvalidArgument(target + " has sources without a ref\n  hint: run "
                                        "`crossfarm source track " + target + "`"));
-  CF_ASSIGN_OR_RETURN(l.cas, cas::OpenCas(CacheLayout(g).cas));
+  // With --remote the artifacts are the cluster's, not this machine's.
+  if (!g.remote.empty()) {
+    CF_ASSIGN_OR_RETURN(l.cas, OpenClusterCas(g));
+  } else {
+    CF_ASSIGN_OR_RETURN(l.cas, cas::OpenCas(CacheLayout(g).cas));
+  }
   return l;
 }
 

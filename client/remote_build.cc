@@ -337,10 +337,8 @@ Result<BuildSummary> RemoteBuild::Run(const std::vector<ProjectTargets>& builds)
 
 }  // namespace
 
-Result<BuildSummary> BuildRemotely(const std::vector<ProjectTargets>& builds, const GlobalOptions& g,
-                                   const BuildSettings& settings) {
-  CF_ASSIGN_OR_RETURN(auto conn, SchedulerConnection::Open(g));
-  CF_ASSIGN_OR_RETURN(auto status, conn->QueryStatus(std::chrono::seconds(30)));
+Result<std::unique_ptr<cas::Cas>> OpenClusterCas(const GlobalOptions& g, SchedulerConnection& conn) {
+  CF_ASSIGN_OR_RETURN(auto status, conn.QueryStatus(std::chrono::seconds(30)));
   if (status.cas_url.empty())
     return Err(Status::FailedPrecondition("the scheduler at " + g.remote + " announces no CAS (--cas)"));
   cas::CasOptions cas_options;
@@ -350,7 +348,18 @@ Result<BuildSummary> BuildRemotely(const std::vector<ProjectTargets>& builds, co
     cas_options.remote.client_public_key = pair.public_key;
     cas_options.remote.client_secret_key = pair.secret_key;
   }
-  CF_ASSIGN_OR_RETURN(auto cas, cas::OpenCas(status.cas_url, cas_options));
+  return cas::OpenCas(status.cas_url, cas_options);
+}
+
+Result<std::unique_ptr<cas::Cas>> OpenClusterCas(const GlobalOptions& g) {
+  CF_ASSIGN_OR_RETURN(auto conn, SchedulerConnection::Open(g));
+  return OpenClusterCas(g, *conn);
+}
+
+Result<BuildSummary> BuildRemotely(const std::vector<ProjectTargets>& builds, const GlobalOptions& g,
+                                   const BuildSettings& settings) {
+  CF_ASSIGN_OR_RETURN(auto conn, SchedulerConnection::Open(g));
+  CF_ASSIGN_OR_RETURN(auto cas, OpenClusterCas(g, *conn));
   Progress progress(settings.progress);
   RemoteBuild build(g, settings, *conn, *cas, progress);
   auto summary = build.Run(builds);

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "cas/cas.h"
 #include "client/command.h"
 #include "client/local_build.h"
 #include "common/project.h"
@@ -51,6 +52,11 @@ class SchedulerConnection {
 
 // Builds the targets of `builds` (one project per arch of `--arch a,b,c`) on the
 // cluster named by g.remote, as one submission.
+// The cluster's CAS, as the scheduler announces it, opened with the client's
+// key: `checkout` and `log` with --remote read artifacts from there.
+Result<std::unique_ptr<cas::Cas>> OpenClusterCas(const GlobalOptions& g, SchedulerConnection& conn);
+Result<std::unique_ptr<cas::Cas>> OpenClusterCas(const GlobalOptions& g);
+
 Result<BuildSummary> BuildRemotely(const std::vector<ProjectTargets>& builds, const GlobalOptions& g,
                                    const BuildSettings& settings);
 
