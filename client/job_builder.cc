@@ -154,7 +154,8 @@ Result<JobSpec> MakeJobSpec(const Element& e, std::optional<Digest> sources_root
                            .cc = info.cc,
                            .cxx = info.cxx,
                            .host_tools = info.host_tools,
-                           .host_paths = info.host_paths};
+                           .host_paths = info.host_paths,
+                           .remote_pool = {}};
   }
   if (sources_root) spec.sources.push_back({*sources_root, ""});
   spec.environment = e.environment;

@@ -39,6 +39,15 @@ struct StagedArtifact {
   bool accelerator = false;
 };
 
+// A distcc pool member on another worker (filled in by the scheduler).
+struct PoolMember {
+  std::string worker;
+  std::string address;  // its pool gateway, reachable from the job's worker
+  uint32_t port = 0;
+  uint32_t slots = 0;
+  friend bool operator==(const PoolMember&, const PoolMember&) = default;
+};
+
 // How an emulated job is accelerated (docs/acceleration.md). The accelerator
 // artifact is the spec's input with `accelerator` set: host-arch executables
 // (shell tools, a cross compiler, distcc) for the sandbox's target arch.
@@ -51,6 +60,9 @@ struct AccelSpec {
   std::string cc, cxx;      // cross compiler drivers (absolute paths in the accelerator)
   std::vector<std::string> host_tools;  // root paths replaced (globs over the accelerator)
   std::vector<std::string> host_paths;  // accelerator paths added where the root has none
+  // Not part of the job's identity: where the scheduler found pool members
+  // for this attempt (empty in embedded builds).
+  std::vector<PoolMember> remote_pool;
   friend bool operator==(const AccelSpec&, const AccelSpec&) = default;
 };
 

@@ -190,8 +190,11 @@ Result<std::shared_ptr<const AcceleratorInfo>> Project::Accelerator(const std::s
     return Err(graph.error().WithContext("accelerator " + name + " (named in the public data of a "
                                          "dependency of " + user.name + ")"));
   // An accelerator and its dependencies are host-arch imports: never
-  // accelerated themselves.
+  // accelerated themselves. They may have been loaded (not keyed yet) by the
+  // same LoadTargets call: key the closure now, dependencies first.
   for (Element* e : loaded) ComputeCacheKey(*e);
+  for (Element* e : PlanElements(*graph, Scope::kAll))
+    if (!e->cache_key) ComputeCacheKey(*e);
   CF_ASSIGN_OR_RETURN(AcceleratorInfo info, ParseAcceleratorInfo(*graph->front()));
   auto shared = std::make_shared<const AcceleratorInfo>(std::move(info));
   accelerators_[name] = shared;
@@ -222,11 +225,13 @@ Status Project::ResolveAccelerators(const std::vector<Element*>& loaded) {
                          "declare one accelerator per base");
     }
     if (name.empty()) continue;
-    CF_ASSIGN_OR_RETURN(auto info, Accelerator(name, *e));
+    // --no-accel does not even load the accelerator: it also works around a
+    // broken one.
     if (config_.accel_mode == AccelMode::kNone) {
       e->accel_note = "off (--accel none)";
       continue;
     }
+    CF_ASSIGN_OR_RETURN(auto info, Accelerator(name, *e));
     if (!e->sandbox_build_arch.empty() && e->sandbox_build_arch != info->target_arch) {
       e->accel_note = "none: " + name + " is for " + info->target_arch + ", the sandbox is " +
                       e->sandbox_build_arch;

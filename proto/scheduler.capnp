@@ -36,6 +36,15 @@ struct AccelSpec {
   cxx @6 :Text;
   hostToolPaths @7 :List(Text);
   hostPaths @8 :List(Text);
+  remotePool @9 :List(PoolMember);
+}
+
+# A distcc pool member the scheduler hands an emulated job (AccelSpec.remotePool).
+struct PoolMember {
+  worker @0 :Text;
+  address @1 :Text;
+  port @2 :UInt32;
+  slots @3 :UInt32;
 }
 
 struct StagedSource {
@@ -102,6 +111,9 @@ struct WorkerInfo {
   running @4 :List(Text);     # cache keys of the jobs it runs now
   cacheRoots @5 :List(Text);  # hex hashes of artifact roots checked out locally
   dryRun @6 :Bool;            # --dry-run-jobs (benchmark mode)
+  distccAddress @7 :Text;     # pool gateway of a --distcc-slots worker
+  distccPort @8 :UInt32;
+  distccSlots @9 :UInt32;
 }
 
 struct Assign {

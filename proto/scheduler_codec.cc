@@ -106,6 +106,14 @@ void BuildSpec(cp::JobSpec::Builder b, const JobSpec& s) {
     a.setCxx(AsText(s.accel->cxx));
     SetTexts(a.initHostToolPaths(s.accel->host_tools.size()), s.accel->host_tools);
     SetTexts(a.initHostPaths(s.accel->host_paths.size()), s.accel->host_paths);
+    auto pool = a.initRemotePool(s.accel->remote_pool.size());
+    for (size_t m = 0; m < s.accel->remote_pool.size(); ++m) {
+      const PoolMember& member = s.accel->remote_pool[m];
+      pool[m].setWorker(AsText(member.worker));
+      pool[m].setAddress(AsText(member.address));
+      pool[m].setPort(member.port);
+      pool[m].setSlots(member.slots);
+    }
   }
 }
 
@@ -149,7 +157,10 @@ JobSpec ReadSpec(cp::JobSpec::Reader r) {
                         .cc = Str(a.getCc()),
                         .cxx = Str(a.getCxx()),
                         .host_tools = GetTexts(a.getHostToolPaths()),
-                        .host_paths = GetTexts(a.getHostPaths())};
+                        .host_paths = GetTexts(a.getHostPaths()),
+                        .remote_pool = {}};
+    for (auto p : a.getRemotePool())
+      s.accel->remote_pool.push_back({Str(p.getWorker()), Str(p.getAddress()), p.getPort(), p.getSlots()});
   }
   return s;
 }
@@ -180,10 +191,17 @@ void BuildWorker(cp::WorkerInfo::Builder b, const WorkerInfo& w) {
   SetTexts(b.initRunning(w.running.size()), w.running);
   SetTexts(b.initCacheRoots(w.cache_roots.size()), w.cache_roots);
   b.setDryRun(w.dry_run);
+  b.setDistccAddress(AsText(w.distcc_address));
+  b.setDistccPort(w.distcc_port);
+  b.setDistccSlots(w.distcc_slots);
 }
 WorkerInfo ReadWorker(cp::WorkerInfo::Reader r) {
-  return {Str(r.getName()), GetTexts(r.getNativeArchs()), GetTexts(r.getEmulatedArchs()),
-          r.getSlots(), GetTexts(r.getRunning()), GetTexts(r.getCacheRoots()), r.getDryRun()};
+  WorkerInfo w{Str(r.getName()), GetTexts(r.getNativeArchs()), GetTexts(r.getEmulatedArchs()),
+               r.getSlots(), GetTexts(r.getRunning()), GetTexts(r.getCacheRoots()), r.getDryRun()};
+  w.distcc_address = Str(r.getDistccAddress());
+  w.distcc_port = r.getDistccPort();
+  w.distcc_slots = r.getDistccSlots();
+  return w;
 }
 
 void BuildResult(cp::JobResult::Builder b, const JobResultMsg& m) {

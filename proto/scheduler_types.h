@@ -46,6 +46,11 @@ struct WorkerInfo {
   std::vector<std::string> running;      // cache keys
   std::vector<std::string> cache_roots;  // hex hashes of checked-out artifact roots
   bool dry_run = false;
+  // A distcc pool member (crossfarm-worker --distcc-slots): where emulated
+  // jobs on other workers reach its pool gateway (worker/accel.h).
+  std::string distcc_address;
+  uint32_t distcc_port = 0;
+  uint32_t distcc_slots = 0;
 };
 
 struct JobResultMsg {

@@ -507,6 +507,17 @@ void SchedulerState::Assign(Job& job, WorkerEntry& w, bool emulated, Clock::time
     const Job* producer = FindJob(job.rec.request.input_keys[i]);
     m.spec.inputs[i].root = producer && producer->rec.artifact ? *producer->rec.artifact : Digest{};
   }
+  // An emulated job with a distcc pool also gets the other workers' pool
+  // gateways (docs/acceleration.md); at most a few, the first registered.
+  if (emulated && m.spec.accel && m.spec.accel->distcc) {
+    constexpr size_t kMaxPoolMembers = 4;
+    for (const WorkerEntry* other : workers_.ordered()) {
+      if (other == &w || other->info.distcc_slots == 0 || other->info.distcc_address.empty()) continue;
+      m.spec.accel->remote_pool.push_back({other->info.name, other->info.distcc_address,
+                                           other->info.distcc_port, other->info.distcc_slots});
+      if (m.spec.accel->remote_pool.size() == kMaxPoolMembers) break;
+    }
+  }
   ++job.rec.attempts;
   m.attempt = job.rec.attempts;
   job.rec.worker = w.info.name;

@@ -6,6 +6,7 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <sched.h>
+#include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -24,6 +25,7 @@
 #include "common/accel.h"
 #include "common/arch.h"
 #include "worker/elf_compare.h"
+#include "worker/staging.h"
 
 namespace crossfarm::worker {
 
@@ -32,6 +34,7 @@ namespace fs = std::filesystem;
 namespace {
 
 // The host path `rel` resolves to inside `root` (symlinks followed inside it).
+// `root` must be canonical (Canonical below): the result is compared with it.
 Result<std::string> RealPathInRoot(const std::string& root, std::string_view rel) {
   CF_ASSIGN_OR_RETURN(UniqueFd fd, OpenInRoot(root, rel, O_PATH));
   char buf[PATH_MAX];
@@ -42,6 +45,15 @@ Result<std::string> RealPathInRoot(const std::string& root, std::string_view rel
   if (path != root && !path.starts_with(root + "/"))
     return Err(Status::FailedPrecondition(std::string(rel) + " resolves outside " + root));
   return path;
+}
+
+// The root as /proc/self/fd links name it: a cache dir reached through a
+// symlink or given relative still compares right.
+Result<std::string> Canonical(const std::string& dir) {
+  std::error_code ec;
+  auto c = fs::canonical(dir, ec);
+  if (ec) return Err(Status::IOError("cannot resolve " + dir + ": " + ec.message()));
+  return c.string();
 }
 
 std::string Relative(const std::string& root, const std::string& host_path) {
@@ -111,6 +123,12 @@ Status AddHostPath(const std::string& root, const std::string& accel, const std:
   CF_ASSIGN_OR_RETURN(bool added, AddEntry(root, rel, *real, st));
   report.added += added;
   if (!S_ISDIR(st.st_mode)) return Status::Ok();
+  if (!added) {
+    // Merge only into a real directory of the root, never through its symlink.
+    auto in_root = OpenInRoot(root, rel, O_PATH | O_NOFOLLOW);
+    struct stat rst{};
+    if (!in_root || ::fstat(in_root->get(), &rst) != 0 || !S_ISDIR(rst.st_mode)) return Status::Ok();
+  }
   std::error_code ec;
   for (auto it = fs::recursive_directory_iterator(*real, ec); !ec && it != fs::end(it); it.increment(ec)) {
     struct stat est{};
@@ -251,8 +269,10 @@ NetnsScope::~NetnsScope() {
 
 // --- staging ---
 
-Result<AccelStageReport> StageAccelerator(const std::string& root, const std::string& accel,
+Result<AccelStageReport> StageAccelerator(const std::string& root_dir, const std::string& accel_dir,
                                           const AccelSpec& spec) {
+  CF_ASSIGN_OR_RETURN(std::string root, Canonical(root_dir));
+  CF_ASSIGN_OR_RETURN(std::string accel, Canonical(accel_dir));
   AccelStageReport report;
   for (const auto& p : spec.host_paths) CF_TRY(AddHostPath(root, accel, p, report));
   if (!spec.substitute_tools) return report;
@@ -293,7 +313,8 @@ Result<ProbeResult> ProbeCompilers(const Sandbox& sandbox, const std::string& wo
                                    const std::string& log_path) {
   ProbeResult result;
   result.guarded_flags = {"-march=native", "-mcpu=native", "-mtune=native"};
-  if (!RealPathInRoot(root, spec.cc)) {
+  CF_ASSIGN_OR_RETURN(std::string canonical_root, Canonical(root));
+  if (!RealPathInRoot(canonical_root, spec.cc)) {
     result.note = "the root has no " + spec.cc + " to compare with";
     return result;
   }
@@ -444,29 +465,36 @@ Result<std::unique_ptr<DistccPool>> DistccPool::Start(const Sandbox& sandbox, in
                                    "127.0.0.1", "--jobs", std::to_string(pool->jobs_),
                                    "--log-stderr", "--log-level", "info"};
   pool->cancel_ = std::make_unique<CancelToken>();
-  auto started = std::make_shared<std::atomic<bool>>(false);
-  auto failure = std::make_shared<std::string>();
-  pool->thread_ = std::thread([&sandbox, netns_fd, sb, argv, log_path, cancel = pool->cancel_.get(),
-                               started, failure] {
+  // Why the pool thread ended early, if it did (read by the waiting loop).
+  struct Failure {
+    std::mutex mu;
+    std::string text;
+  };
+  auto failure = std::make_shared<Failure>();
+  auto fail = [failure](std::string text) {
+    std::lock_guard lock(failure->mu);
+    failure->text = std::move(text);
+  };
+  pool->thread_ = std::thread([&sandbox, netns_fd, sb, argv, log_path, cancel = pool->cancel_.get(), fail] {
     auto scope = NetnsScope::Enter(netns_fd);
-    if (!scope) {
-      *failure = scope.error().ToString();
-      started->store(true);
-      return;
-    }
-    started->store(true);
+    if (!scope) return fail(scope.error().ToString());
     auto exit = sandbox.Run(sb, argv, LogSink{.path = log_path, .callback = {}},
                             RunControl{.timeout = std::chrono::milliseconds(0), .cancel = cancel});
-    if (!exit) *failure = exit.error().ToString();
+    if (!exit) return fail(exit.error().ToString());
+    if (!cancel->cancelled()) fail("distccd ended: " + exit->Describe());
   });
   // Ready when 127.0.0.1:3632 of the namespace accepts a connection.
   CF_ASSIGN_OR_RETURN(NetnsScope scope, NetnsScope::Enter(netns_fd));
   auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (!Accepts(kPort)) {
-    if (std::chrono::steady_clock::now() > until || (started->load() && !failure->empty()))
-      return Err(Status::FailedPrecondition("distccd did not start" +
-                                            (failure->empty() ? "" : ": " + *failure) + " (log " +
-                                            log_path + ")"));
+    std::string why;
+    {
+      std::lock_guard lock(failure->mu);
+      why = failure->text;
+    }
+    if (std::chrono::steady_clock::now() > until || !why.empty())
+      return Err(Status::FailedPrecondition("distccd did not start" + (why.empty() ? "" : ": " + why) +
+                                            " (log " + log_path + ")"));
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return pool;
@@ -488,9 +516,10 @@ size_t DistccPool::compiles() const {
   return n;
 }
 
-Result<std::string> InstallDistccMasquerade(const std::string& root,
+Result<std::string> InstallDistccMasquerade(const std::string& root_dir,
                                             const std::vector<std::string>& names) {
   constexpr const char* kDir = "usr/lib/crossfarm-distcc";
+  CF_ASSIGN_OR_RETURN(std::string root, Canonical(root_dir));
   std::vector<std::string> present;
   for (const auto& name : names)
     if (RealPathInRoot(root, "usr/bin/" + name)) present.push_back(name);
@@ -513,6 +542,272 @@ std::vector<std::pair<std::string, std::string>> DistccEnvironment(const DistccP
       {"DISTCC_BACKOFF_PERIOD", "0"},
       {"DISTCC_SKIP_LOCAL_RETRY", "1"},
   };
+}
+
+}  // namespace crossfarm::worker
+
+// --- a pool across machines ---
+
+namespace crossfarm::worker {
+
+namespace {
+
+bool WriteAll(int fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return true;
+}
+
+// Reads one '\n'-terminated line byte by byte (so nothing after it is
+// consumed), at most 1 KiB, within 5 s.
+std::optional<std::string> ReadLine(int fd) {
+  std::string line;
+  while (line.size() < 1024) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 5000) <= 0) return std::nullopt;
+    char c;
+    ssize_t n = ::recv(fd, &c, 1, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return std::nullopt;
+    if (c == '\n') return line;
+    line += c;
+  }
+  return std::nullopt;
+}
+
+Result<UniqueFd> Listen(const std::string& address, uint16_t port) {
+  UniqueFd s(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!s.valid()) return Err(Status::FromErrno("socket", errno));
+  int one = 1;
+  ::setsockopt(s.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  if (::inet_pton(AF_INET, address.c_str(), &addr.sin_addr) != 1)
+    return Err(Status::InvalidArgument("not an IPv4 address: " + address));
+  if (::bind(s.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 || ::listen(s.get(), 64) != 0)
+    return Err(Status::FromErrno("listen on " + address + ":" + std::to_string(port), errno));
+  return s;
+}
+
+Result<UniqueFd> Connect(const std::string& address, uint16_t port) {
+  UniqueFd s(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!s.valid()) return Err(Status::FromErrno("socket", errno));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  if (::inet_pton(AF_INET, address.c_str(), &addr.sin_addr) != 1)
+    return Err(Status::InvalidArgument("not an IPv4 address: " + address));
+  if (::connect(s.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0)
+    return Err(Status::FromErrno("connect to " + address + ":" + std::to_string(port), errno));
+  return s;
+}
+
+}  // namespace
+
+void Splice(int a, int b, int stop_fd) {
+  bool a_open = true, b_open = true;
+  char buf[64 * 1024];
+  while (a_open || b_open) {
+    pollfd p[3] = {{a, static_cast<short>(a_open ? POLLIN : 0), 0},
+                   {b, static_cast<short>(b_open ? POLLIN : 0), 0},
+                   {stop_fd, POLLIN, 0}};
+    if (::poll(p, 3, -1) < 0) {
+      if (errno == EINTR) continue;
+      return;
+    }
+    if (p[2].revents) return;
+    for (int i = 0; i < 2; ++i) {
+      bool& open = i == 0 ? a_open : b_open;
+      int from = i == 0 ? a : b, to = i == 0 ? b : a;
+      if (!open || !(p[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      ssize_t n = ::recv(from, buf, sizeof(buf), 0);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        open = false;
+        ::shutdown(to, SHUT_WR);
+      } else if (!WriteAll(to, std::string_view(buf, static_cast<size_t>(n)))) {
+        return;
+      }
+    }
+  }
+}
+
+std::string PoolHeader(const Digest& accelerator, const AccelSpec& spec) {
+  return "crossfarm-distcc 1 " + accelerator.ToString() + " " + spec.host_arch + " " + spec.triplet + " " +
+         spec.cc + " " + (spec.cxx.empty() ? "-" : spec.cxx) + "\n";
+}
+
+struct PoolGateway::Instance {
+  std::optional<StagedRoot> root;
+  std::optional<PrivateNetwork> network;
+  std::unique_ptr<DistccPool> pool;
+};
+
+PoolGateway::PoolGateway(const Sandbox& sandbox, Options options, CheckoutFn checkout)
+    : sandbox_(sandbox), options_(std::move(options)), checkout_(std::move(checkout)) {}
+
+Result<std::unique_ptr<PoolGateway>> PoolGateway::Start(const Sandbox& sandbox, Options options,
+                                                        CheckoutFn checkout) {
+  std::unique_ptr<PoolGateway> g(new PoolGateway(sandbox, std::move(options), std::move(checkout)));
+  CF_ASSIGN_OR_RETURN(g->listen_, Listen(g->options_.address, g->options_.port));
+  g->port_ = g->options_.port;
+  std::error_code ec;
+  std::filesystem::create_directories(g->options_.work_dir, ec);
+  if (ec) return Err(Status::IOError("mkdir " + g->options_.work_dir + ": " + ec.message()));
+  g->thread_ = std::thread([gw = g.get()] { gw->Serve(); });
+  return g;
+}
+
+PoolGateway::~PoolGateway() {
+  stop_.Cancel();
+  if (thread_.joinable()) thread_.join();
+  std::vector<std::thread> conns;
+  {
+    std::lock_guard lock(mu_);
+    conns.swap(connections_);
+  }
+  for (auto& t : conns) t.join();
+  instances_.clear();  // stops each distccd
+}
+
+void PoolGateway::Serve() {
+  while (true) {
+    pollfd p[2] = {{listen_.get(), POLLIN, 0}, {stop_.fd(), POLLIN, 0}};
+    if (::poll(p, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      return;
+    }
+    if (p[1].revents) return;
+    sockaddr_in peer{};
+    socklen_t len = sizeof(peer);
+    UniqueFd conn(::accept4(listen_.get(), reinterpret_cast<sockaddr*>(&peer), &len, SOCK_CLOEXEC));
+    if (!conn.valid()) continue;
+    char text[INET_ADDRSTRLEN] = {};
+    ::inet_ntop(AF_INET, &peer.sin_addr, text, sizeof(text));
+    // Only the cluster's workers: anyone else is closed on before a byte is read.
+    if (std::ranges::find(options_.allow, std::string(text)) == options_.allow.end()) {
+      ++refused_;
+      continue;
+    }
+    ++accepted_;
+    std::lock_guard lock(mu_);
+    connections_.emplace_back([this, c = std::move(conn), peer_text = std::string(text)]() mutable {
+      Handle(std::move(c), peer_text);
+    });
+  }
+}
+
+Result<int> PoolGateway::PoolFor(const std::string& header) {
+  std::istringstream in(header);
+  std::string magic, version, digest_text, cxx;
+  AccelSpec spec;
+  spec.distcc = true;
+  in >> magic >> version >> digest_text >> spec.host_arch >> spec.triplet >> spec.cc >> cxx;
+  if (magic != "crossfarm-distcc" || version != "1" || spec.cc.empty())
+    return Err(Status::InvalidArgument("not a crossfarm distcc pool request"));
+  if (cxx != "-") spec.cxx = cxx;
+  CF_ASSIGN_OR_RETURN(Digest digest, Digest::Parse(digest_text));
+  std::lock_guard lock(mu_);
+  auto& slot = instances_[digest.ToString()];
+  if (slot) return slot->network->fd();
+  auto inst = std::make_unique<Instance>();
+  CF_ASSIGN_OR_RETURN(std::string checkout, checkout_(digest));
+  std::vector<std::string> one = {checkout};
+  CF_ASSIGN_OR_RETURN(StagedRoot root, StagedRoot::Create(options_.work_dir, one, StageMode::kHardLink));
+  inst->root.emplace(std::move(root));
+  CF_ASSIGN_OR_RETURN(PrivateNetwork net, PrivateNetwork::Create());
+  inst->network.emplace(std::move(net));
+  CF_ASSIGN_OR_RETURN(inst->pool, DistccPool::Start(sandbox_, inst->network->fd(), inst->root->path(), spec,
+                                                    options_.slots,
+                                                    options_.work_dir + "/distccd-" + digest.Hex() + ".log"));
+  slot = std::move(inst);
+  return slot->network->fd();
+}
+
+void PoolGateway::Handle(UniqueFd conn, std::string peer) {
+  auto header = ReadLine(conn.get());
+  if (!header) return;
+  auto netns = PoolFor(*header);
+  if (!netns) return;  // the client's distcc falls back or fails the compile
+  Result<UniqueFd> local = Err(Status::FailedPrecondition("no namespace"));
+  {
+    auto scope = NetnsScope::Enter(*netns);
+    if (!scope) return;
+    local = Connect("127.0.0.1", DistccPool::kPort);
+  }
+  if (!local) return;
+  (void)peer;
+  Splice(conn.get(), local->get(), stop_.fd());
+}
+
+Result<std::unique_ptr<PoolRelay>> PoolRelay::Start(int netns_fd, const std::vector<PoolMember>& members,
+                                                    std::string header, uint16_t first_port) {
+  std::unique_ptr<PoolRelay> r(new PoolRelay());
+  r->members_ = members;
+  r->header_ = std::move(header);
+  {
+    // The listening sockets belong to the job's network; the connections to
+    // the members are made from ours (Serve never enters the namespace).
+    CF_ASSIGN_OR_RETURN(NetnsScope scope, NetnsScope::Enter(netns_fd));
+    for (size_t i = 0; i < members.size(); ++i) {
+      uint16_t port = static_cast<uint16_t>(first_port + i);
+      CF_ASSIGN_OR_RETURN(UniqueFd l, Listen("127.0.0.1", port));
+      r->listeners_.push_back(std::move(l));
+      r->ports_.push_back(port);
+    }
+  }
+  r->thread_ = std::thread([relay = r.get()] { relay->Serve(); });
+  return r;
+}
+
+PoolRelay::~PoolRelay() {
+  stop_.Cancel();
+  if (thread_.joinable()) thread_.join();
+  std::vector<std::thread> conns;
+  {
+    std::lock_guard lock(mu_);
+    conns.swap(connections_);
+  }
+  for (auto& t : conns) t.join();
+}
+
+std::string PoolRelay::hosts() const {
+  std::string out;
+  for (size_t i = 0; i < members_.size(); ++i)
+    out += (out.empty() ? "" : " ") + std::string("127.0.0.1:") + std::to_string(ports_[i]) + "/" +
+           std::to_string(std::max<uint32_t>(1, members_[i].slots));
+  return out;
+}
+
+void PoolRelay::Serve() {
+  std::vector<pollfd> p;
+  for (const auto& l : listeners_) p.push_back({l.get(), POLLIN, 0});
+  p.push_back({stop_.fd(), POLLIN, 0});
+  while (true) {
+    for (auto& e : p) e.revents = 0;
+    if (::poll(p.data(), p.size(), -1) < 0) {
+      if (errno == EINTR) continue;
+      return;
+    }
+    if (p.back().revents) return;
+    for (size_t i = 0; i < listeners_.size(); ++i) {
+      if (!p[i].revents) continue;
+      UniqueFd conn(::accept4(listeners_[i].get(), nullptr, nullptr, SOCK_CLOEXEC));
+      if (!conn.valid()) continue;
+      ++relayed_;
+      std::lock_guard lock(mu_);
+      connections_.emplace_back([this, c = std::move(conn), m = members_[i]]() mutable {
+        auto remote = Connect(m.address, static_cast<uint16_t>(m.port));
+        if (!remote || !WriteAll(remote->get(), header_)) return;  // distcc sees a failed host
+        Splice(c.get(), remote->get(), stop_.fd());
+      });
+    }
+  }
 }
 
 }  // namespace crossfarm::worker

@@ -11,11 +11,16 @@
 //      is the accelerator only (DistccPool), both sandboxes in a network
 //      namespace with only loopback (PrivateNetwork), and points the build's
 //      compiler names at distcc (DistccEnvironment).
-// Anything that fails before the build starts turns acceleration off for the
-// job with a warning in its log; the build then runs plainly emulated.
+// What rules acceleration out (no compiler to compare, a probe difference, a
+// guarded flag, no root for a private network) turns it off for the job with
+// a warning in its log; the build then runs plainly emulated. An error while
+// staging fails the job (an infrastructure error, retried): the root may be
+// half staged and must not be built in.
 #pragma once
 
 #include <atomic>
+#include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -110,6 +115,7 @@ class DistccPool {
                                                    const std::string& accel_root,
                                                    const AccelSpec& spec, int jobs,
                                                    const std::string& log_path);
+  int jobs() const { return jobs_; }
   ~DistccPool();
   DistccPool(const DistccPool&) = delete;
   DistccPool& operator=(const DistccPool&) = delete;
@@ -129,6 +135,84 @@ class DistccPool {
   std::vector<std::string> names_;
   int jobs_ = 1;
 };
+
+// --- a pool across machines ---
+//
+// A worker with --distcc-slots runs a PoolGateway on its cluster address. An
+// emulated job elsewhere gets the members from the scheduler
+// (AccelSpec::remote_pool); its worker runs a PoolRelay: loopback ports in the
+// job's private network, each forwarded to one member's gateway with a header
+// naming the accelerator. The gateway accepts only --distcc-allow addresses,
+// starts (once per accelerator) a DistccPool of that accelerator in a private
+// network of its own, and splices the connection to it. distccd itself never
+// sees anything but loopback.
+
+// "crossfarm-distcc 1 <digest> <host-arch> <triplet> <cc> <c++ or ->\n"
+std::string PoolHeader(const Digest& accelerator, const AccelSpec& spec);
+
+class PoolGateway {
+ public:
+  struct Options {
+    std::string address;             // to listen on
+    uint16_t port = 3700;
+    std::vector<std::string> allow;  // peer addresses allowed (exact IPv4 text)
+    int slots = 1;                   // distccd --jobs per accelerator
+    std::string work_dir;            // staged accelerator roots, distccd logs
+  };
+  using CheckoutFn = std::function<Result<std::string>(const Digest&)>;
+  static Result<std::unique_ptr<PoolGateway>> Start(const Sandbox& sandbox, Options options,
+                                                    CheckoutFn checkout);
+  ~PoolGateway();
+  uint16_t port() const { return port_; }
+  size_t accepted() const { return accepted_.load(); }
+  size_t refused() const { return refused_.load(); }
+
+ private:
+  struct Instance;
+  PoolGateway(const Sandbox& sandbox, Options options, CheckoutFn checkout);
+  void Serve();
+  void Handle(UniqueFd conn, std::string peer);
+  Result<int> PoolFor(const std::string& header);  // the instance's netns fd
+
+  const Sandbox& sandbox_;
+  Options options_;
+  CheckoutFn checkout_;
+  UniqueFd listen_;
+  uint16_t port_ = 0;
+  CancelToken stop_;
+  std::thread thread_;
+  std::mutex mu_;
+  std::map<std::string, std::unique_ptr<Instance>> instances_;  // by accelerator digest
+  std::vector<std::thread> connections_;
+  std::atomic<size_t> accepted_{0}, refused_{0};
+};
+
+class PoolRelay {
+ public:
+  // Listens on 127.0.0.1:first_port+i of the network `netns_fd` for member i.
+  static Result<std::unique_ptr<PoolRelay>> Start(int netns_fd, const std::vector<PoolMember>& members,
+                                                  std::string header, uint16_t first_port);
+  ~PoolRelay();
+  std::string hosts() const;  // DISTCC_HOSTS entries, e.g. "127.0.0.1:3633/4"
+  size_t relayed() const { return relayed_.load(); }
+
+ private:
+  PoolRelay() = default;
+  void Serve();
+  std::vector<PoolMember> members_;
+  std::vector<UniqueFd> listeners_;
+  std::vector<uint16_t> ports_;
+  std::string header_;
+  CancelToken stop_;
+  std::thread thread_;
+  std::mutex mu_;
+  std::vector<std::thread> connections_;
+  std::atomic<size_t> relayed_{0};
+};
+
+// Copies both ways between two connected sockets until both sides closed (or
+// `stop_fd` becomes readable).
+void Splice(int a, int b, int stop_fd);
 
 // Masquerade links for the build root (in /usr/lib/crossfarm-distcc, to
 // /usr/bin/distcc) for each pool compiler name the root itself has, and the

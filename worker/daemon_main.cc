@@ -24,6 +24,9 @@ struct Flags {
   bool dry_run = false;
   bool setup_binfmt = false;
   std::string emulate = "auto";
+  uint32_t distcc_slots = 0;
+  std::string distcc_address, distcc_allow;
+  uint16_t distcc_port = 3700;
 };
 
 int Fail(const Status& s) {
@@ -60,6 +63,15 @@ Result<crossfarm::worker::WorkerDaemonOptions> OptionsFrom(const Flags& f) {
   o.heartbeat_interval = std::chrono::milliseconds(f.heartbeat_ms);
   o.dry_run = f.dry_run;
   CF_TRY(ParseEmulate(f.emulate, o));
+  o.distcc_slots = f.distcc_slots;
+  o.distcc_address = f.distcc_address;
+  o.distcc_port = f.distcc_port;
+  for (size_t start = 0; start < f.distcc_allow.size();) {
+    size_t comma = f.distcc_allow.find(',', start);
+    std::string one = f.distcc_allow.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (!one.empty()) o.distcc_allow.push_back(one);
+    start = comma == std::string::npos ? f.distcc_allow.size() : comma + 1;
+  }
   if (!f.scheduler_key.empty()) {
     CF_ASSIGN_OR_RETURN(o.scheduler_public_key, crossfarm::cas::LoadPublicKey(f.scheduler_key));
   }
@@ -126,6 +138,12 @@ int main(int argc, char** argv) {
                  "foreign archs offered by qemu-user emulation: auto (every arch with a usable "
                  "binfmt handler), none, or a comma list like aarch64,s390x")
       ->capture_default_str();
+  app.add_option("--distcc-slots", f.distcc_slots,
+                 "offer N cross-compile slots to emulated jobs on other workers (docs/acceleration.md)");
+  app.add_option("--distcc-address", f.distcc_address, "this worker's IPv4 address in the cluster network");
+  app.add_option("--distcc-port", f.distcc_port, "port of the distcc pool gateway")->capture_default_str();
+  app.add_option("--distcc-allow", f.distcc_allow,
+                 "comma list of the worker addresses the pool gateway accepts (all others are refused)");
   app.add_flag("--setup-binfmt", f.setup_binfmt,
                "register qemu-user handlers for foreign archs first (needs root)");
   CLI11_PARSE(app, argc, argv);

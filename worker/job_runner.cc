@@ -22,6 +22,7 @@ struct AccelRun {
   std::optional<StagedRoot> accel_root;     // the accelerator, for distccd and the probe
   std::optional<PrivateNetwork> network;    // set when a distcc pool serves the job
   std::unique_ptr<DistccPool> pool;         // declared after network: stopped first
+  std::unique_ptr<PoolRelay> relay;         // to pool members on other workers
 };
 
 
@@ -369,6 +370,9 @@ Result<JobOutcome> JobRunner::RunSandboxJob(const JobSpec& spec, JobOutcome outc
   if (accel && accel->pool)
     AppendLog(log, "# crossfarm: distcc pool compiled " + std::to_string(accel->pool->compiles()) +
                        " objects\n");
+  if (accel && accel->relay)
+    AppendLog(log, "# crossfarm: relayed " + std::to_string(accel->relay->relayed()) +
+                       " compiles to pool members on other workers\n");
   CF_ASSIGN_OR_RETURN(Digest artifact, cas_.ImportTree(prepared.install_dir));
   AppendLog(log, "# crossfarm: stored the artifact in " + watch.Lap() + "\n");
   outcome.artifact = artifact;
@@ -479,6 +483,16 @@ Result<std::unique_ptr<AccelRun>> JobRunner::SetUpAccel(const JobSpec& spec, Pre
         CF_TRY(MakeDirs(distcc_dir));
         sb.AddBind(distcc_dir, "/crossfarm-distcc", Access::kReadWrite);
         for (auto& [k, v] : DistccEnvironment(*run->pool, "/crossfarm-distcc")) sb.SetEnv(k, v);
+        // Pool members on other workers come first: they add cores, the
+        // local pool shares this machine's with the emulated build.
+        if (!a.remote_pool.empty()) {
+          CF_ASSIGN_OR_RETURN(run->relay, PoolRelay::Start(run->network->fd(), a.remote_pool,
+                                                           PoolHeader(input->root, a), DistccPool::kPort + 1));
+          sb.SetEnv("DISTCC_HOSTS", run->relay->hosts() + " " + run->pool->hosts());
+          std::string names;
+          for (const auto& m : a.remote_pool) names += (names.empty() ? "" : ", ") + m.worker + " (" + m.address + ")";
+          summary += ", remote pool members " + names;
+        }
         std::string path = "/usr/bin:/bin";
         for (const auto& [k, v] : sb.env)
           if (k == "PATH") path = v;

@@ -56,6 +56,20 @@ Result<std::unique_ptr<WorkerDaemon>> WorkerDaemon::Create(WorkerDaemonOptions o
                                    .worker_name = o.name,
                                    .sandbox = {},
                                    .emulated_archs = o.emulated_archs});
+    if (o.distcc_slots > 0) {
+      if (o.distcc_address.empty())
+        return Err(Status::InvalidArgument("--distcc-slots needs --distcc-address (this worker's "
+                                           "address in the cluster network)"));
+      PoolGateway::Options g{.address = o.distcc_address,
+                             .port = o.distcc_port,
+                             .allow = o.distcc_allow,
+                             .slots = static_cast<int>(o.distcc_slots),
+                             .work_dir = o.cache_dir + "/distcc-pool"};
+      JobRunner* runner = d->runner_.get();
+      CF_ASSIGN_OR_RETURN(d->gateway_, PoolGateway::Start(d->sandbox_, g, [runner](const Digest& root) {
+                            return runner->Checkout(root);
+                          }));
+    }
   }
   d->inproc_ = "inproc://worker-jobs";
   d->context_ = std::make_unique<zmq::context_t>(1);
@@ -79,6 +93,11 @@ proto::WorkerInfo WorkerDaemon::Info() {
   info.emulated_archs = options_.emulated_archs;
   info.slots = options_.slots;
   info.dry_run = options_.dry_run;
+  if (gateway_) {
+    info.distcc_address = options_.distcc_address;
+    info.distcc_port = gateway_->port();
+    info.distcc_slots = options_.distcc_slots;
+  }
   for (const auto& [key, job] : running_)
     if (!unacked_.contains(key)) info.running.push_back(key);
   std::error_code ec;

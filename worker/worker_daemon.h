@@ -27,6 +27,7 @@
 #include "cas/cas.h"
 #include "common/status.h"
 #include "proto/scheduler_types.h"
+#include "worker/accel.h"
 #include "worker/job_runner.h"
 
 namespace zmq {
@@ -53,6 +54,12 @@ struct WorkerDaemonOptions {
   // False (`--emulate none`): offer no emulated arch even where binfmt works,
   // e.g. a fast native builder that should never take slow emulated jobs.
   bool probe_emulated = true;
+  // A distcc pool member (docs/acceleration.md): cross-compile slots offered
+  // to emulated jobs on other workers, through a gateway on `distcc_address`.
+  uint32_t distcc_slots = 0;
+  std::string distcc_address;
+  uint16_t distcc_port = 3700;
+  std::vector<std::string> distcc_allow;  // worker addresses the gateway accepts
 };
 
 class WorkerDaemon {
@@ -83,6 +90,8 @@ class WorkerDaemon {
   WorkerDaemonOptions options_;
   std::unique_ptr<cas::Cas> cas_;
   std::unique_ptr<JobRunner> runner_;
+  Sandbox sandbox_;                       // for the pool gateway's distccd
+  std::unique_ptr<PoolGateway> gateway_;  // with --distcc-slots
   std::string inproc_;  // job threads -> daemon thread
   std::map<std::string, RunningJob> running_;  // by cache key; daemon thread only
   std::map<std::string, proto::SchedMessage> unacked_;  // results awaiting resultAck

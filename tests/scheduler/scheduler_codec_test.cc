@@ -36,7 +36,8 @@ JobSpec FullSpec() {
                       .cc = "/usr/bin/aarch64-linux-gnu-gcc-12",
                       .cxx = "",
                       .host_tools = {"/bin/dash", "/usr/bin/make"},
-                      .host_paths = {"/usr/lib/x86_64-linux-gnu"}};
+                      .host_paths = {"/usr/lib/x86_64-linux-gnu"},
+                      .remote_pool = {{"w2", "10.0.0.2", 3700, 4}}};
   return s;
 }
 

@@ -187,6 +187,20 @@ TEST(StageAcceleratorTest, ExplicitToolsAndMissingHostPaths) {
   EXPECT_EQ(report->added, 0u);
 }
 
+TEST(StageAcceleratorTest, TreesNamedThroughASymlinkOrRelatively) {
+  // A cache directory reached through a symlink (or given relative) names the
+  // root and the checkout by a path that is not their canonical one.
+  Trees t = MakeTrees();
+  std::string via = fs::path(t.root).parent_path().string() + "/via";
+  Symlink(".", via);
+  auto report = StageAccelerator(via + "/root", via + "/accel", Spec(true));
+  ASSERT_TRUE(report.has_value()) << report.error().ToString();
+  EXPECT_EQ(report->replaced, std::vector<std::string>{"/usr/bin/sed"});
+  EXPECT_EQ(Read(t.root + "/usr/bin/sed"), "x86");
+  EXPECT_EQ(Read(t.root + "/usr/lib/x86_64-linux-gnu/libc.so.6"), "x86-libc");
+  EXPECT_EQ(report->added, 4u);
+}
+
 TEST(MachineEnvironmentTest, Aarch64AndS390x) {
   auto aarch64 = LookupArch("aarch64");
   ASSERT_TRUE(aarch64.has_value());
