@@ -22,6 +22,8 @@
 #include <set>
 #include <sstream>
 
+#include <spdlog/spdlog.h>
+
 #include "common/accel.h"
 #include "common/arch.h"
 #include "worker/elf_compare.h"
@@ -692,6 +694,7 @@ void PoolGateway::Serve() {
     // Only the cluster's workers: anyone else is closed on before a byte is read.
     if (std::ranges::find(options_.allow, std::string(text)) == options_.allow.end()) {
       ++refused_;
+      spdlog::warn("distcc pool gateway: refused connection from {} (not in --distcc-allow)", text);
       continue;
     }
     ++accepted_;

@@ -215,5 +215,78 @@ TEST(ClusterNetnsTest, Aarch64JobsGoOnlyToTheEmulatingWorker) {
   EXPECT_EQ(remote_checkout("x86-a", "x86-a"), "x86_64\n");
 }
 
+// Issue 8: a distcc pool across machines. An emulating worker builds an
+// aarch64 element with `--accel distcc`; a native worker in another namespace
+// offers cross-compile slots (--distcc-slots) and accepts only the emulating
+// worker's address. The compile must go over the relay to that member, and a
+// connection from anywhere else must be refused.
+TEST(ClusterNetnsTest, EmulatedJobsCompileOnANativeWorkersDistccPool) {
+  TempTree dir("netns-pool");
+  fs::path d = dir.path();
+  ClusterKeys keys(d);
+  fs::path proj = d / "project";
+  ASSERT_EQ(RunCmd("cp -a " + std::string(CROSSFARM_SOURCE_DIR) + "/examples/hello/. " + proj.string()).exit_code, 0);
+  WriteFile(proj / "elements/objects.bst",
+            "kind: manual\nbuild-depends:\n- base.bst\nsources:\n- kind: local\n  path: files/hello.c\n"
+            "config:\n  build-commands:\n  - gcc -O2 -c hello.c -o hello.o\n  - gcc -o hello hello.o\n"
+            "  install-commands:\n  - install -D -m 0755 hello %{install-root}/usr/bin/hello\n");
+  std::string cf = BuildBin("client/crossfarm") + " -C " + proj.string() + " --mirror-dir " + TestCache() + "/mirror";
+  auto tracked = RunCmd(cf + " source track base/arm64.bst accel/aarch64.bst");
+  ASSERT_EQ(tracked.exit_code, 0) << tracked.output;
+  ASSERT_EQ(RunCmd(BuildBin("client/crossfarm") + " setup binfmt").exit_code, 0);
+
+  // sched 10.99.0.2, cas .3, emu .4, pool .5
+  Namespaces ns(std::to_string(::getpid() % 100000 + 2), "sched cas emu pool");
+  ASSERT_EQ(ns.up().exit_code, 0) << ns.up().output;
+  auto p = [&](const std::string& n) { return (d / n).string(); };
+  Daemon cas(ns.In("cas", {BuildBin("cas/crossfarm-cas"), "--listen", "tcp://10.99.0.3:7100", "--dir",
+                           p("cas-store"), "--key", keys.Path("cas.key"), "--allow", keys.Path("cas-allow")}),
+             p("cas.out"), p("cas.err"));
+  ASSERT_EQ(cas.Endpoint(), "tcp://10.99.0.3:7100") << cas.Log();
+  Daemon sched(ns.In("sched", {BuildBin("scheduler/crossfarm-scheduler"), "--listen", "tcp://10.99.0.2:7101",
+                               "--state", p("state"), "--key", keys.Path("sched.key"), "--clients",
+                               keys.Path("clients"), "--workers", keys.Path("workers"), "--cas",
+                               "tcp://10.99.0.3:7100", "--cas-key", keys.Path("cas.pub")}),
+               p("sched.out"), p("sched.err"));
+  ASSERT_EQ(sched.Endpoint(), "tcp://10.99.0.2:7101") << sched.Log();
+  std::vector<std::string> common = {"--scheduler", "tcp://10.99.0.2:7101", "--scheduler-key", keys.Path("sched.pub"),
+                                     "--cas", "tcp://10.99.0.3:7100", "--cas-key", keys.Path("cas.pub"),
+                                     "--heartbeat-ms", "200"};
+  auto worker_argv = [&](const std::string& name, const std::string& key, std::vector<std::string> extra) {
+    std::vector<std::string> argv = {BuildBin("worker/crossfarm-worker"), "--name", name, "--key", keys.Path(key),
+                                     "--cache", p(name + "-cache")};
+    argv.insert(argv.end(), common.begin(), common.end());
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return ns.In(name, argv);
+  };
+  Daemon emu(worker_argv("emu", "w1.key", {"--emulate", "aarch64", "--slots", "1"}), p("emu.out"), p("emu.err"));
+  Daemon pool(worker_argv("pool", "w2.key",
+                          {"--emulate", "none", "--slots", "1", "--distcc-slots", "2", "--distcc-address",
+                           "10.99.0.5", "--distcc-allow", "10.99.0.4"}),
+              p("pool.out"), p("pool.err"));
+  std::string remote = cf + " --cache-dir " + p("client-cache") + " --remote tcp://10.99.0.2:7101 --remote-key " +
+                       keys.Path("sched.pub") + " --key " + keys.Path("client.key") + " --arch aarch64";
+  ASSERT_TRUE(WaitFor([&] {
+    return RunCmd(remote + " status").output.find("workers: 2") != std::string::npos;
+  }, 30s)) << sched.Log() << emu.Log() << pool.Log();
+
+  auto build = RunCmd(remote + " --accel distcc build objects.bst");
+  ASSERT_EQ(build.exit_code, 0) << build.output << emu.Log() << pool.Log();
+  auto log = RunCmd(remote + " --accel distcc log objects.bst");
+  ASSERT_EQ(log.exit_code, 0) << log.output;
+  EXPECT_NE(log.output.find("remote pool members pool (10.99.0.5)"), std::string::npos) << log.output;
+  EXPECT_NE(log.output.find("relayed 1 compiles to pool members on other workers"), std::string::npos)
+      << log.output;
+  // The member's distccd did the compile (its log is on the member).
+  std::string member_logs = RunCmd("cat " + p("pool-cache") + "/distcc-pool/distccd-*.log").output;
+  EXPECT_NE(member_logs.find("COMPILE_OK"), std::string::npos) << member_logs << pool.Log();
+
+  // Not a cluster worker: the root namespace (10.99.0.1) is refused.
+  RunCmd("timeout 5 bash -c 'exec 3<>/dev/tcp/10.99.0.5/3700 && printf \"crossfarm-distcc 1\\n\" >&3 && cat <&3'");
+  EXPECT_TRUE(WaitFor([&] {
+    return pool.Log().find("refused connection from 10.99.0.1") != std::string::npos;
+  }, 5s)) << pool.Log();
+}
+
 }  // namespace
 }  // namespace crossfarm::e2e
