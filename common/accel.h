@@ -41,6 +41,12 @@ namespace crossfarm {
 
 struct Element;
 
+// Part of an accelerated element's key: raised whenever the worker's way of
+// accelerating could change an output (e.g. which code the compiler guard
+// sends to the root's own compiler), so older accelerated artifacts are not
+// reused.
+inline constexpr int kAccelVersion = 5;
+
 // `--accel`: which accelerations a build may use.
 enum class AccelMode {
   kAuto,       // everything the accelerator offers (default)

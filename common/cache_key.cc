@@ -117,7 +117,7 @@ std::optional<std::string> CacheKeyInput(const Element& e) {
       }
     out += "],\"mode\":";
     AppendJsonString(e.accel, out);
-    out += "},";
+    out += ",\"version\":" + std::to_string(kAccelVersion) + "},";
   }
   out += "\"build-deps\":";
   AppendStringMap(build, out, none);

@@ -209,11 +209,20 @@ const char *name(unsigned i) {
 long mix(struct pair p, long x) { return (long)(p.b * 3.5) + p.a * x / 7 + __builtin_popcountl(x); }
 )";
 
-// The code of CVE-2023-4039 (AArch64 -fstack-protector and dynamic arrays),
-// fixed in Debian 12's native gcc but not in its cross gcc.
-constexpr const char* kProbeStackProtector = R"(char *strcpy(char *d, const char *s);
+// Dynamic stack allocation (a VLA and alloca): Debian 12's native gcc
+// (12.2.0-14+deb12u1) has the CVE-2023-4039 fix for AArch64 frames with
+// dynamic allocations, its cross gcc (12.2.0-14) does not, and their code
+// differs here with or without -fstack-protector.
+constexpr const char* kProbeDynamicStack = R"(char *strcpy(char *d, const char *s);
 int use(char *p, int n);
 int vla(int n, const char *s) { char buf[n]; strcpy(buf, s); return use(buf, n); }
+int dyn(int n) { char *p = __builtin_alloca(n); p[0] = 0; return use(p, n); }
+)";
+
+// -fstack-protector on a fixed frame.
+constexpr const char* kProbeStackProtector = R"(char *strcpy(char *d, const char *s);
+int use(char *p, int n);
+int fixed(const char *s) { char buf[64]; strcpy(buf, s); return use(buf, 64); }
 )";
 
 constexpr const char* kProbeScript = R"(set -ex
@@ -221,8 +230,53 @@ cd /crossfarm-probe
 "$1" -dumpfullversion > "$2.version"
 "$1" -dumpmachine >> "$2.version"
 "$1" -O2 -c probe.c -o "$2.o"
+"$1" -O2 -c probe-dyn.c -o "$2-dyn.o"
 "$1" -O2 -fstack-protector-strong -c probe-sp.c -o "$2-sp.o"
 )";
+
+// Flags the cross compiler always gets. Debian's cross gcc keeps its own
+// headers in /usr/lib/gcc-cross/, the native one in /usr/lib/gcc/: the paths
+// end up in debug info (not in DW_AT_producer), so map them to the native
+// ones. Warning options are not recorded either: -Werror=vla/alloca (the
+// guard) leaves an output unchanged.
+// `preprocessed`: distcc's server compiles the client's -E output, where a
+// token from a system header's macro (glibc's `alloca`) is marked as system
+// header code, whose warnings gcc drops: -Wsystem-headers keeps the guard's.
+std::string CrossFlags(bool guard_dynamic_stack, bool preprocessed = false) {
+  std::string guard = preprocessed ? " -Wsystem-headers -Werror=vla -Werror=alloca" : " -Werror=vla -Werror=alloca";
+  return std::string(guard_dynamic_stack ? guard : "") + " -fdebug-prefix-map=/usr/lib/gcc-cross/=/usr/lib/gcc/";
+}
+
+// The compiler driver of a root with host tools: the cross compiler, or, where
+// the two compilers differ on dynamic stack allocation and gcc finds a VLA or
+// alloca in the code, the root's own (emulated) compiler.
+std::string GuardScript(const std::string& cross, const std::string& root, bool guard_dynamic_stack) {
+  std::string head = "#!/bin/sh\n"
+                     "# crossfarm (docs/acceleration.md): the accelerator's cross compiler in place\n"
+                     "# of the root's own, " + root + ".\n";
+  if (!guard_dynamic_stack) return head + "exec " + cross + " \"$@\"" + CrossFlags(false) + "\n";
+  return head +
+         "err=$(mktemp) || exit 1\n" +
+         cross + " \"$@\"" + CrossFlags(true) + " 2>\"$err\"\n"
+         "rc=$?\n"
+         "if [ \"$rc\" -ne 0 ] && grep -q -e '-Werror=vla' -e '-Werror=alloca' \"$err\"; then\n"
+         "  rm -f \"$err\"\n"
+         "  exec " + root + " \"$@\"\n"
+         "fi\n"
+         "cat \"$err\" >&2\n"
+         "rm -f \"$err\"\n"
+         "exit \"$rc\"\n";
+}
+
+Status WriteExecutable(const std::string& path, const std::string& text) {
+  {
+    std::ofstream out(path, std::ios::trunc);
+    out << text;
+    if (!out) return Status::IOError("cannot write " + path);
+  }
+  if (::chmod(path.c_str(), 0755) != 0) return Status::FromErrno("chmod " + path, errno);
+  return Status::Ok();
+}
 
 }  // namespace
 
@@ -272,7 +326,7 @@ NetnsScope::~NetnsScope() {
 // --- staging ---
 
 Result<AccelStageReport> StageAccelerator(const std::string& root_dir, const std::string& accel_dir,
-                                          const AccelSpec& spec) {
+                                          const AccelSpec& spec, bool guard_dynamic_stack) {
   CF_ASSIGN_OR_RETURN(std::string root, Canonical(root_dir));
   CF_ASSIGN_OR_RETURN(std::string accel, Canonical(accel_dir));
   AccelStageReport report;
@@ -292,6 +346,21 @@ Result<AccelStageReport> StageAccelerator(const std::string& root_dir, const std
       struct stat fst{}, tst{};
       if (::stat(from->c_str(), &fst) != 0 || ::lstat(to->c_str(), &tst) != 0) continue;
       if (!S_ISREG(fst.st_mode) || !S_ISREG(tst.st_mode) || !done.insert(*to).second) continue;
+      bool driver = path == spec.cc || (!spec.cxx.empty() && path == spec.cxx);
+      if (driver) {
+        // Both compilers stay in the root, beside the driver's path (gcc finds
+        // cc1 relative to its own directory), which gets GuardScript.
+        fs::path real(*to);
+        std::string dir = real.parent_path().string(), name = real.filename().string();
+        std::string in_root = "/" + Relative(root, dir);
+        std::string own = ".crossfarm-root-" + name, cross = ".crossfarm-cross-" + name;
+        CF_TRY(LinkOrCopy(*to, dir + "/" + own));
+        CF_TRY(LinkOrCopy(*from, dir + "/" + cross));
+        if (::unlink(to->c_str()) != 0) return Err(Status::FromErrno("unlink " + *to, errno));
+        CF_TRY(WriteExecutable(*to, GuardScript(in_root + "/" + cross, in_root + "/" + own, guard_dynamic_stack)));
+        report.replaced.push_back("/" + Relative(root, *to));
+        continue;
+      }
       if (::unlink(to->c_str()) != 0) return Err(Status::FromErrno("unlink " + *to, errno));
       CF_TRY(LinkOrCopy(*from, *to));
       report.replaced.push_back("/" + Relative(root, *to));
@@ -323,6 +392,7 @@ Result<ProbeResult> ProbeCompilers(const Sandbox& sandbox, const std::string& wo
   CF_ASSIGN_OR_RETURN(TempDir dir, TempDir::Create(work_dir, "probe-"));
   std::ofstream(dir.path() + "/probe.c") << kProbe;
   std::ofstream(dir.path() + "/probe-sp.c") << kProbeStackProtector;
+  std::ofstream(dir.path() + "/probe-dyn.c") << kProbeDynamicStack;
   std::ofstream(dir.path() + "/run.sh") << kProbeScript;
   CF_ASSIGN_OR_RETURN(const ArchInfo* host, LookupArch(spec.host_arch));
   auto run = [&](const std::string& sandbox_root, const ArchInfo* arch,
@@ -367,11 +437,23 @@ Result<ProbeResult> ProbeCompilers(const Sandbox& sandbox, const std::string& wo
     result.note += "; .comment differs: root '" + CommentOf(dir.path() + "/native.o") +
                    "', accelerator '" + CommentOf(dir.path() + "/cross.o") + "'";
   }
+  CF_ASSIGN_OR_RETURN(ElfComparison dyn,
+                      CompareElfFiles(dir.path() + "/native-dyn.o", dir.path() + "/cross-dyn.o"));
   CF_ASSIGN_OR_RETURN(ElfComparison sp,
                       CompareElfFiles(dir.path() + "/native-sp.o", dir.path() + "/cross-sp.o"));
   if (sp.verdict == ElfVerdict::kDifferent) {
     result.guarded_flags.push_back("-fstack-protector");
     result.note += "; code differs with -fstack-protector (jobs using it run unaccelerated)";
+  }
+  // The CVE-2023-4039 fix reworked AArch64 frame layout, for protected frames
+  // and for frames with dynamic allocation; a small probe does not always show
+  // the latter (GNU make's child_error, with alloca, schedules its register
+  // saves differently). One compiler with the fix and one without: everything
+  // with a VLA or alloca is compiled by the root's own gcc.
+  if (dyn.verdict == ElfVerdict::kDifferent || sp.verdict == ElfVerdict::kDifferent) {
+    result.dynamic_stack_differs = true;
+    result.note += "; frame layout differs (one gcc has the CVE-2023-4039 fix): code with alloca or "
+                   "VLAs is compiled by the root's own gcc";
   }
   return result;
 }
@@ -439,17 +521,27 @@ bool Accepts(int port) {
 Result<std::unique_ptr<DistccPool>> DistccPool::Start(const Sandbox& sandbox, int netns_fd,
                                                       const std::string& accel_root,
                                                       const AccelSpec& spec, int jobs,
-                                                      const std::string& log_path) {
+                                                      const std::string& log_path,
+                                                      bool guard_dynamic_stack) {
   std::unique_ptr<DistccPool> pool(new DistccPool());
   pool->log_path_ = log_path;
   pool->jobs_ = std::max(1, jobs);
   // distccd's whitelist: it runs a compiler name only if /usr/lib/distcc/NAME
   // exists, and finds NAME through PATH, where these links come first. The
   // accelerator's own /usr/lib/distcc is empty (no maintainer scripts ran).
+  // The compiler it runs for NAME is /usr/lib/crossfarm-pool/NAME, first in
+  // PATH (distccd drops directories named like its own masquerade dir): a
+  // script adding CrossFlags. With the guard, code with dynamic stack
+  // allocation fails there and the client compiles it again locally.
   CF_TRY(MakeDirsInRoot(accel_root, "usr/lib/distcc"));
+  CF_TRY(MakeDirsInRoot(accel_root, "usr/lib/crossfarm-pool"));
   CF_ASSIGN_OR_RETURN(UniqueFd dir, OpenInRoot(accel_root, "usr/lib/distcc", O_PATH | O_DIRECTORY));
+  CF_ASSIGN_OR_RETURN(std::string accel_root_c, Canonical(accel_root));
+  CF_ASSIGN_OR_RETURN(std::string pool_dir, RealPathInRoot(accel_root_c, "usr/lib/crossfarm-pool"));
   for (const auto& [name, driver] : CompilerNames(spec)) {
-    CF_TRY(ReplaceSymlink(dir.get(), name, driver));
+    CF_TRY(WriteExecutable(pool_dir + "/" + name,
+                           "#!/bin/sh\nexec " + driver + " \"$@\"" + CrossFlags(guard_dynamic_stack, true) + "\n"));
+    CF_TRY(ReplaceSymlink(dir.get(), name, "/usr/lib/crossfarm-pool/" + name));
     pool->names_.push_back(name);
   }
   CF_ASSIGN_OR_RETURN(const ArchInfo* host, LookupArch(spec.host_arch));
@@ -459,7 +551,7 @@ Result<std::unique_ptr<DistccPool>> DistccPool::Start(const Sandbox& sandbox, in
   sb.uid = sb.gid = 65534;  // distccd will not run as root
   sb.network = Network::kCallerNamespace;
   sb.cwd = "/tmp";
-  sb.SetEnv("PATH", "/usr/lib/distcc:/usr/bin:/bin");
+  sb.SetEnv("PATH", "/usr/lib/crossfarm-pool:/usr/lib/distcc:/usr/bin:/bin");
   sb.SetEnv("HOME", "/tmp");
   sb.SetEnv("TMPDIR", "/tmp");
   std::vector<std::string> argv = {"/usr/bin/distccd", "--no-detach", "--daemon", "--listen",
@@ -533,7 +625,15 @@ Result<std::string> InstallDistccMasquerade(const std::string& root_dir,
 }
 
 std::vector<std::pair<std::string, std::string>> DistccEnvironment(const DistccPool& pool,
-                                                                   const std::string& distcc_dir) {
+                                                                   const std::string& distcc_dir,
+                                                                   bool guard_dynamic_stack) {
+  if (guard_dynamic_stack)
+    // A compile the pool refuses (dynamic stack allocation) must be retried
+    // locally, by the root's compiler (or its guard).
+    return {{"DISTCC_HOSTS", pool.hosts()},
+            {"DISTCC_DIR", distcc_dir},
+            {"DISTCC_NO_REWRITE_CROSS", "1"},
+            {"DISTCC_BACKOFF_PERIOD", "0"}};
   return {
       {"DISTCC_HOSTS", pool.hosts()},
       {"DISTCC_DIR", distcc_dir},  // must exist, or distcc quietly compiles locally
@@ -581,32 +681,34 @@ std::optional<std::string> ReadLine(int fd) {
   return std::nullopt;
 }
 
-Result<UniqueFd> Listen(const std::string& address, uint16_t port) {
+// A TCP socket and the IPv4 address to bind or connect it to.
+Result<std::pair<UniqueFd, sockaddr_in>> TcpSocket(const std::string& address, uint16_t port) {
   UniqueFd s(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!s.valid()) return Err(Status::FromErrno("socket", errno));
-  int one = 1;
-  ::setsockopt(s.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port);
   if (::inet_pton(AF_INET, address.c_str(), &addr.sin_addr) != 1)
     return Err(Status::InvalidArgument("not an IPv4 address: " + address));
+  return std::pair<UniqueFd, sockaddr_in>(std::move(s), addr);
+}
+
+Result<UniqueFd> Listen(const std::string& address, uint16_t port) {
+  CF_ASSIGN_OR_RETURN(auto sa, TcpSocket(address, port));
+  auto& [s, addr] = sa;
+  int one = 1;
+  ::setsockopt(s.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   if (::bind(s.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 || ::listen(s.get(), 64) != 0)
     return Err(Status::FromErrno("listen on " + address + ":" + std::to_string(port), errno));
-  return s;
+  return std::move(s);
 }
 
 Result<UniqueFd> Connect(const std::string& address, uint16_t port) {
-  UniqueFd s(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!s.valid()) return Err(Status::FromErrno("socket", errno));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  if (::inet_pton(AF_INET, address.c_str(), &addr.sin_addr) != 1)
-    return Err(Status::InvalidArgument("not an IPv4 address: " + address));
+  CF_ASSIGN_OR_RETURN(auto sa, TcpSocket(address, port));
+  auto& [s, addr] = sa;
   if (::connect(s.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0)
     return Err(Status::FromErrno("connect to " + address + ":" + std::to_string(port), errno));
-  return s;
+  return std::move(s);
 }
 
 }  // namespace
@@ -639,9 +741,10 @@ void Splice(int a, int b, int stop_fd) {
   }
 }
 
-std::string PoolHeader(const Digest& accelerator, const AccelSpec& spec) {
+std::string PoolHeader(const Digest& accelerator, const AccelSpec& spec, bool guard_dynamic_stack) {
   return "crossfarm-distcc 1 " + accelerator.ToString() + " " + spec.host_arch + " " + spec.triplet + " " +
-         spec.cc + " " + (spec.cxx.empty() ? "-" : spec.cxx) + "\n";
+         spec.cc + " " + (spec.cxx.empty() ? "-" : spec.cxx) + " " + (guard_dynamic_stack ? "guard" : "-") +
+         "\n";
 }
 
 struct PoolGateway::Instance {
@@ -661,25 +764,34 @@ Result<std::unique_ptr<PoolGateway>> PoolGateway::Start(const Sandbox& sandbox, 
   std::error_code ec;
   std::filesystem::create_directories(g->options_.work_dir, ec);
   if (ec) return Err(Status::IOError("mkdir " + g->options_.work_dir + ": " + ec.message()));
-  g->thread_ = std::thread([gw = g.get()] { gw->Serve(); });
+  g->threads_.StartAcceptor([gw = g.get()] { gw->Serve(); });
   return g;
 }
 
 PoolGateway::~PoolGateway() {
+  threads_.Stop();
+  instances_.clear();  // stops each distccd
+}
+
+void ConnectionThreads::Add(std::function<void()> connection) {
+  std::lock_guard lock(mu_);
+  connections_.emplace_back(std::move(connection));
+}
+
+void ConnectionThreads::Stop() {
   stop_.Cancel();
-  if (thread_.joinable()) thread_.join();
+  if (acceptor_.joinable()) acceptor_.join();
   std::vector<std::thread> conns;
   {
     std::lock_guard lock(mu_);
     conns.swap(connections_);
   }
   for (auto& t : conns) t.join();
-  instances_.clear();  // stops each distccd
 }
 
 void PoolGateway::Serve() {
   while (true) {
-    pollfd p[2] = {{listen_.get(), POLLIN, 0}, {stop_.fd(), POLLIN, 0}};
+    pollfd p[2] = {{listen_.get(), POLLIN, 0}, {threads_.stop_fd(), POLLIN, 0}};
     if (::poll(p, 2, -1) < 0) {
       if (errno == EINTR) continue;
       return;
@@ -698,25 +810,23 @@ void PoolGateway::Serve() {
       continue;
     }
     ++accepted_;
-    std::lock_guard lock(mu_);
-    connections_.emplace_back([this, c = std::move(conn), peer_text = std::string(text)]() mutable {
-      Handle(std::move(c), peer_text);
-    });
+    auto shared = std::make_shared<UniqueFd>(std::move(conn));
+    threads_.Add([this, shared, peer_text = std::string(text)] { Handle(std::move(*shared), peer_text); });
   }
 }
 
 Result<int> PoolGateway::PoolFor(const std::string& header) {
   std::istringstream in(header);
-  std::string magic, version, digest_text, cxx;
+  std::string magic, version, digest_text, cxx, guard;
   AccelSpec spec;
   spec.distcc = true;
-  in >> magic >> version >> digest_text >> spec.host_arch >> spec.triplet >> spec.cc >> cxx;
+  in >> magic >> version >> digest_text >> spec.host_arch >> spec.triplet >> spec.cc >> cxx >> guard;
   if (magic != "crossfarm-distcc" || version != "1" || spec.cc.empty())
     return Err(Status::InvalidArgument("not a crossfarm distcc pool request"));
   if (cxx != "-") spec.cxx = cxx;
   CF_ASSIGN_OR_RETURN(Digest digest, Digest::Parse(digest_text));
   std::lock_guard lock(mu_);
-  auto& slot = instances_[digest.ToString()];
+  auto& slot = instances_[digest.ToString() + " " + guard];
   if (slot) return slot->network->fd();
   auto inst = std::make_unique<Instance>();
   CF_ASSIGN_OR_RETURN(std::string checkout, checkout_(digest));
@@ -727,7 +837,8 @@ Result<int> PoolGateway::PoolFor(const std::string& header) {
   inst->network.emplace(std::move(net));
   CF_ASSIGN_OR_RETURN(inst->pool, DistccPool::Start(sandbox_, inst->network->fd(), inst->root->path(), spec,
                                                     options_.slots,
-                                                    options_.work_dir + "/distccd-" + digest.Hex() + ".log"));
+                                                    options_.work_dir + "/distccd-" + digest.Hex() + ".log",
+                                                    guard == "guard"));
   slot = std::move(inst);
   return slot->network->fd();
 }
@@ -745,7 +856,7 @@ void PoolGateway::Handle(UniqueFd conn, std::string peer) {
   }
   if (!local) return;
   (void)peer;
-  Splice(conn.get(), local->get(), stop_.fd());
+  Splice(conn.get(), local->get(), threads_.stop_fd());
 }
 
 Result<std::unique_ptr<PoolRelay>> PoolRelay::Start(int netns_fd, const std::vector<PoolMember>& members,
@@ -764,20 +875,11 @@ Result<std::unique_ptr<PoolRelay>> PoolRelay::Start(int netns_fd, const std::vec
       r->ports_.push_back(port);
     }
   }
-  r->thread_ = std::thread([relay = r.get()] { relay->Serve(); });
+  r->threads_.StartAcceptor([relay = r.get()] { relay->Serve(); });
   return r;
 }
 
-PoolRelay::~PoolRelay() {
-  stop_.Cancel();
-  if (thread_.joinable()) thread_.join();
-  std::vector<std::thread> conns;
-  {
-    std::lock_guard lock(mu_);
-    conns.swap(connections_);
-  }
-  for (auto& t : conns) t.join();
-}
+PoolRelay::~PoolRelay() { threads_.Stop(); }
 
 std::string PoolRelay::hosts() const {
   std::string out;
@@ -790,7 +892,7 @@ std::string PoolRelay::hosts() const {
 void PoolRelay::Serve() {
   std::vector<pollfd> p;
   for (const auto& l : listeners_) p.push_back({l.get(), POLLIN, 0});
-  p.push_back({stop_.fd(), POLLIN, 0});
+  p.push_back({threads_.stop_fd(), POLLIN, 0});
   while (true) {
     for (auto& e : p) e.revents = 0;
     if (::poll(p.data(), p.size(), -1) < 0) {
@@ -803,11 +905,11 @@ void PoolRelay::Serve() {
       UniqueFd conn(::accept4(listeners_[i].get(), nullptr, nullptr, SOCK_CLOEXEC));
       if (!conn.valid()) continue;
       ++relayed_;
-      std::lock_guard lock(mu_);
-      connections_.emplace_back([this, c = std::move(conn), m = members_[i]]() mutable {
+      auto shared = std::make_shared<UniqueFd>(std::move(conn));
+      threads_.Add([this, shared, m = members_[i]] {
         auto remote = Connect(m.address, static_cast<uint16_t>(m.port));
         if (!remote || !WriteAll(remote->get(), header_)) return;  // distcc sees a failed host
-        Splice(c.get(), remote->get(), stop_.fd());
+        Splice(shared->get(), remote->get(), threads_.stop_fd());
       });
     }
   }

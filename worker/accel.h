@@ -71,8 +71,11 @@ struct AccelStageReport {
 // (see the file comment). Paths resolve inside each tree, never on the host;
 // an existing root entry is never replaced by a host-path, and a host-tool
 // the root lacks is not added (the build keeps seeing the tools it had).
+// With `guard_dynamic_stack` (the probe found the compilers differ on it) the
+// compiler driver becomes a script that compiles code with a VLA or alloca
+// with the root's own compiler, everything else with the cross compiler.
 Result<AccelStageReport> StageAccelerator(const std::string& root, const std::string& accel,
-                                          const AccelSpec& spec);
+                                          const AccelSpec& spec, bool guard_dynamic_stack = false);
 
 // GNU make's MAKE_HOST and bash's MACHTYPE/HOSTTYPE as the root's own builds
 // report them; host-arch make and bash take them from the environment.
@@ -80,7 +83,7 @@ std::vector<std::pair<std::string, std::string>> MachineEnvironment(const ArchIn
 
 // Changes whenever the probe program or its verdict rules change: cached
 // verdicts of another version are not reused.
-inline constexpr const char* kProbeVersion = "probe-4";
+inline constexpr const char* kProbeVersion = "probe-6";
 
 struct ProbeResult {
   bool same_code = false;
@@ -90,6 +93,9 @@ struct ProbeResult {
   // Compiler flags for which the two compilers produce different code: a job
   // that uses one runs unaccelerated (e.g. -fstack-protector).
   std::vector<std::string> guarded_flags;
+  // Code with dynamic stack allocation (alloca, VLAs) differs: such code is
+  // compiled by the root's own compiler (StageAccelerator, DistccPool).
+  bool dynamic_stack_differs = false;
 };
 
 // Compiles a probe program with the root's compiler (spec.cc inside `root`,
@@ -114,7 +120,8 @@ class DistccPool {
   static Result<std::unique_ptr<DistccPool>> Start(const Sandbox& sandbox, int netns_fd,
                                                    const std::string& accel_root,
                                                    const AccelSpec& spec, int jobs,
-                                                   const std::string& log_path);
+                                                   const std::string& log_path,
+                                                   bool guard_dynamic_stack = false);
   int jobs() const { return jobs_; }
   ~DistccPool();
   DistccPool(const DistccPool&) = delete;
@@ -147,8 +154,25 @@ class DistccPool {
 // network of its own, and splices the connection to it. distccd itself never
 // sees anything but loopback.
 
+// An accept loop and the threads of the connections it accepted: Stop()
+// raises `stop` (every Splice and poll watches its fd) and joins them all.
+class ConnectionThreads {
+ public:
+  ~ConnectionThreads() { Stop(); }
+  void StartAcceptor(std::function<void()> loop) { acceptor_ = std::thread(std::move(loop)); }
+  void Add(std::function<void()> connection);
+  void Stop();
+  int stop_fd() const { return stop_.fd(); }
+
+ private:
+  CancelToken stop_;
+  std::thread acceptor_;
+  std::mutex mu_;
+  std::vector<std::thread> connections_;
+};
+
 // "crossfarm-distcc 1 <digest> <host-arch> <triplet> <cc> <c++ or ->\n"
-std::string PoolHeader(const Digest& accelerator, const AccelSpec& spec);
+std::string PoolHeader(const Digest& accelerator, const AccelSpec& spec, bool guard_dynamic_stack);
 
 class PoolGateway {
  public:
@@ -179,12 +203,10 @@ class PoolGateway {
   CheckoutFn checkout_;
   UniqueFd listen_;
   uint16_t port_ = 0;
-  CancelToken stop_;
-  std::thread thread_;
   std::mutex mu_;
   std::map<std::string, std::unique_ptr<Instance>> instances_;  // by accelerator digest
-  std::vector<std::thread> connections_;
   std::atomic<size_t> accepted_{0}, refused_{0};
+  ConnectionThreads threads_;  // last: stopped before the instances go
 };
 
 class PoolRelay {
@@ -203,11 +225,8 @@ class PoolRelay {
   std::vector<UniqueFd> listeners_;
   std::vector<uint16_t> ports_;
   std::string header_;
-  CancelToken stop_;
-  std::thread thread_;
-  std::mutex mu_;
-  std::vector<std::thread> connections_;
   std::atomic<size_t> relayed_{0};
+  ConnectionThreads threads_;
 };
 
 // Copies both ways between two connected sockets until both sides closed (or
@@ -221,6 +240,7 @@ void Splice(int a, int b, int stop_fd);
 Result<std::string> InstallDistccMasquerade(const std::string& root,
                                             const std::vector<std::string>& names);
 std::vector<std::pair<std::string, std::string>> DistccEnvironment(const DistccPool& pool,
-                                                                   const std::string& distcc_dir);
+                                                                   const std::string& distcc_dir,
+                                                                   bool guard_dynamic_stack);
 
 }  // namespace crossfarm::worker

@@ -399,7 +399,7 @@ Result<std::string> JobRunner::CachedProbe(const JobSpec& spec, const std::strin
                       ProbeCompilers(sandbox_, options_.work_dir, root, arch, accel_root, *spec.accel, log_path));
   std::string text = std::string(probe.same_code ? "same" : "different") + "\n";
   for (const auto& f : probe.guarded_flags) text += f + " ";
-  text += "\n" + probe.note + "\n";
+  text += "\n" + probe.note + "\n" + (probe.dynamic_stack_differs ? "dynamic-stack" : "") + "\n";
   CF_ASSIGN_OR_RETURN(Digest blob, cas_.Put(text));
   proto::RefInfo info;
   info.root = blob;
@@ -436,10 +436,12 @@ Result<std::unique_ptr<AccelRun>> JobRunner::SetUpAccel(const JobSpec& spec, Pre
   SandboxSpec& sb = prepared.spec;
   CF_ASSIGN_OR_RETURN(std::string probe, CachedProbe(spec, sb.root, arch, run->accel_root->path(), log.path));
   std::istringstream lines(probe);
-  std::string verdict, flags_line, note;
+  std::string verdict, flags_line, note, dynamic_stack;
   std::getline(lines, verdict);
   std::getline(lines, flags_line);
   std::getline(lines, note);
+  std::getline(lines, dynamic_stack);
+  const bool guard = dynamic_stack == "dynamic-stack";
   // The probe's finding, for `crossfarm show` (docs/acceleration.md).
   if (auto blob = cas_.Put(note)) {
     proto::RefInfo info;
@@ -455,7 +457,7 @@ Result<std::unique_ptr<AccelRun>> JobRunner::SetUpAccel(const JobSpec& spec, Pre
   if (UsesGuardedFlag(spec, guarded))
     return off("the job uses a flag the two compilers treat differently (" + flags_line + ")");
 
-  CF_ASSIGN_OR_RETURN(AccelStageReport staged, StageAccelerator(sb.root, checkout, a));
+  CF_ASSIGN_OR_RETURN(AccelStageReport staged, StageAccelerator(sb.root, checkout, a, guard));
   std::string summary = std::to_string(staged.added) + " host paths added";
   if (a.substitute_tools) {
     summary += ", " + std::to_string(staged.replaced.size()) + " host tools replace the root's";
@@ -463,7 +465,13 @@ Result<std::unique_ptr<AccelRun>> JobRunner::SetUpAccel(const JobSpec& spec, Pre
   }
   for (const auto& r : staged.refused)
     AppendLog(log, "# crossfarm: warning: host tool " + r + " reports the machine: kept the root's\n");
-  if (a.distcc) {
+  // On one machine, with the cross compiler already native in the root,
+  // distcc only adds a hop (and its split preprocessing changes debug info
+  // columns): the pool is used where it adds cores, on other workers.
+  bool use_distcc = a.distcc && (!a.substitute_tools || !a.remote_pool.empty());
+  if (a.distcc && !use_distcc)
+    summary += ", no distcc (the host tools compile natively; no pool members on other workers)";
+  if (use_distcc) {
     auto net = PrivateNetwork::Create();
     if (!net) {
       AppendLog(log, "# crossfarm: warning: no distcc pool: " + net.error().ToString() + "\n");
@@ -471,7 +479,7 @@ Result<std::unique_ptr<AccelRun>> JobRunner::SetUpAccel(const JobSpec& spec, Pre
       run->network.emplace(std::move(*net));
       int jobs = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
       CF_ASSIGN_OR_RETURN(run->pool, DistccPool::Start(sandbox_, run->network->fd(), run->accel_root->path(),
-                                                       a, jobs, prepared.dir.path() + "/distccd.log"));
+                                                       a, jobs, prepared.dir.path() + "/distccd.log", guard));
       CF_ASSIGN_OR_RETURN(std::string masq, InstallDistccMasquerade(sb.root, run->pool->compiler_names()));
       if (masq.empty()) {
         AppendLog(log, "# crossfarm: warning: no distcc pool: the root has neither distcc nor a "
@@ -482,12 +490,12 @@ Result<std::unique_ptr<AccelRun>> JobRunner::SetUpAccel(const JobSpec& spec, Pre
         std::string distcc_dir = prepared.dir.path() + "/distcc";
         CF_TRY(MakeDirs(distcc_dir));
         sb.AddBind(distcc_dir, "/crossfarm-distcc", Access::kReadWrite);
-        for (auto& [k, v] : DistccEnvironment(*run->pool, "/crossfarm-distcc")) sb.SetEnv(k, v);
+        for (auto& [k, v] : DistccEnvironment(*run->pool, "/crossfarm-distcc", guard)) sb.SetEnv(k, v);
         // Pool members on other workers come first: they add cores, the
         // local pool shares this machine's with the emulated build.
         if (!a.remote_pool.empty()) {
           CF_ASSIGN_OR_RETURN(run->relay, PoolRelay::Start(run->network->fd(), a.remote_pool,
-                                                           PoolHeader(input->root, a), DistccPool::kPort + 1));
+                                                           PoolHeader(input->root, a, guard), DistccPool::kPort + 1));
           sb.SetEnv("DISTCC_HOSTS", run->relay->hosts() + " " + run->pool->hosts());
           std::string names;
           for (const auto& m : a.remote_pool) names += (names.empty() ? "" : ", ") + m.worker + " (" + m.address + ")";

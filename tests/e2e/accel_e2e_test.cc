@@ -5,6 +5,8 @@
 // compiler's identification (.comment, and so the build-id) may differ.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "tests/e2e/e2e_util.h"
 #include "worker/elf_compare.h"
 
@@ -22,17 +24,19 @@ build-depends:
 - base.bst
 sources:
 - kind: local
-  path: files/hello.c
+  path: files/probe
 config:
   configure-commands:
   - for i in 1 2 3 4 5; do echo "#define N$i $i" | sed 's/N/VALUE_/' | grep VALUE_ >> config.h; done
   build-commands:
   - gcc -O2 -c hello.c -o hello.o
   - gcc -o hello hello.o
+  - gcc -O2 -c vla.c -o vla.o
   - printf 'all:\n\techo $(MAKE_HOST) > make-host\n' > Makefile && make
   install-commands:
   - install -D -m 0755 hello %{install-root}/usr/bin/hello
   - install -D -m 0644 config.h %{install-root}/usr/share/probe/config.h
+  - install -D -m 0644 vla.o %{install-root}/usr/share/probe/vla.o
   - uname -m > %{install-root}/usr/share/probe/uname
   - gcc -dumpmachine > %{install-root}/usr/share/probe/dumpmachine
   - cp make-host %{install-root}/usr/share/probe/make-host
@@ -47,6 +51,12 @@ class AccelE2ETest : public ::testing::Test {
                      project_->path().string());
     if (cp.exit_code != 0) setup_error_ = "copying the example failed:\n" + cp.output;
     WriteFile(project_->path() / "elements/probe.bst", kProbeElement);
+    // Code with dynamic stack allocation: Debian 12's cross and native gcc
+    // differ on it (CVE-2023-4039), so the root's own compiler must build it.
+    fs::create_directories(project_->path() / "files/probe");
+    fs::copy_file(project_->path() / "files/hello.c", project_->path() / "files/probe/hello.c");
+    WriteFile(project_->path() / "files/probe/vla.c",
+              "int use(char *p, int n);\nint f(int n) { char buf[n]; buf[0] = 1; return use(buf, n); }\n");
     WriteFile(project_->path() / "elements/protected.bst",
               "kind: manual\nbuild-depends:\n- base.bst\nsources:\n- kind: local\n  path: files/hello.c\n"
               "config:\n  build-commands:\n  - gcc -O2 -fstack-protector-strong -c hello.c -o hello.o\n"
@@ -119,10 +129,28 @@ TEST_F(AccelE2ETest, AcceleratedOutputsAreTheSameCodeAsPlainEmulation) {
   EXPECT_NE(log.output.find("# crossfarm: compiler probe: same code as the root's gcc"), std::string::npos)
       << log.output;
   EXPECT_NE(log.output.find("host tools replace the root's"), std::string::npos) << log.output;
-  EXPECT_NE(log.output.find("distcc pool compiled 1 objects"), std::string::npos) << log.output;
+  // On one machine the native cross compiler needs no distcc hop.
+  EXPECT_NE(log.output.find("no distcc (the host tools compile natively"), std::string::npos) << log.output;
+  EXPECT_NE(log.output.find("code with alloca or VLAs is compiled by the root's own gcc"), std::string::npos)
+      << log.output;
   EXPECT_EQ(log.output.find("not accelerated"), std::string::npos) << log.output;
 
   fs::path a = Checkout("none", "probe.bst"), b = Checkout("auto", "probe.bst");
+
+  // distcc alone: hello.o goes to the pool; vla.o is refused there (the
+  // pool's compiler differs on it) and compiled again locally.
+  auto pooled = Cf("--arch aarch64 --accel distcc build probe.bst");
+  ASSERT_EQ(pooled.exit_code, 0) << pooled.output;
+  auto plog = Cf("--arch aarch64 --accel distcc log probe.bst");
+  EXPECT_NE(plog.output.find("distcc pool compiled 1 objects"), std::string::npos) << plog.output;
+  EXPECT_NE(plog.output.find("retrying locally"), std::string::npos) << plog.output;
+  fs::path c = Checkout("distcc", "probe.bst");
+  auto pdiff = worker::CompareTrees(a.string(), c.string());
+  ASSERT_TRUE(pdiff) << pdiff.error().ToString();
+  EXPECT_TRUE(pdiff->EquivalentModuloIdents());
+  EXPECT_NE(std::find(pdiff->identical.begin(), pdiff->identical.end(), "usr/share/probe/vla.o"),
+            pdiff->identical.end());
+
   // What reports the machine still reports the sandbox's arch.
   EXPECT_EQ(ReadFile(b / "usr/share/probe/uname"), "aarch64\n");
   EXPECT_EQ(ReadFile(b / "usr/share/probe/dumpmachine"), "aarch64-linux-gnu\n");
@@ -133,8 +161,11 @@ TEST_F(AccelE2ETest, AcceleratedOutputsAreTheSameCodeAsPlainEmulation) {
   EXPECT_TRUE(diff->different.empty()) << diff->different.front().path << ": " << diff->different.front().detail;
   EXPECT_TRUE(diff->only_in_a.empty() && diff->only_in_b.empty());
   // The cross gcc is one Debian revision behind the native one: .comment.
+  // vla.o came from the root's own compiler: identical.
   ASSERT_EQ(diff->equal_modulo_idents.size(), 1u);
   EXPECT_EQ(diff->equal_modulo_idents[0].path, "usr/bin/hello");
+  EXPECT_NE(std::find(diff->identical.begin(), diff->identical.end(), "usr/share/probe/vla.o"),
+            diff->identical.end());
 
   auto show = Cf("--arch aarch64 show --deps none --format '%{accel}' probe.bst");
   EXPECT_NE(show.output.find("probe: same code as the root's gcc 12.2.0"), std::string::npos) << show.output;

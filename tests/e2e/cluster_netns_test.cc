@@ -36,6 +36,33 @@ class Namespaces {
   CommandResult up_;
 };
 
+// crossfarm-cas in namespace "cas" (10.99.0.3) and crossfarm-scheduler in
+// "sched" (10.99.0.2), with the keys of ClusterKeys; files under `dir`.
+struct CoreDaemons {
+  std::unique_ptr<Daemon> cas, sched;
+  std::string error;  // set when one did not come up
+};
+
+CoreDaemons StartCore(const Namespaces& ns, const ClusterKeys& keys, const fs::path& dir) {
+  auto p = [&](const std::string& n) { return (dir / n).string(); };
+  CoreDaemons c;
+  c.cas = std::make_unique<Daemon>(
+      ns.In("cas", {BuildBin("cas/crossfarm-cas"), "--listen", "tcp://10.99.0.3:7100", "--dir", p("cas-store"),
+                    "--key", keys.Path("cas.key"), "--allow", keys.Path("cas-allow")}),
+      p("cas.out"), p("cas.err"));
+  if (c.cas->Endpoint() != "tcp://10.99.0.3:7100") {
+    c.error = "crossfarm-cas did not start:\n" + c.cas->Log();
+    return c;
+  }
+  c.sched = std::make_unique<Daemon>(
+      ns.In("sched", {BuildBin("scheduler/crossfarm-scheduler"), "--listen", "tcp://10.99.0.2:7101", "--state",
+                      p("state"), "--key", keys.Path("sched.key"), "--clients", keys.Path("clients"), "--workers",
+                      keys.Path("workers"), "--cas", "tcp://10.99.0.3:7100", "--cas-key", keys.Path("cas.pub")}),
+      p("sched.out"), p("sched.err"));
+  if (c.sched->Endpoint() != "tcp://10.99.0.2:7101") c.error = "crossfarm-scheduler did not start:\n" + c.sched->Log();
+  return c;
+}
+
 TEST(ClusterNetnsTest, TwoWorkersOnSeparateHostsBuildWhatAnEmbeddedBuildBuilds) {
   TempTree dir("netns");
   fs::path d = dir.path();
@@ -63,16 +90,9 @@ TEST(ClusterNetnsTest, TwoWorkersOnSeparateHostsBuildWhatAnEmbeddedBuildBuilds) 
   Namespaces ns(std::to_string(::getpid() % 100000));
   ASSERT_EQ(ns.up().exit_code, 0) << ns.up().output;
   auto p = [&](const std::string& n) { return (d / n).string(); };
-  Daemon cas(ns.In("cas", {BuildBin("cas/crossfarm-cas"), "--listen", "tcp://10.99.0.3:7100", "--dir",
-                           p("cas-store"), "--key", keys.Path("cas.key"), "--allow", keys.Path("cas-allow")}),
-             p("cas.out"), p("cas.err"));
-  ASSERT_EQ(cas.Endpoint(), "tcp://10.99.0.3:7100") << cas.Log();
-  Daemon sched(ns.In("sched", {BuildBin("scheduler/crossfarm-scheduler"), "--listen", "tcp://10.99.0.2:7101",
-                               "--state", p("state"), "--key", keys.Path("sched.key"), "--clients",
-                               keys.Path("clients"), "--workers", keys.Path("workers"), "--cas",
-                               "tcp://10.99.0.3:7100", "--cas-key", keys.Path("cas.pub")}),
-               p("sched.out"), p("sched.err"));
-  ASSERT_EQ(sched.Endpoint(), "tcp://10.99.0.2:7101") << sched.Log();
+  CoreDaemons core = StartCore(ns, keys, d);
+  ASSERT_TRUE(core.error.empty()) << core.error;
+  Daemon& sched = *core.sched;
   std::vector<std::unique_ptr<Daemon>> workers;
   for (std::string w : {"w1", "w2"})
     workers.push_back(std::make_unique<Daemon>(
@@ -155,16 +175,9 @@ TEST(ClusterNetnsTest, Aarch64JobsGoOnlyToTheEmulatingWorker) {
   Namespaces ns(std::to_string(::getpid() % 100000 + 1), "sched cas native emu");
   ASSERT_EQ(ns.up().exit_code, 0) << ns.up().output;
   auto p = [&](const std::string& n) { return (d / n).string(); };
-  Daemon cas(ns.In("cas", {BuildBin("cas/crossfarm-cas"), "--listen", "tcp://10.99.0.3:7100", "--dir",
-                           p("cas-store"), "--key", keys.Path("cas.key"), "--allow", keys.Path("cas-allow")}),
-             p("cas.out"), p("cas.err"));
-  ASSERT_EQ(cas.Endpoint(), "tcp://10.99.0.3:7100") << cas.Log();
-  Daemon sched(ns.In("sched", {BuildBin("scheduler/crossfarm-scheduler"), "--listen", "tcp://10.99.0.2:7101",
-                               "--state", p("state"), "--key", keys.Path("sched.key"), "--clients",
-                               keys.Path("clients"), "--workers", keys.Path("workers"), "--cas",
-                               "tcp://10.99.0.3:7100", "--cas-key", keys.Path("cas.pub")}),
-               p("sched.out"), p("sched.err"));
-  ASSERT_EQ(sched.Endpoint(), "tcp://10.99.0.2:7101") << sched.Log();
+  CoreDaemons core = StartCore(ns, keys, d);
+  ASSERT_TRUE(core.error.empty()) << core.error;
+  Daemon& sched = *core.sched;
   auto worker = [&](const std::string& ns_name, const std::string& key, const std::string& emulate) {
     return std::make_unique<Daemon>(
         ns.In(ns_name, {BuildBin("worker/crossfarm-worker"), "--name", ns_name, "--scheduler",
@@ -239,16 +252,9 @@ TEST(ClusterNetnsTest, EmulatedJobsCompileOnANativeWorkersDistccPool) {
   Namespaces ns(std::to_string(::getpid() % 100000 + 2), "sched cas emu pool");
   ASSERT_EQ(ns.up().exit_code, 0) << ns.up().output;
   auto p = [&](const std::string& n) { return (d / n).string(); };
-  Daemon cas(ns.In("cas", {BuildBin("cas/crossfarm-cas"), "--listen", "tcp://10.99.0.3:7100", "--dir",
-                           p("cas-store"), "--key", keys.Path("cas.key"), "--allow", keys.Path("cas-allow")}),
-             p("cas.out"), p("cas.err"));
-  ASSERT_EQ(cas.Endpoint(), "tcp://10.99.0.3:7100") << cas.Log();
-  Daemon sched(ns.In("sched", {BuildBin("scheduler/crossfarm-scheduler"), "--listen", "tcp://10.99.0.2:7101",
-                               "--state", p("state"), "--key", keys.Path("sched.key"), "--clients",
-                               keys.Path("clients"), "--workers", keys.Path("workers"), "--cas",
-                               "tcp://10.99.0.3:7100", "--cas-key", keys.Path("cas.pub")}),
-               p("sched.out"), p("sched.err"));
-  ASSERT_EQ(sched.Endpoint(), "tcp://10.99.0.2:7101") << sched.Log();
+  CoreDaemons core = StartCore(ns, keys, d);
+  ASSERT_TRUE(core.error.empty()) << core.error;
+  Daemon& sched = *core.sched;
   std::vector<std::string> common = {"--scheduler", "tcp://10.99.0.2:7101", "--scheduler-key", keys.Path("sched.pub"),
                                      "--cas", "tcp://10.99.0.3:7100", "--cas-key", keys.Path("cas.pub"),
                                      "--heartbeat-ms", "200"};
