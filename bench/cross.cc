@@ -4,7 +4,8 @@
 //
 //  1. cross: configure + make + install on the host with aarch64-linux-gnu-gcc,
 //     outside crossfarm (CC and CHOST set), libz.so checked to be aarch64;
-//  2. crossfarm emulated: `--arch aarch64 build zlib.bst` (qemu-user);
+//  2. crossfarm emulated: `--arch aarch64 --accel none build zlib.bst` (qemu-user,
+//     no acceleration: bench_accel measures that);
 //  3. crossfarm native: the same for x86_64;
 //  4. bst 1.6 emulated: a project of its own (an `import` of the aarch64 base
 //     checked out of crossfarm, a `manual` zlib from the unpacked source tree)
@@ -191,6 +192,8 @@ int main(int argc, char** argv) {
   fs::path mirror = fs::path(env_cache ? env_cache : "/var/cache/crossfarm-test") / "mirror";
   b.cf = b.crossfarm + " -C " + Quote(b.work / "hello") + " --cache-dir " +
          Quote(b.work / "cache") + " --mirror-dir " + Quote(mirror);
+  // The plain emulated baseline: bench_accel measures the accelerated builds.
+  b.cf += " --accel none";
 
   std::map<std::string, double> r = {{"cross_s", -1}, {"crossfarm_emulated_s", -1},
                                      {"crossfarm_native_s", -1}, {"bst_emulated_s", -1}};

@@ -25,3 +25,11 @@ endif()
 if(CROSSFARM_BUILD_BENCH)
   find_package(benchmark QUIET)
 endif()
+
+# jemalloc for the CLI: loading a 10,000-element project is a storm of small
+# allocations (YAML nodes, strings); jemalloc takes ~15% off `show`'s CPU time
+# against glibc's malloc (docs/benchmarks.md, bench_show).
+find_library(CROSSFARM_JEMALLOC NAMES jemalloc)
+if(NOT CROSSFARM_JEMALLOC)
+  message(WARNING "libjemalloc not found (apt-get install libjemalloc-dev): the CLI uses glibc malloc")
+endif()

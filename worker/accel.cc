@@ -610,6 +610,12 @@ size_t DistccPool::compiles() const {
   return n;
 }
 
+std::vector<std::string> DistccCompilerNames(const AccelSpec& spec) {
+  std::vector<std::string> names;
+  for (const auto& [name, driver] : CompilerNames(spec)) names.push_back(name);
+  return names;
+}
+
 Result<std::string> InstallDistccMasquerade(const std::string& root_dir,
                                             const std::vector<std::string>& names) {
   constexpr const char* kDir = "usr/lib/crossfarm-distcc";

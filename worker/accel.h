@@ -233,6 +233,10 @@ class PoolRelay {
 // `stop_fd` becomes readable).
 void Splice(int a, int b, int stop_fd);
 
+// The names a build may call the cross compiler by (gcc, gcc-12,
+// aarch64-linux-gnu-gcc, aarch64-linux-gnu-gcc-12, and the C++ ones).
+std::vector<std::string> DistccCompilerNames(const AccelSpec& spec);
+
 // Masquerade links for the build root (in /usr/lib/crossfarm-distcc, to
 // /usr/bin/distcc) for each pool compiler name the root itself has, and the
 // environment the build gets. Returns the PATH prefix dir, or "" when the root

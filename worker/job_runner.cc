@@ -7,10 +7,12 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <random>
 #include <sstream>
 
+#include "common/accel.h"
 #include "worker/accel.h"
 #include "worker/fs_util.h"
 #include "worker/staging.h"
@@ -265,6 +267,47 @@ Result<JobOutcome> JobRunner::Run(const JobSpec& spec, std::function<void(std::s
   return outcome;
 }
 
+namespace {
+
+// BuildStream's "overlaps" warnings, one line each.
+std::string OverlapWarnings(const StageReport& report, const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& o : report.overlaps)
+    out += "# crossfarm: warning: /" + o.path + " of " + names[o.later] + " overwrites the one of " +
+           names[o.earlier] + "\n";
+  return out;
+}
+
+}  // namespace
+
+Result<std::string> JobRunner::SharedRoot(const JobSpec& spec, const std::vector<std::string>& checkouts,
+                                          const std::vector<std::string>& names, const LogSink& log) {
+  std::string id;
+  for (const auto& in : spec.inputs)
+    if (!in.accelerator) id += in.root.ToString() + "\n";
+  std::string dir = options_.work_dir + "/roots", path = dir + "/" + Sha256Hex(id);
+  std::string warnings_path = path + ".overlaps";
+  struct stat st{};
+  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+    std::ifstream in(warnings_path);
+    std::stringstream text;
+    text << in.rdbuf();
+    AppendLog(log, text.str());
+    return path;
+  }
+  // Staged under a temporary name and renamed into place, so a concurrent job
+  // (or process) sees either nothing or the whole root.
+  CF_TRY(MakeDirs(dir));
+  CF_ASSIGN_OR_RETURN(TempDir tmp, TempDir::Create(dir, "staging-"));
+  CF_ASSIGN_OR_RETURN(StageReport report, StageArtifacts(tmp.path(), checkouts, StageMode::kHardLink));
+  std::string warnings = OverlapWarnings(report, names);
+  std::ofstream(warnings_path) << warnings;
+  AppendLog(log, warnings);
+  if (::rename(tmp.path().c_str(), path.c_str()) != 0 && errno != EEXIST && errno != ENOTEMPTY)
+    return Err(Status::FromErrno("rename " + tmp.path() + " -> " + path, errno));
+  return path;
+}
+
 Result<PreparedSandbox> JobRunner::Prepare(const JobSpec& spec, const LogSink& log) {
   CF_ASSIGN_OR_RETURN(TempDir job_dir, TempDir::Create(options_.work_dir, "job-"));
   std::vector<std::string> checkouts, names;
@@ -281,13 +324,17 @@ Result<PreparedSandbox> JobRunner::Prepare(const JobSpec& spec, const LogSink& l
   StageMode mode = needs_integration ? StageMode::kCopy : StageMode::kHardLink;
   std::string root = job_dir.path() + "/root", build = job_dir.path() + "/build",
               install = job_dir.path() + "/install";
-  CF_TRY(MakeDirs(root));
   CF_TRY(MakeDirs(build));
   CF_TRY(MakeDirs(install));
-  CF_ASSIGN_OR_RETURN(StageReport report, StageArtifacts(root, checkouts, mode));
-  for (const auto& o : report.overlaps)
-    AppendLog(log, "# crossfarm: warning: /" + o.path + " of " + names[o.later] +
-                       " overwrites the one of " + names[o.earlier] + "\n");
+  // A read-only root of the same artifacts is the same tree for every job:
+  // staged once and shared. A writable one (integration) is the job's own.
+  if (mode == StageMode::kHardLink) {
+    CF_ASSIGN_OR_RETURN(root, SharedRoot(spec, checkouts, names, log));
+  } else {
+    CF_TRY(MakeDirs(root));
+    CF_ASSIGN_OR_RETURN(StageReport report, StageArtifacts(root, checkouts, mode));
+    AppendLog(log, OverlapWarnings(report, names));
+  }
   CF_TRY(StageSources(spec, build));
 
   SandboxSpec sb;
@@ -384,7 +431,8 @@ Result<JobOutcome> JobRunner::RunSandboxJob(const JobSpec& spec, JobOutcome outc
 
 
 Result<std::string> JobRunner::CachedProbe(const JobSpec& spec, const std::string& root,
-                                           const ArchInfo& arch, const std::string& accel_root,
+                                           const ArchInfo& arch,
+                                           const std::function<Result<std::string>()>& accel_root,
                                            const std::string& log_path) {
   // The probe depends on the compilers only: the accelerator and the staged
   // inputs. Its result is a small blob under a ref, shared by every job (and
@@ -395,8 +443,9 @@ Result<std::string> JobRunner::CachedProbe(const JobSpec& spec, const std::strin
   std::lock_guard lock(probe_mu_);
   if (auto known = cas_.GetRef(ref))
     if (auto text = cas_.Get(known->root)) return *text;
+  CF_ASSIGN_OR_RETURN(std::string accel, accel_root());
   CF_ASSIGN_OR_RETURN(ProbeResult probe,
-                      ProbeCompilers(sandbox_, options_.work_dir, root, arch, accel_root, *spec.accel, log_path));
+                      ProbeCompilers(sandbox_, options_.work_dir, root, arch, accel, *spec.accel, log_path));
   std::string text = std::string(probe.same_code ? "same" : "different") + "\n";
   for (const auto& f : probe.guarded_flags) text += f + " ";
   text += "\n" + probe.note + "\n" + (probe.dynamic_stack_differs ? "dynamic-stack" : "") + "\n";
@@ -407,6 +456,52 @@ Result<std::string> JobRunner::CachedProbe(const JobSpec& spec, const std::strin
   info.worker = options_.worker_name;
   CF_TRY(cas_.PutRef(ref, info));
   return text;
+}
+
+Result<std::pair<std::string, std::string>> JobRunner::AcceleratedRoot(const JobSpec& spec,
+                                                                      const std::string& accel_checkout,
+                                                                      bool guard, const LogSink& log) {
+  const AccelSpec& a = *spec.accel;
+  std::string id = "accelerated root " + std::to_string(crossfarm::kAccelVersion) + (guard ? " guard" : "") +
+                   (a.substitute_tools ? " tools" : "") + (a.distcc ? " distcc" : "") + "\n";
+  for (const auto& in : spec.inputs) id += in.root.ToString() + (in.accelerator ? " accelerator\n" : "\n");
+  for (const auto& t : a.host_tools) id += "tool " + t + "\n";
+  for (const auto& p : a.host_paths) id += "path " + p + "\n";
+  id += a.cc + " " + a.cxx + " " + a.triplet + "\n";
+  std::string dir = options_.work_dir + "/roots", path = dir + "/accel-" + Sha256Hex(id);
+  std::string summary_path = path + ".summary";
+  struct stat st{};
+  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+    std::ifstream in(summary_path);
+    std::string summary;
+    std::getline(in, summary);
+    return std::pair(path, summary + " (staged root reused)");
+  }
+  std::vector<std::string> checkouts, names;
+  for (const auto& in : spec.inputs) {
+    if (in.accelerator) continue;
+    CF_ASSIGN_OR_RETURN(std::string c, Checkout(in.root));
+    checkouts.push_back(std::move(c));
+    names.push_back(in.element);
+  }
+  CF_TRY(MakeDirs(dir));
+  CF_ASSIGN_OR_RETURN(TempDir tmp, TempDir::Create(dir, "staging-"));
+  CF_ASSIGN_OR_RETURN(StageReport report, StageArtifacts(tmp.path(), checkouts, StageMode::kHardLink));
+  (void)report;  // its overlaps were reported for the plain root already
+  CF_ASSIGN_OR_RETURN(AccelStageReport staged, StageAccelerator(tmp.path(), accel_checkout, a, guard));
+  std::string summary = std::to_string(staged.added) + " host paths added";
+  if (a.substitute_tools)
+    summary += ", " + std::to_string(staged.replaced.size()) + " host tools replace the root's";
+  for (const auto& r : staged.refused)
+    AppendLog(log, "# crossfarm: warning: host tool " + r + " reports the machine: kept the root's\n");
+  if (a.distcc) {
+    CF_ASSIGN_OR_RETURN(std::string masq, InstallDistccMasquerade(tmp.path(), DistccCompilerNames(a)));
+    if (!masq.empty()) summary += ", distcc masquerade links";
+  }
+  std::ofstream(summary_path) << summary << "\n";
+  if (::rename(tmp.path().c_str(), path.c_str()) != 0 && errno != EEXIST && errno != ENOTEMPTY)
+    return Err(Status::FromErrno("rename " + tmp.path() + " -> " + path, errno));
+  return std::pair(path, summary);
 }
 
 Result<std::unique_ptr<AccelRun>> JobRunner::SetUpAccel(const JobSpec& spec, PreparedSandbox& prepared,
@@ -427,14 +522,21 @@ Result<std::unique_ptr<AccelRun>> JobRunner::SetUpAccel(const JobSpec& spec, Pre
                std::string(arch.name));
   if (spec.network && a.distcc)
     return off("the element asks for the network; a distcc pool needs the private one");
+  if (prepared.spec.root_access != Access::kReadOnly)
+    return off("the root is writable (integration commands): it is not shared, acceleration is not set up");
   auto run = std::make_unique<AccelRun>();
   CF_ASSIGN_OR_RETURN(std::string checkout, Checkout(input->root));
-  std::vector<std::string> one = {checkout};
-  CF_ASSIGN_OR_RETURN(StagedRoot accel_root,
-                      StagedRoot::Create(prepared.dir.path(), one, StageMode::kHardLink));
-  run->accel_root.emplace(std::move(accel_root));
+  // The accelerator's own sandbox root (probe, distccd), staged when needed.
+  auto accel_root = [&]() -> Result<std::string> {
+    if (!run->accel_root) {
+      std::vector<std::string> one = {checkout};
+      CF_ASSIGN_OR_RETURN(StagedRoot staged, StagedRoot::Create(prepared.dir.path(), one, StageMode::kHardLink));
+      run->accel_root.emplace(std::move(staged));
+    }
+    return run->accel_root->path();
+  };
   SandboxSpec& sb = prepared.spec;
-  CF_ASSIGN_OR_RETURN(std::string probe, CachedProbe(spec, sb.root, arch, run->accel_root->path(), log.path));
+  CF_ASSIGN_OR_RETURN(std::string probe, CachedProbe(spec, sb.root, arch, accel_root, log.path));
   std::istringstream lines(probe);
   std::string verdict, flags_line, note, dynamic_stack;
   std::getline(lines, verdict);
@@ -457,14 +559,11 @@ Result<std::unique_ptr<AccelRun>> JobRunner::SetUpAccel(const JobSpec& spec, Pre
   if (UsesGuardedFlag(spec, guarded))
     return off("the job uses a flag the two compilers treat differently (" + flags_line + ")");
 
-  CF_ASSIGN_OR_RETURN(AccelStageReport staged, StageAccelerator(sb.root, checkout, a, guard));
-  std::string summary = std::to_string(staged.added) + " host paths added";
-  if (a.substitute_tools) {
-    summary += ", " + std::to_string(staged.replaced.size()) + " host tools replace the root's";
+  CF_ASSIGN_OR_RETURN(auto accelerated, AcceleratedRoot(spec, checkout, guard, log));
+  sb.root = accelerated.first;
+  std::string summary = accelerated.second;
+  if (a.substitute_tools)
     for (auto& [k, v] : MachineEnvironment(arch)) sb.SetEnv(k, v);
-  }
-  for (const auto& r : staged.refused)
-    AppendLog(log, "# crossfarm: warning: host tool " + r + " reports the machine: kept the root's\n");
   // On one machine, with the cross compiler already native in the root,
   // distcc only adds a hop (and its split preprocessing changes debug info
   // columns): the pool is used where it adds cores, on other workers.
@@ -478,9 +577,11 @@ Result<std::unique_ptr<AccelRun>> JobRunner::SetUpAccel(const JobSpec& spec, Pre
     } else {
       run->network.emplace(std::move(*net));
       int jobs = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-      CF_ASSIGN_OR_RETURN(run->pool, DistccPool::Start(sandbox_, run->network->fd(), run->accel_root->path(),
-                                                       a, jobs, prepared.dir.path() + "/distccd.log", guard));
-      CF_ASSIGN_OR_RETURN(std::string masq, InstallDistccMasquerade(sb.root, run->pool->compiler_names()));
+      CF_ASSIGN_OR_RETURN(std::string pool_root, accel_root());
+      CF_ASSIGN_OR_RETURN(run->pool, DistccPool::Start(sandbox_, run->network->fd(), pool_root, a, jobs,
+                                                       prepared.dir.path() + "/distccd.log", guard));
+      // AcceleratedRoot installed the masquerade links where the root has the names.
+      std::string masq = summary.find("masquerade") != std::string::npos ? "/usr/lib/crossfarm-distcc" : "";
       if (masq.empty()) {
         AppendLog(log, "# crossfarm: warning: no distcc pool: the root has neither distcc nor a "
                        "compiler by the pool's names\n");

@@ -89,13 +89,25 @@ class JobRunner {
   Result<Digest> RunFilterOrCompose(const JobSpec& spec, const LogSink& log,
                                     const CancelToken* cancel);
   Status StageSources(const JobSpec& spec, const std::string& build_dir);
+  // The read-only root of the job's inputs, staged once per set of input
+  // digests under <work_dir>/roots/ and shared by every job (and process)
+  // with the same inputs. Mount points the sandbox adds (/buildstream/...)
+  // stay in it as empty directories.
+  Result<std::string> SharedRoot(const JobSpec& spec, const std::vector<std::string>& checkouts,
+                                 const std::vector<std::string>& names, const LogSink& log);
   // Sets up acceleration (worker/accel.h) for an emulated job, or says in the
   // log why not; the job then runs plainly emulated.
   Result<std::unique_ptr<AccelRun>> SetUpAccel(const JobSpec& spec, PreparedSandbox& prepared,
                                                const ArchInfo& arch, const LogSink& log);
   // The compiler probe of (accelerator, staged inputs), once per worker.
   Result<std::string> CachedProbe(const JobSpec& spec, const std::string& root, const ArchInfo& arch,
-                                  const std::string& accel_root, const std::string& log_path);
+                                  const std::function<Result<std::string>()>& accel_root,
+                                  const std::string& log_path);
+  // The job's root with the accelerator staged in (StageAccelerator, and the
+  // distcc masquerade links), shared like SharedRoot; {path, summary}.
+  Result<std::pair<std::string, std::string>> AcceleratedRoot(const JobSpec& spec,
+                                                              const std::string& accel_checkout, bool guard,
+                                                              const LogSink& log);
 
   cas::Cas& cas_;
   JobRunnerOptions options_;
