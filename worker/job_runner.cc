@@ -195,6 +195,36 @@ Status SetDeterministicMtimes(const std::string& dir) {
   return Status::Ok();
 }
 
+namespace {
+
+// A writable copy of `from` at `to` (created): directories 0755, files with
+// the owner's write bit added, symlinks as they are.
+Status CopyTreeWritable(const std::string& from, const std::string& to) {
+  std::error_code ec;
+  fs::create_directories(to, ec);
+  if (ec) return Status::IOError("mkdir " + to + ": " + ec.message());
+  fs::permissions(to, fs::perms(0755), ec);
+  for (auto it = fs::recursive_directory_iterator(from, ec); !ec && it != fs::end(it); it.increment(ec)) {
+    fs::path target = fs::path(to) / it->path().lexically_relative(from);
+    auto status = it->symlink_status(ec);
+    if (ec) break;
+    if (fs::is_symlink(status)) {
+      fs::copy_symlink(it->path(), target, ec);
+    } else if (fs::is_directory(status)) {
+      fs::create_directory(target, ec);
+      if (!ec) fs::permissions(target, fs::perms(0755), ec);
+    } else if (fs::is_regular_file(status)) {
+      fs::copy_file(it->path(), target, ec);
+      if (!ec) fs::permissions(target, status.permissions() | fs::perms::owner_write, ec);
+    }
+    if (ec) return Status::IOError("copy " + it->path().string() + " -> " + target.string() + ": " + ec.message());
+  }
+  if (ec) return Status::IOError("copy " + from + " -> " + to + ": " + ec.message());
+  return Status::Ok();
+}
+
+}  // namespace
+
 Status JobRunner::StageSources(const JobSpec& spec, const std::string& build_dir) {
   // Sources are the build's working copy: fresh, writable files (never links
   // into the cache, which configure scripts would try to rewrite).
@@ -204,9 +234,10 @@ Status JobRunner::StageSources(const JobSpec& spec, const std::string& build_dir
     std::error_code ec;
     bool empty = !fs::exists(dest, ec) || fs::is_empty(dest, ec);
     if (empty) {
-      fs::remove(dest, ec);
-      CF_TRY(cas_.ExportTree(src.root, dest, cas::LinkMode::kCopy)
-                 .WithContext("staging sources of " + spec.element));
+      // Copied from the source tree's read-only checkout (kept like an
+      // artifact's): a local file copy, not a read of every blob from the CAS.
+      CF_ASSIGN_OR_RETURN(std::string checkout, Checkout(src.root));
+      CF_TRY(CopyTreeWritable(checkout, dest).WithContext("staging sources of " + spec.element));
       continue;
     }
     CF_ASSIGN_OR_RETURN(TempDir tmp, TempDir::Create(options_.work_dir, "src-"));
