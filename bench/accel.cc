@@ -38,6 +38,7 @@
 
 namespace fs = std::filesystem;
 using crossfarm::bench::BenchDir;
+using crossfarm::bench::Quote;
 using crossfarm::bench::Ratio;
 using crossfarm::bench::RunLogged;
 using crossfarm::bench::RunResult;
@@ -45,7 +46,6 @@ using crossfarm::bench::TimeCommand;
 
 namespace {
 
-std::string Quote(const fs::path& p) { return "'" + p.string() + "'"; }
 
 struct Package {
   std::string name;     // as in --packages and the RESULT keys

@@ -10,6 +10,9 @@
 
 namespace crossfarm::bench {
 
+// A path in single quotes for a shell command line.
+inline std::string Quote(const std::filesystem::path& p) { return "'" + p.string() + "'"; }
+
 inline double NowSeconds() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
       .count();

@@ -26,6 +26,7 @@
 
 namespace fs = std::filesystem;
 using crossfarm::bench::BenchDir;
+using crossfarm::bench::Quote;
 using crossfarm::bench::Ratio;
 using crossfarm::bench::RunLogged;
 using crossfarm::bench::RunResult;
@@ -39,7 +40,6 @@ constexpr const char* kZlibDir = "zlib-1.2.13.dfsg";
 constexpr const char* kConfigure = "./configure --prefix=/usr --libdir=/usr/lib";
 constexpr const char* kMake = "make -j2";
 
-std::string Quote(const fs::path& p) { return "'" + p.string() + "'"; }
 
 // The ELF arch of `path` ("?" if unreadable or not ELF).
 std::string ElfArch(const fs::path& path) {

@@ -8,11 +8,11 @@
 #include <sstream>
 #include <string>
 
+#include "bench/bench_util.h"
+
 namespace crossfarm::bench {
 
 constexpr int kDagWidth = 50;
-
-inline std::string Quote(const std::filesystem::path& p) { return "'" + p.string() + "'"; }
 
 inline std::string DagName(int layer, int i) {
   return "l" + std::to_string(layer) + "/e" + std::to_string(i) + ".bst";
