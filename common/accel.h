@@ -45,7 +45,7 @@ struct Element;
 // accelerating could change an output (e.g. which code the compiler guard
 // sends to the root's own compiler), so older accelerated artifacts are not
 // reused.
-inline constexpr int kAccelVersion = 5;
+inline constexpr int kAccelVersion = 6;
 
 // `--accel`: which accelerations a build may use.
 enum class AccelMode {

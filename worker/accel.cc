@@ -255,7 +255,11 @@ std::string GuardScript(const std::string& cross, const std::string& root, bool 
                      "# crossfarm (docs/acceleration.md): the accelerator's cross compiler in place\n"
                      "# of the root's own, " + root + ".\n";
   if (!guard_dynamic_stack) return head + "exec " + cross + " \"$@\"" + CrossFlags(false) + "\n";
+  // configure's conftest programs are thrown away (only whether they compile,
+  // link or run matters, and the two compilers agree on that): no guard.
   return head +
+         "case \" $* \" in *\" conftest\"*) exec " + cross + " \"$@\"" +
+         CrossFlags(false) + ";; esac\n"
          "err=$(mktemp) || exit 1\n" +
          cross + " \"$@\"" + CrossFlags(true) + " 2>\"$err\"\n"
          "rc=$?\n"
