@@ -192,7 +192,6 @@ Result<std::shared_ptr<const AcceleratorInfo>> Project::Accelerator(const std::s
   // An accelerator and its dependencies are host-arch imports: never
   // accelerated themselves. They may have been loaded (not keyed yet) by the
   // same LoadTargets call: key the closure now, dependencies first.
-  for (Element* e : loaded) ComputeCacheKey(*e);
   for (Element* e : PlanElements(*graph, Scope::kAll))
     if (!e->cache_key) ComputeCacheKey(*e);
   CF_ASSIGN_OR_RETURN(AcceleratorInfo info, ParseAcceleratorInfo(*graph->front()));
@@ -202,28 +201,28 @@ Result<std::shared_ptr<const AcceleratorInfo>> Project::Accelerator(const std::s
 }
 
 Status Project::ResolveAccelerators(const std::vector<Element*>& loaded) {
-  for (Element* e : loaded) {
-    CF_ASSIGN_OR_RETURN(e->declared_accelerator, DeclaredAccelerator(*e));
-    for (auto [d, t] : e->deps) {
-      if (t == DepType::kBuild || d->declared_accelerator.empty()) continue;
-      if (e->declared_accelerator.empty()) e->declared_accelerator = d->declared_accelerator;
-      else if (e->declared_accelerator != d->declared_accelerator)
-        return UserError(e->where, e->name + " stages two accelerators: " + e->declared_accelerator +
-                                       " and " + d->declared_accelerator + " (via " + d->name + ")",
+  // Merges the accelerators declared by e's dependencies of the kind that
+  // counts (`skip` is the other kind) into `name`; one per root at most.
+  auto merge = [](const Element& e, DepType skip, std::string& name) -> Status {
+    for (auto [d, t] : e.deps) {
+      if (t == skip || d->declared_accelerator.empty()) continue;
+      if (name.empty()) name = d->declared_accelerator;
+      else if (name != d->declared_accelerator)
+        return UserError(e.where, e.name + " stages two accelerators: " + name + " and " +
+                                      d->declared_accelerator + " (via " + d->name + ")",
                          "declare one accelerator per base");
     }
+    return Status::Ok();
+  };
+  // What each element's runtime closure declares (a dependent's staged root).
+  for (Element* e : loaded) {
+    CF_ASSIGN_OR_RETURN(e->declared_accelerator, DeclaredAccelerator(*e));
+    CF_TRY(merge(*e, DepType::kBuild, e->declared_accelerator));
   }
   for (Element* e : loaded) {
     if (!RunsSandbox(*e)) continue;
-    std::string name;
-    for (auto [d, t] : e->deps) {
-      if (t == DepType::kRuntime || d->declared_accelerator.empty()) continue;
-      if (name.empty()) name = d->declared_accelerator;
-      else if (name != d->declared_accelerator)
-        return UserError(e->where, e->name + " stages two accelerators: " + name + " and " +
-                                       d->declared_accelerator + " (via " + d->name + ")",
-                         "declare one accelerator per base");
-    }
+    std::string name;  // what its staged root (build deps + their runtime closure) declares
+    CF_TRY(merge(*e, DepType::kRuntime, name));
     if (name.empty()) continue;
     // --no-accel does not even load the accelerator: it also works around a
     // broken one.

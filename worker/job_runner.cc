@@ -311,32 +311,40 @@ std::string OverlapWarnings(const StageReport& report, const std::vector<std::st
 
 }  // namespace
 
+Result<std::pair<std::string, std::string>> JobRunner::StagedOnce(
+    const std::string& id, const std::function<Result<std::string>(const std::string& dir)>& stage) {
+  std::string dir = options_.work_dir + "/roots", path = dir + "/" + Sha256Hex(id);
+  std::string note_path = path + ".note";
+  struct stat st{};
+  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+    std::ifstream in(note_path);
+    std::stringstream note;
+    note << in.rdbuf();
+    return std::pair(path, note.str());
+  }
+  // Staged under a temporary name and renamed into place, so a concurrent job
+  // (or process) sees either nothing or the whole tree.
+  CF_TRY(MakeDirs(dir));
+  CF_ASSIGN_OR_RETURN(TempDir tmp, TempDir::Create(dir, "staging-"));
+  CF_ASSIGN_OR_RETURN(std::string note, stage(tmp.path()));
+  std::ofstream(note_path) << note;
+  if (::rename(tmp.path().c_str(), path.c_str()) != 0 && errno != EEXIST && errno != ENOTEMPTY)
+    return Err(Status::FromErrno("rename " + tmp.path() + " -> " + path, errno));
+  return std::pair(path, note);
+}
+
 Result<std::string> JobRunner::SharedRoot(const JobSpec& spec, const std::vector<std::string>& checkouts,
                                           const std::vector<std::string>& names, const LogSink& log) {
   std::string id;
   for (const auto& in : spec.inputs)
     if (!in.accelerator) id += in.root.ToString() + "\n";
-  std::string dir = options_.work_dir + "/roots", path = dir + "/" + Sha256Hex(id);
-  std::string warnings_path = path + ".overlaps";
-  struct stat st{};
-  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
-    std::ifstream in(warnings_path);
-    std::stringstream text;
-    text << in.rdbuf();
-    AppendLog(log, text.str());
-    return path;
-  }
-  // Staged under a temporary name and renamed into place, so a concurrent job
-  // (or process) sees either nothing or the whole root.
-  CF_TRY(MakeDirs(dir));
-  CF_ASSIGN_OR_RETURN(TempDir tmp, TempDir::Create(dir, "staging-"));
-  CF_ASSIGN_OR_RETURN(StageReport report, StageArtifacts(tmp.path(), checkouts, StageMode::kHardLink));
-  std::string warnings = OverlapWarnings(report, names);
-  std::ofstream(warnings_path) << warnings;
-  AppendLog(log, warnings);
-  if (::rename(tmp.path().c_str(), path.c_str()) != 0 && errno != EEXIST && errno != ENOTEMPTY)
-    return Err(Status::FromErrno("rename " + tmp.path() + " -> " + path, errno));
-  return path;
+  // The note is the overlap warnings, repeated in every job's log.
+  CF_ASSIGN_OR_RETURN(auto root, StagedOnce(id, [&](const std::string& dir) -> Result<std::string> {
+    CF_ASSIGN_OR_RETURN(StageReport report, StageArtifacts(dir, checkouts, StageMode::kHardLink));
+    return OverlapWarnings(report, names);
+  }));
+  AppendLog(log, root.second);
+  return root.first;
 }
 
 Result<PreparedSandbox> JobRunner::Prepare(const JobSpec& spec, const LogSink& log) {
@@ -499,40 +507,32 @@ Result<std::pair<std::string, std::string>> JobRunner::AcceleratedRoot(const Job
   for (const auto& t : a.host_tools) id += "tool " + t + "\n";
   for (const auto& p : a.host_paths) id += "path " + p + "\n";
   id += a.cc + " " + a.cxx + " " + a.triplet + "\n";
-  std::string dir = options_.work_dir + "/roots", path = dir + "/accel-" + Sha256Hex(id);
-  std::string summary_path = path + ".summary";
-  struct stat st{};
-  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
-    std::ifstream in(summary_path);
-    std::string summary;
-    std::getline(in, summary);
-    return std::pair(path, summary + " (staged root reused)");
-  }
-  std::vector<std::string> checkouts, names;
-  for (const auto& in : spec.inputs) {
-    if (in.accelerator) continue;
-    CF_ASSIGN_OR_RETURN(std::string c, Checkout(in.root));
-    checkouts.push_back(std::move(c));
-    names.push_back(in.element);
-  }
-  CF_TRY(MakeDirs(dir));
-  CF_ASSIGN_OR_RETURN(TempDir tmp, TempDir::Create(dir, "staging-"));
-  CF_ASSIGN_OR_RETURN(StageReport report, StageArtifacts(tmp.path(), checkouts, StageMode::kHardLink));
-  (void)report;  // its overlaps were reported for the plain root already
-  CF_ASSIGN_OR_RETURN(AccelStageReport staged, StageAccelerator(tmp.path(), accel_checkout, a, guard));
-  std::string summary = std::to_string(staged.added) + " host paths added";
-  if (a.substitute_tools)
-    summary += ", " + std::to_string(staged.replaced.size()) + " host tools replace the root's";
-  for (const auto& r : staged.refused)
-    AppendLog(log, "# crossfarm: warning: host tool " + r + " reports the machine: kept the root's\n");
-  if (a.distcc) {
-    CF_ASSIGN_OR_RETURN(std::string masq, InstallDistccMasquerade(tmp.path(), DistccCompilerNames(a)));
-    if (!masq.empty()) summary += ", distcc masquerade links";
-  }
-  std::ofstream(summary_path) << summary << "\n";
-  if (::rename(tmp.path().c_str(), path.c_str()) != 0 && errno != EEXIST && errno != ENOTEMPTY)
-    return Err(Status::FromErrno("rename " + tmp.path() + " -> " + path, errno));
-  return std::pair(path, summary);
+  bool staged_now = false;
+  // The note is the summary for the job's log.
+  CF_ASSIGN_OR_RETURN(auto root, StagedOnce(id, [&](const std::string& dir) -> Result<std::string> {
+    staged_now = true;
+    std::vector<std::string> checkouts;
+    for (const auto& in : spec.inputs) {
+      if (in.accelerator) continue;
+      CF_ASSIGN_OR_RETURN(std::string c, Checkout(in.root));
+      checkouts.push_back(std::move(c));
+    }
+    // Its overlaps were reported for the plain root already.
+    CF_TRY(StageArtifacts(dir, checkouts, StageMode::kHardLink));
+    CF_ASSIGN_OR_RETURN(AccelStageReport staged, StageAccelerator(dir, accel_checkout, a, guard));
+    std::string summary = std::to_string(staged.added) + " host paths added";
+    if (a.substitute_tools)
+      summary += ", " + std::to_string(staged.replaced.size()) + " host tools replace the root's";
+    for (const auto& r : staged.refused)
+      AppendLog(log, "# crossfarm: warning: host tool " + r + " reports the machine: kept the root's\n");
+    if (a.distcc) {
+      CF_ASSIGN_OR_RETURN(std::string masq, InstallDistccMasquerade(dir, DistccCompilerNames(a)));
+      if (!masq.empty()) summary += ", distcc masquerade links";
+    }
+    return summary;
+  }));
+  if (!staged_now) root.second += " (staged root reused)";
+  return root;
 }
 
 Result<std::unique_ptr<AccelRun>> JobRunner::SetUpAccel(const JobSpec& spec, PreparedSandbox& prepared,
@@ -612,8 +612,9 @@ Result<std::unique_ptr<AccelRun>> JobRunner::SetUpAccel(const JobSpec& spec, Pre
       CF_ASSIGN_OR_RETURN(run->pool, DistccPool::Start(sandbox_, run->network->fd(), pool_root, a, jobs,
                                                        prepared.dir.path() + "/distccd.log", guard));
       // AcceleratedRoot installed the masquerade links where the root has the names.
-      std::string masq = summary.find("masquerade") != std::string::npos ? "/usr/lib/crossfarm-distcc" : "";
-      if (masq.empty()) {
+      const std::string masq = "/usr/lib/crossfarm-distcc";
+      std::error_code ec;
+      if (!fs::is_directory(sb.root + masq, ec)) {
         AppendLog(log, "# crossfarm: warning: no distcc pool: the root has neither distcc nor a "
                        "compiler by the pool's names\n");
         run->pool.reset();

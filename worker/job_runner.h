@@ -93,6 +93,10 @@ class JobRunner {
   // digests under <work_dir>/roots/ and shared by every job (and process)
   // with the same inputs. Mount points the sandbox adds (/buildstream/...)
   // stay in it as empty directories.
+  // <work_dir>/roots/<sha256 of id>, filled by `stage` the first time (which
+  // returns a note kept beside it) and reused afterwards; {path, note}.
+  Result<std::pair<std::string, std::string>> StagedOnce(
+      const std::string& id, const std::function<Result<std::string>(const std::string& dir)>& stage);
   Result<std::string> SharedRoot(const JobSpec& spec, const std::vector<std::string>& checkouts,
                                  const std::vector<std::string>& names, const LogSink& log);
   // Sets up acceleration (worker/accel.h) for an emulated job, or says in the
