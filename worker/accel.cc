@@ -462,6 +462,27 @@ Result<ProbeResult> ProbeCompilers(const Sandbox& sandbox, const std::string& wo
   return result;
 }
 
+std::string EncodeProbe(const ProbeResult& probe) {
+  std::string text = std::string(probe.same_code ? "same" : "different") + "\n";
+  for (const auto& f : probe.guarded_flags) text += f + " ";
+  return text + "\n" + probe.note + "\n" + (probe.dynamic_stack_differs ? "dynamic-stack" : "") + "\n";
+}
+
+ProbeResult DecodeProbe(std::string_view text) {
+  std::istringstream lines{std::string(text)};
+  std::string verdict, flags, dynamic_stack;
+  ProbeResult probe;
+  std::getline(lines, verdict);
+  std::getline(lines, flags);
+  std::getline(lines, probe.note);
+  std::getline(lines, dynamic_stack);
+  probe.same_code = verdict == "same";
+  std::istringstream words(flags);
+  for (std::string f; words >> f;) probe.guarded_flags.push_back(f);
+  probe.dynamic_stack_differs = dynamic_stack == "dynamic-stack";
+  return probe;
+}
+
 bool UsesGuardedFlag(const JobSpec& spec, const std::vector<std::string>& guarded_flags) {
   auto uses = [&](const std::string& text) {
     return std::ranges::any_of(guarded_flags,

@@ -98,6 +98,11 @@ struct ProbeResult {
   bool dynamic_stack_differs = false;
 };
 
+// The probe's verdict as the small text blob the CAS keeps (one line each:
+// same|different, the guarded flags, the note, dynamic-stack or nothing).
+std::string EncodeProbe(const ProbeResult& probe);
+ProbeResult DecodeProbe(std::string_view text);
+
 // Compiles a probe program with the root's compiler (spec.cc inside `root`,
 // emulated) and with the accelerator's (inside `accel_root`, natively).
 // Errors only for infrastructure failures; a missing compiler in the root or a

@@ -469,7 +469,7 @@ Result<JobOutcome> JobRunner::RunSandboxJob(const JobSpec& spec, JobOutcome outc
 // --- acceleration (worker/accel.h, docs/acceleration.md) ---
 
 
-Result<std::string> JobRunner::CachedProbe(const JobSpec& spec, const std::string& root,
+Result<ProbeResult> JobRunner::CachedProbe(const JobSpec& spec, const std::string& root,
                                            const ArchInfo& arch,
                                            const std::function<Result<std::string>()>& accel_root,
                                            const std::string& log_path) {
@@ -481,20 +481,17 @@ Result<std::string> JobRunner::CachedProbe(const JobSpec& spec, const std::strin
   std::string ref = "accel-probe-cache/" + Sha256Hex(id);
   std::lock_guard lock(probe_mu_);
   if (auto known = cas_.GetRef(ref))
-    if (auto text = cas_.Get(known->root)) return *text;
+    if (auto text = cas_.Get(known->root)) return DecodeProbe(*text);
   CF_ASSIGN_OR_RETURN(std::string accel, accel_root());
   CF_ASSIGN_OR_RETURN(ProbeResult probe,
                       ProbeCompilers(sandbox_, options_.work_dir, root, arch, accel, *spec.accel, log_path));
-  std::string text = std::string(probe.same_code ? "same" : "different") + "\n";
-  for (const auto& f : probe.guarded_flags) text += f + " ";
-  text += "\n" + probe.note + "\n" + (probe.dynamic_stack_differs ? "dynamic-stack" : "") + "\n";
-  CF_ASSIGN_OR_RETURN(Digest blob, cas_.Put(text));
+  CF_ASSIGN_OR_RETURN(Digest blob, cas_.Put(EncodeProbe(probe)));
   proto::RefInfo info;
   info.root = blob;
   info.element = spec.element;
   info.worker = options_.worker_name;
   CF_TRY(cas_.PutRef(ref, info));
-  return text;
+  return probe;
 }
 
 Result<std::pair<std::string, std::string>> JobRunner::AcceleratedRoot(const JobSpec& spec,
@@ -567,14 +564,9 @@ Result<std::unique_ptr<AccelRun>> JobRunner::SetUpAccel(const JobSpec& spec, Pre
     return run->accel_root->path();
   };
   SandboxSpec& sb = prepared.spec;
-  CF_ASSIGN_OR_RETURN(std::string probe, CachedProbe(spec, sb.root, arch, accel_root, log.path));
-  std::istringstream lines(probe);
-  std::string verdict, flags_line, note, dynamic_stack;
-  std::getline(lines, verdict);
-  std::getline(lines, flags_line);
-  std::getline(lines, note);
-  std::getline(lines, dynamic_stack);
-  const bool guard = dynamic_stack == "dynamic-stack";
+  CF_ASSIGN_OR_RETURN(ProbeResult probe, CachedProbe(spec, sb.root, arch, accel_root, log.path));
+  const std::string& note = probe.note;
+  const bool guard = probe.dynamic_stack_differs;
   // The probe's finding, for `crossfarm show` (docs/acceleration.md).
   if (auto blob = cas_.Put(note)) {
     proto::RefInfo info;
@@ -583,12 +575,12 @@ Result<std::unique_ptr<AccelRun>> JobRunner::SetUpAccel(const JobSpec& spec, Pre
     (void)cas_.PutRef(AccelProbeRef(spec.cache_key), info);
   }
   AppendLog(log, "# crossfarm: compiler probe: " + note + "\n");
-  if (verdict != "same") return off(note);
-  std::vector<std::string> guarded;
-  std::istringstream fl(flags_line);
-  for (std::string f; fl >> f;) guarded.push_back(f);
-  if (UsesGuardedFlag(spec, guarded))
-    return off("the job uses a flag the two compilers treat differently (" + flags_line + ")");
+  if (!probe.same_code) return off(note);
+  if (UsesGuardedFlag(spec, probe.guarded_flags)) {
+    std::string flags;
+    for (const auto& f : probe.guarded_flags) flags += f + " ";
+    return off("the job uses a flag the two compilers treat differently (" + flags + ")");
+  }
 
   CF_ASSIGN_OR_RETURN(auto accelerated, AcceleratedRoot(spec, checkout, guard, log));
   sb.root = accelerated.first;

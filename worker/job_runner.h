@@ -26,6 +26,7 @@
 #include "cas/cas.h"
 #include "common/job_spec.h"
 #include "common/status.h"
+#include "worker/accel.h"
 #include "worker/fs_util.h"
 #include "worker/process.h"
 #include "worker/sandbox.h"
@@ -104,7 +105,7 @@ class JobRunner {
   Result<std::unique_ptr<AccelRun>> SetUpAccel(const JobSpec& spec, PreparedSandbox& prepared,
                                                const ArchInfo& arch, const LogSink& log);
   // The compiler probe of (accelerator, staged inputs), once per worker.
-  Result<std::string> CachedProbe(const JobSpec& spec, const std::string& root, const ArchInfo& arch,
+  Result<ProbeResult> CachedProbe(const JobSpec& spec, const std::string& root, const ArchInfo& arch,
                                   const std::function<Result<std::string>()>& accel_root,
                                   const std::string& log_path);
   // The job's root with the accelerator staged in (StageAccelerator, and the
