@@ -70,7 +70,7 @@ Status IndexArtifactFiles(const std::vector<std::string>& checkouts,
     for (fs::recursive_directory_iterator it(checkouts[i], ec), end; it != end; it.increment(ec)) {
       if (ec) return Status::IOError("walk " + checkouts[i] + ": " + ec.message());
       if (it->is_directory(ec) && !it->is_symlink(ec)) continue;
-      owner["/" + fs::relative(it->path(), checkouts[i]).string()] = i;
+      owner["/" + it->path().lexically_relative(checkouts[i]).string()] = i;
     }
     if (ec) return Status::IOError("walk " + checkouts[i] + ": " + ec.message());
   }
@@ -98,6 +98,9 @@ bool MatchesAnyDomain(const std::string& path,
 
 // Copies (hard links where possible) one file or symlink of `from_root` to `to_root`.
 Status CopyEntry(const std::string& from_root, const std::string& rel, const std::string& to_root) {
+  // `rel` is lexical (never through a symlink of the root): no way out of to_root.
+  for (const auto& part : fs::path(rel))
+    if (part == "..") return Status::Internal("refusing to copy " + rel + ": it leaves the tree");
   fs::path src = fs::path(from_root) / rel.substr(1), dst = fs::path(to_root) / rel.substr(1);
   std::error_code ec;
   fs::create_directories(dst.parent_path(), ec);
@@ -618,9 +621,14 @@ Result<std::unique_ptr<AccelRun>> JobRunner::SetUpAccel(const JobSpec& spec, Pre
         for (auto& [k, v] : DistccEnvironment(*run->pool, "/crossfarm-distcc", guard)) sb.SetEnv(k, v);
         // Pool members on other workers come first: they add cores, the
         // local pool shares this machine's with the emulated build.
-        if (!a.remote_pool.empty()) {
+        std::string pool_key = options_.pool_key ? options_.pool_key->Get() : "";
+        if (!a.remote_pool.empty() && pool_key.empty()) {
+          AppendLog(log, "# crossfarm: warning: no pool members on other workers: this worker has "
+                         "no distcc pool key from the scheduler yet\n");
+        } else if (!a.remote_pool.empty()) {
           CF_ASSIGN_OR_RETURN(run->relay, PoolRelay::Start(run->network->fd(), a.remote_pool,
-                                                           PoolHeader(input->root, a, guard), DistccPool::kPort + 1));
+                                                           PoolHeader(input->root, a, guard), pool_key,
+                                                           DistccPool::kPort + 1));
           sb.SetEnv("DISTCC_HOSTS", run->relay->hosts() + " " + run->pool->hosts());
           std::string names;
           for (const auto& m : a.remote_pool) names += (names.empty() ? "" : ", ") + m.worker + " (" + m.address + ")";
@@ -693,7 +701,7 @@ Result<Digest> JobRunner::RunFilterOrCompose(const JobSpec& spec, const LogSink&
   std::error_code ec;
   for (fs::recursive_directory_iterator it(root, ec), end; it != end; it.increment(ec)) {
     if (it->is_directory(ec) && !it->is_symlink(ec)) continue;
-    std::string rel = "/" + fs::relative(it->path(), root).string();
+    std::string rel = "/" + it->path().lexically_relative(root).string();
     auto o = owner.find(rel);
     bool selected;
     if (o == owner.end() || !MatchesAnyDomain(rel, spec.inputs[o->second].split_rules)) {

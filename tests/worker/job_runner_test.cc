@@ -153,6 +153,37 @@ TEST_F(JobRunnerTest, FilterKeepsOnlyTheIncludedDomain) {
   EXPECT_FALSE(fs::exists(out + "/usr/include/zlib.h"));
 }
 
+// A compose whose inputs hold absolute symlinks to paths that exist on this
+// host (merged /usr, alternatives): each stays a symlink of the artifact, the
+// later input wins an overlap, and nothing is written outside the output.
+TEST_F(JobRunnerTest, ComposeKeepsAbsoluteSymlinksAndLaterInputsWin) {
+  auto a_dir = TempDir::Create("", "compose-a-");
+  ASSERT_TRUE(a_dir.has_value());
+  WriteFile(a_dir->path() + "/usr/lib/tool/cc1", "old cc1");
+  fs::create_directories(a_dir->path() + "/usr/sbin");
+  fs::create_symlink("/usr/bin/env", a_dir->path() + "/usr/sbin/rmt");  // exists on the host
+  fs::create_symlink("usr/sbin", a_dir->path() + "/sbin");
+  Digest a = *cas_->ImportTree(a_dir->path());
+  Digest b = ImportFiles({{"usr/lib/tool/cc1", "new cc1"}});
+  JobSpec spec;
+  spec.element = "compose.bst";
+  spec.cache_key = std::string(64, 'd');
+  spec.kind = JobKind::kCompose;
+  spec.integrate = false;
+  spec.include_orphans = true;
+  spec.inputs.push_back({"a.bst", a, {}, {}});
+  spec.inputs.push_back({"b.bst", b, {}, {}});
+  auto outcome = runner_->Run(spec);
+  ASSERT_TRUE(outcome.has_value()) << outcome.error().ToString();
+  ASSERT_TRUE(outcome->success) << outcome->failure.ToString();
+  std::string out = Export(*outcome->artifact);
+  EXPECT_EQ(ReadFile(out + "/usr/lib/tool/cc1"), "new cc1");
+  ASSERT_TRUE(fs::is_symlink(out + "/usr/sbin/rmt"));
+  EXPECT_EQ(fs::read_symlink(out + "/usr/sbin/rmt"), "/usr/bin/env");
+  ASSERT_TRUE(fs::is_symlink(out + "/sbin"));
+  EXPECT_EQ(fs::read_symlink(out + "/sbin"), "usr/sbin");
+}
+
 TEST(SplitGlobTest, MatchesLikeBuildStream) {
   struct Case { const char* pattern; const char* path; bool match; };
   const Case cases[] = {
