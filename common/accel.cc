@@ -1,5 +1,9 @@
 #include "common/accel.h"
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
 #include <algorithm>
 #include <array>
 
@@ -124,6 +128,46 @@ std::string EffectiveAccel(AccelMode mode, const AcceleratorInfo& info) {
   if (distcc) return "distcc";
   if (tools) return "host-tools";
   return "";
+}
+
+namespace {
+
+std::string HexBytes(const unsigned char* data, size_t n) {
+  static const char kDigits[] = "0123456789abcdef";
+  std::string out;
+  for (size_t i = 0; i < n; ++i) {
+    out += kDigits[data[i] >> 4];
+    out += kDigits[data[i] & 15];
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string PoolKeyId(std::string_view key) {
+  if (key.empty()) return "";
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(key.data(), key.size(), md, &len, EVP_sha256(), nullptr);
+  return HexBytes(md, 8);
+}
+
+std::string PoolAuth(std::string_view key, std::string_view nonce, std::string_view header) {
+  // The header is covered too: a recorded answer is worthless for another
+  // nonce, and the nonce's answer is worthless for another accelerator.
+  std::string message = std::string(nonce) + "\n" + std::string(header);
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(message.data()), message.size(), md, &len);
+  return HexBytes(md, len);
+}
+
+Result<std::string> NewPoolKey() {
+  std::string key(32, '\0');
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(key.data()), static_cast<int>(key.size())) != 1)
+    return Err(Status::Internal("RAND_bytes failed: no distcc pool key"));
+  return key;
 }
 
 }  // namespace crossfarm

@@ -84,4 +84,14 @@ Result<std::string> DeclaredAccelerator(const Element& e);
 // e.g. "distcc+host-tools", or "" for none.
 std::string EffectiveAccel(AccelMode mode, const AcceleratorInfo& info);
 
+// The distcc pool key (docs/acceleration.md, "A pool across machines"): the
+// scheduler makes one, hands it to each worker that authenticated to it, and
+// a worker's pool gateway lets in only relays that answer its nonce with
+// PoolAuth of that key.
+Result<std::string> NewPoolKey();  // 32 random bytes
+// A key's public name, for heartbeats and logs: hex of the first 8 bytes of its SHA-256.
+std::string PoolKeyId(std::string_view key);
+// The answer to `nonce` for the request line `header` (no newline): hex HMAC-SHA256.
+std::string PoolAuth(std::string_view key, std::string_view nonce, std::string_view header);
+
 }  // namespace crossfarm

@@ -114,6 +114,7 @@ struct WorkerInfo {
   distccAddress @7 :Text;     # pool gateway of a --distcc-slots worker
   distccPort @8 :UInt32;
   distccSlots @9 :UInt32;
+  poolKeyId @10 :Text;        # id of the distcc pool key it holds ("" none)
 }
 
 struct Assign {
@@ -208,6 +209,7 @@ struct Message {
     statusRequest @11 :Void;      # client -> scheduler
     statusReply @12 :StatusReply; # scheduler -> client
     error @13 :Error;             # any direction: request refused
+    poolKey @14 :Data;            # scheduler -> worker: the distcc pool key
   }
 }
 

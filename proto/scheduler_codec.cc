@@ -194,6 +194,7 @@ void BuildWorker(cp::WorkerInfo::Builder b, const WorkerInfo& w) {
   b.setDistccAddress(AsText(w.distcc_address));
   b.setDistccPort(w.distcc_port);
   b.setDistccSlots(w.distcc_slots);
+  b.setPoolKeyId(AsText(w.pool_key_id));
 }
 WorkerInfo ReadWorker(cp::WorkerInfo::Reader r) {
   WorkerInfo w{Str(r.getName()), GetTexts(r.getNativeArchs()), GetTexts(r.getEmulatedArchs()),
@@ -201,6 +202,7 @@ WorkerInfo ReadWorker(cp::WorkerInfo::Reader r) {
   w.distcc_address = Str(r.getDistccAddress());
   w.distcc_port = r.getDistccPort();
   w.distcc_slots = r.getDistccSlots();
+  w.pool_key_id = Str(r.getPoolKeyId());
   return w;
 }
 
@@ -356,6 +358,9 @@ void BuildBody(cp::Message::Builder b, const SchedMessage& m) {
       e.setMessage(AsText(m.error.message()));
       break;
     }
+    case MsgKind::kPoolKey:
+      b.setPoolKey(kj::arrayPtr(reinterpret_cast<const kj::byte*>(m.data.data()), m.data.size()));
+      break;
   }
 }
 
@@ -399,6 +404,7 @@ SchedMessage ReadBody(cp::Message::Reader r) {
       if (m.error.ok()) m.error = Status::Internal("peer sent an error without a code");
       break;
     }
+    case cp::Message::POOL_KEY: m.kind = MsgKind::kPoolKey; m.data = Str(r.getPoolKey()); break;
     default: KJ_FAIL_REQUIRE("unknown message type");
   }
   return m;
@@ -414,7 +420,7 @@ const char* RemoteJobStateName(RemoteJobState s) {
 const char* MsgKindName(MsgKind k) {
   static const char* kNames[] = {"register", "assign", "result", "resultAck", "logChunk",
                                  "cancelJob", "submit", "watch", "updates", "cancelBuild",
-                                 "statusRequest", "statusReply", "error"};
+                                 "statusRequest", "statusReply", "error", "poolKey"};
   return kNames[static_cast<size_t>(k)];
 }
 

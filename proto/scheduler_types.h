@@ -51,6 +51,9 @@ struct WorkerInfo {
   std::string distcc_address;
   uint32_t distcc_port = 0;
   uint32_t distcc_slots = 0;
+  // Which distcc pool key the worker holds (PoolKeyId, worker/accel.h); the
+  // scheduler sends its key to a worker whose id differs.
+  std::string pool_key_id;
 };
 
 struct JobResultMsg {
@@ -97,7 +100,7 @@ struct StatusReply {
 // Same order as the union of Message in scheduler.capnp.
 enum class MsgKind : uint16_t {
   kRegister, kAssign, kResult, kResultAck, kLogChunk, kCancelJob, kSubmit, kWatch,
-  kUpdates, kCancelBuild, kStatusRequest, kStatusReply, kError,
+  kUpdates, kCancelBuild, kStatusRequest, kStatusReply, kError, kPoolKey,
 };
 const char* MsgKindName(MsgKind k);
 
@@ -110,7 +113,7 @@ struct SchedMessage {
   uint32_t attempt = 0;           // kAssign
   JobResultMsg result;            // kResult
   std::string key;                // kResultAck, kLogChunk, kCancelJob: cache key
-  std::string data;               // kLogChunk
+  std::string data;               // kLogChunk; kPoolKey: the key
   std::string build_id;           // kSubmit, kWatch, kUpdates, kCancelBuild
   std::vector<JobRequest> jobs;   // kSubmit
   bool finished = false;          // kUpdates

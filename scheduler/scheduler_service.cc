@@ -7,6 +7,7 @@
 #include <zmq_addon.hpp>
 
 #include "cas/curve_keys.h"
+#include "common/accel.h"
 #include "scheduler/job_store.h"
 #include "scheduler/scheduler_state.h"
 
@@ -26,6 +27,10 @@ struct Loop {
   bool curve = false;
   size_t max_frame = 0;
   std::string cas_url, cas_public_key;
+  // The distcc pool key (common/accel.h): new at each start, sent to every
+  // worker whose heartbeat names another. Only workers reach Handle(kRegister),
+  // so only they learn it (over CurveZMQ when the cluster has keys).
+  std::string pool_key, pool_key_id;
 };
 
 unsigned RoleOf(const Loop& loop, zmq::message_t& payload, std::string& key) {
@@ -60,7 +65,15 @@ void Reply(Loop& loop, const std::string& route, Status error) {
 
 void Handle(Loop& loop, const std::string& route, const SchedMessage& m, Clock::time_point now) {
   switch (m.kind) {
-    case MsgKind::kRegister: loop.state.OnHeartbeat(route, m.worker, now); break;
+    case MsgKind::kRegister:
+      loop.state.OnHeartbeat(route, m.worker, now);
+      if (m.worker.pool_key_id != loop.pool_key_id) {
+        SchedMessage key;
+        key.kind = MsgKind::kPoolKey;
+        key.data = loop.pool_key;
+        loop.state.outbox().push_back({route, std::move(key)});
+      }
+      break;
     case MsgKind::kResult: loop.state.OnResult(route, m.result, now); break;
     case MsgKind::kLogChunk: loop.state.OnLogChunk(m.key, m.data); break;
     case MsgKind::kSubmit: loop.state.OnSubmit(route, m.build_id, m.jobs, now); break;
@@ -172,6 +185,8 @@ Result<std::unique_ptr<SchedulerService>> SchedulerService::Start(SchedulerOptio
                                           {options.worker_keys.begin(), options.worker_keys.end()},
                                           !options.secret_key.empty(), options.max_frame_bytes,
                                           options.cas_url, options.cas_public_key});
+  CF_ASSIGN_OR_RETURN(loop->pool_key, NewPoolKey());
+  loop->pool_key_id = PoolKeyId(loop->pool_key);
   CF_TRY(loop->state.Recover(Clock::now()));
   try {
     auto& socket = loop->socket;

@@ -22,6 +22,10 @@
 #include <set>
 #include <sstream>
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
 #include <spdlog/spdlog.h>
 
 #include "common/accel.h"
@@ -778,6 +782,35 @@ std::string PoolHeader(const Digest& accelerator, const AccelSpec& spec, bool gu
          "\n";
 }
 
+namespace {
+
+std::string Hex(const unsigned char* data, size_t n) {
+  static const char kDigits[] = "0123456789abcdef";
+  std::string out;
+  for (size_t i = 0; i < n; ++i) {
+    out += kDigits[data[i] >> 4];
+    out += kDigits[data[i] & 15];
+  }
+  return out;
+}
+
+constexpr std::string_view kNoncePrefix = "crossfarm-pool-nonce ";
+constexpr std::string_view kAuthPrefix = "crossfarm-pool-auth ";
+
+}  // namespace
+
+void PoolKey::Set(std::string key) {
+  std::lock_guard lock(mu_);
+  key_ = std::move(key);
+}
+
+std::string PoolKey::Get() const {
+  std::lock_guard lock(mu_);
+  return key_;
+}
+
+std::string PoolKey::Id() const { return PoolKeyId(Get()); }
+
 struct PoolGateway::Instance {
   std::optional<StagedRoot> root;
   std::optional<PrivateNetwork> network;
@@ -791,7 +824,11 @@ Result<std::unique_ptr<PoolGateway>> PoolGateway::Start(const Sandbox& sandbox, 
                                                         CheckoutFn checkout) {
   std::unique_ptr<PoolGateway> g(new PoolGateway(sandbox, std::move(options), std::move(checkout)));
   CF_ASSIGN_OR_RETURN(g->listen_, Listen(g->options_.address, g->options_.port));
-  g->port_ = g->options_.port;
+  sockaddr_in bound{};
+  socklen_t len = sizeof(bound);
+  if (::getsockname(g->listen_.get(), reinterpret_cast<sockaddr*>(&bound), &len) != 0)
+    return Err(Status::FromErrno("getsockname of the pool gateway", errno));
+  g->port_ = ntohs(bound.sin_port);  // the kernel's choice for port 0
   std::error_code ec;
   std::filesystem::create_directories(g->options_.work_dir, ec);
   if (ec) return Err(Status::IOError("mkdir " + g->options_.work_dir + ": " + ec.message()));
@@ -834,8 +871,9 @@ void PoolGateway::Serve() {
     if (!conn.valid()) continue;
     char text[INET_ADDRSTRLEN] = {};
     ::inet_ntop(AF_INET, &peer.sin_addr, text, sizeof(text));
-    // Only the cluster's workers: anyone else is closed on before a byte is read.
-    if (std::ranges::find(options_.allow, std::string(text)) == options_.allow.end()) {
+    // --distcc-allow: anyone else is closed on before a byte is read.
+    if (!options_.allow.empty() &&
+        std::ranges::find(options_.allow, std::string(text)) == options_.allow.end()) {
       ++refused_;
       spdlog::warn("distcc pool gateway: refused connection from {} (not in --distcc-allow)", text);
       continue;
@@ -875,8 +913,28 @@ Result<int> PoolGateway::PoolFor(const std::string& header) {
 }
 
 void PoolGateway::Handle(UniqueFd conn, std::string peer) {
+  // Only the cluster's workers know the key the scheduler handed out.
+  std::string key = options_.key ? options_.key->Get() : "";
+  if (key.empty()) {
+    ++refused_;
+    spdlog::warn("distcc pool gateway: refused connection from {}: no pool key from the scheduler yet", peer);
+    return;
+  }
+  unsigned char raw[16];
+  if (RAND_bytes(raw, sizeof raw) != 1) return;
+  std::string nonce = Hex(raw, sizeof raw);
+  if (!WriteAll(conn.get(), std::string(kNoncePrefix) + nonce + "\n")) return;
   auto header = ReadLine(conn.get());
-  if (!header) return;
+  auto auth = header ? ReadLine(conn.get()) : std::nullopt;
+  std::string expected = std::string(kAuthPrefix) + (header ? PoolAuth(key, nonce, *header) : "");
+  if (!auth || auth->size() != expected.size() ||
+      CRYPTO_memcmp(auth->data(), expected.data(), expected.size()) != 0) {
+    ++refused_;
+    spdlog::warn("distcc pool gateway: refused connection from {}: it did not prove the cluster's "
+                 "pool key (not a worker of this scheduler, or its key is older)", peer);
+    return;
+  }
+  ++authenticated_;
   auto netns = PoolFor(*header);
   if (!netns) return;  // the client's distcc falls back or fails the compile
   Result<UniqueFd> local = Err(Status::FailedPrecondition("no namespace"));
@@ -886,15 +944,18 @@ void PoolGateway::Handle(UniqueFd conn, std::string peer) {
     local = Connect("127.0.0.1", DistccPool::kPort);
   }
   if (!local) return;
-  (void)peer;
   Splice(conn.get(), local->get(), threads_.stop_fd());
 }
 
 Result<std::unique_ptr<PoolRelay>> PoolRelay::Start(int netns_fd, const std::vector<PoolMember>& members,
-                                                    std::string header, uint16_t first_port) {
+                                                    std::string header, std::string key,
+                                                    uint16_t first_port) {
+  if (key.empty())
+    return Err(Status::FailedPrecondition("no distcc pool key from the scheduler yet"));
   std::unique_ptr<PoolRelay> r(new PoolRelay());
   r->members_ = members;
   r->header_ = std::move(header);
+  r->key_ = std::move(key);
   {
     // The listening sockets belong to the job's network; the connections to
     // the members are made from ours (Serve never enters the namespace).
@@ -938,8 +999,14 @@ void PoolRelay::Serve() {
       ++relayed_;
       auto shared = std::make_shared<UniqueFd>(std::move(conn));
       threads_.Add([this, shared, m = members_[i]] {
+        // Any failure: distcc sees a failed host and compiles elsewhere.
         auto remote = Connect(m.address, static_cast<uint16_t>(m.port));
-        if (!remote || !WriteAll(remote->get(), header_)) return;  // distcc sees a failed host
+        if (!remote) return;
+        auto nonce = ReadLine(remote->get());
+        if (!nonce || !nonce->starts_with(kNoncePrefix)) return;
+        std::string line = header_.substr(0, header_.find('\n'));
+        std::string auth = std::string(kAuthPrefix) + PoolAuth(key_, nonce->substr(kNoncePrefix.size()), line);
+        if (!WriteAll(remote->get(), line + "\n" + auth + "\n")) return;
         Splice(shared->get(), remote->get(), threads_.stop_fd());
       });
     }

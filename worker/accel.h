@@ -24,6 +24,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -154,10 +155,27 @@ class DistccPool {
 // emulated job elsewhere gets the members from the scheduler
 // (AccelSpec::remote_pool); its worker runs a PoolRelay: loopback ports in the
 // job's private network, each forwarded to one member's gateway with a header
-// naming the accelerator. The gateway accepts only --distcc-allow addresses,
+// naming the accelerator. The gateway accepts only the cluster's workers: it
+// sends a fresh nonce, and the relay must answer HMAC-SHA256(pool key, nonce
+// and header) with the key the scheduler hands every worker that authenticated
+// to it (CurveZMQ); --distcc-allow narrows the peer addresses further. Then it
 // starts (once per accelerator) a DistccPool of that accelerator in a private
 // network of its own, and splices the connection to it. distccd itself never
 // sees anything but loopback.
+
+// The cluster's distcc pool key, as the scheduler last sent it. Shared by the
+// daemon thread (Set), the gateway and the job threads (Get).
+class PoolKey {
+ public:
+  void Set(std::string key);
+  std::string Get() const;  // "" until the scheduler sent one
+  std::string Id() const;   // PoolKeyId(Get()), "" without a key
+
+ private:
+  mutable std::mutex mu_;
+  std::string key_;
+};
+
 
 // An accept loop and the threads of the connections it accepted: Stop()
 // raises `stop` (every Splice and poll watches its fd) and joins them all.
@@ -184,7 +202,8 @@ class PoolGateway {
   struct Options {
     std::string address;             // to listen on
     uint16_t port = 3700;
-    std::vector<std::string> allow;  // peer addresses allowed (exact IPv4 text)
+    std::vector<std::string> allow;  // peer addresses allowed (exact IPv4 text); empty: any
+    const PoolKey* key = nullptr;    // the cluster's; outlives the gateway. None: refuse all
     int slots = 1;                   // distccd --jobs per accelerator
     std::string work_dir;            // staged accelerator roots, distccd logs
   };
@@ -194,7 +213,8 @@ class PoolGateway {
   ~PoolGateway();
   uint16_t port() const { return port_; }
   size_t accepted() const { return accepted_.load(); }
-  size_t refused() const { return refused_.load(); }
+  size_t refused() const { return refused_.load(); }  // by address or failed authentication
+  size_t authenticated() const { return authenticated_.load(); }
 
  private:
   struct Instance;
@@ -210,15 +230,17 @@ class PoolGateway {
   uint16_t port_ = 0;
   std::mutex mu_;
   std::map<std::string, std::unique_ptr<Instance>> instances_;  // by accelerator digest
-  std::atomic<size_t> accepted_{0}, refused_{0};
+  std::atomic<size_t> accepted_{0}, refused_{0}, authenticated_{0};
   ConnectionThreads threads_;  // last: stopped before the instances go
 };
 
 class PoolRelay {
  public:
-  // Listens on 127.0.0.1:first_port+i of the network `netns_fd` for member i.
+  // Listens on 127.0.0.1:first_port+i of the network `netns_fd` for member i;
+  // answers each member's nonce with `key` (the cluster's pool key).
   static Result<std::unique_ptr<PoolRelay>> Start(int netns_fd, const std::vector<PoolMember>& members,
-                                                  std::string header, uint16_t first_port);
+                                                  std::string header, std::string key,
+                                                  uint16_t first_port);
   ~PoolRelay();
   std::string hosts() const;  // DISTCC_HOSTS entries, e.g. "127.0.0.1:3633/4"
   size_t relayed() const { return relayed_.load(); }
@@ -230,6 +252,7 @@ class PoolRelay {
   std::vector<UniqueFd> listeners_;
   std::vector<uint16_t> ports_;
   std::string header_;
+  std::string key_;
   std::atomic<size_t> relayed_{0};
   ConnectionThreads threads_;
 };

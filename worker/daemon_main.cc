@@ -143,7 +143,8 @@ int main(int argc, char** argv) {
   app.add_option("--distcc-address", f.distcc_address, "this worker's IPv4 address in the cluster network");
   app.add_option("--distcc-port", f.distcc_port, "port of the distcc pool gateway")->capture_default_str();
   app.add_option("--distcc-allow", f.distcc_allow,
-                 "comma list of the worker addresses the pool gateway accepts (all others are refused)");
+                 "comma list of the only addresses the pool gateway accepts (default: any); every "
+                 "peer must also prove the cluster's pool key, which the scheduler gives its workers");
   app.add_flag("--setup-binfmt", f.setup_binfmt,
                "register qemu-user handlers for foreign archs first (needs root)");
   CLI11_PARSE(app, argc, argv);

@@ -43,6 +43,9 @@ struct JobRunnerOptions {
   // whose staged root turns out to need another foreign arch fails with the
   // fix instead of being emulated by a worker that said it would not.
   std::optional<std::vector<std::string>> emulated_archs;
+  // Set by a cluster worker: the key that opens other workers' distcc pool
+  // gateways (worker/accel.h). Outlives the runner.
+  const PoolKey* pool_key = nullptr;
 };
 
 struct JobOutcome {

@@ -55,7 +55,8 @@ Result<std::unique_ptr<WorkerDaemon>> WorkerDaemon::Create(WorkerDaemonOptions o
                                    .log_dir = o.cache_dir + "/logs",
                                    .worker_name = o.name,
                                    .sandbox = {},
-                                   .emulated_archs = o.emulated_archs});
+                                   .emulated_archs = o.emulated_archs,
+                                   .pool_key = &d->pool_key_});
     if (o.distcc_slots > 0) {
       if (o.distcc_address.empty())
         return Err(Status::InvalidArgument("--distcc-slots needs --distcc-address (this worker's "
@@ -63,6 +64,7 @@ Result<std::unique_ptr<WorkerDaemon>> WorkerDaemon::Create(WorkerDaemonOptions o
       PoolGateway::Options g{.address = o.distcc_address,
                              .port = o.distcc_port,
                              .allow = o.distcc_allow,
+                             .key = &d->pool_key_,
                              .slots = static_cast<int>(o.distcc_slots),
                              .work_dir = o.cache_dir + "/distcc-pool"};
       JobRunner* runner = d->runner_.get();
@@ -98,6 +100,7 @@ proto::WorkerInfo WorkerDaemon::Info() {
     info.distcc_port = gateway_->port();
     info.distcc_slots = options_.distcc_slots;
   }
+  info.pool_key_id = pool_key_.Id();
   for (const auto& [key, job] : running_)
     if (!unacked_.contains(key)) info.running.push_back(key);
   std::error_code ec;
@@ -238,6 +241,10 @@ void WorkerDaemon::OnScheduler(const zmq::message_t& frame) {
       break;
     case MsgKind::kError:
       spdlog::error("worker: scheduler refused us: {}", m->error.message());
+      break;
+    case MsgKind::kPoolKey:
+      pool_key_.Set(m->data);
+      spdlog::info("worker: distcc pool key {} from the scheduler", pool_key_.Id());
       break;
     default:
       spdlog::warn("worker: unexpected message={}", proto::MsgKindName(m->kind));

@@ -89,6 +89,7 @@ class WorkerDaemon {
 
   WorkerDaemonOptions options_;
   std::unique_ptr<cas::Cas> cas_;
+  PoolKey pool_key_;  // from the scheduler; before the runner and gateway that read it
   std::unique_ptr<JobRunner> runner_;
   Sandbox sandbox_;                       // for the pool gateway's distccd
   std::unique_ptr<PoolGateway> gateway_;  // with --distcc-slots

@@ -458,5 +458,26 @@ TEST(AccelLoadTest, TwoAcceleratorsInOneElement) {
   EXPECT_EQ(Error(files, "same.bst"), "");
 }
 
+TEST(PoolKeyTest, KeysAreRandomAndAnswersBindKeyNonceAndRequest) {
+  auto a = NewPoolKey();
+  auto b = NewPoolKey();
+  ASSERT_TRUE(a.has_value() && b.has_value());
+  EXPECT_EQ(a->size(), 32u);
+  EXPECT_NE(*a, *b);
+  EXPECT_EQ(PoolKeyId(*a).size(), 16u);
+  EXPECT_EQ(PoolKeyId(*a), PoolKeyId(*a));
+  EXPECT_NE(PoolKeyId(*a), PoolKeyId(*b));
+  EXPECT_EQ(PoolKeyId(""), "");
+  std::string answer = PoolAuth(*a, "nonce1", "crossfarm-distcc 1 x");
+  EXPECT_EQ(answer.size(), 64u);  // hex HMAC-SHA256
+  EXPECT_EQ(answer, PoolAuth(*a, "nonce1", "crossfarm-distcc 1 x"));
+  EXPECT_NE(answer, PoolAuth(*b, "nonce1", "crossfarm-distcc 1 x"));
+  EXPECT_NE(answer, PoolAuth(*a, "nonce2", "crossfarm-distcc 1 x"));
+  EXPECT_NE(answer, PoolAuth(*a, "nonce1", "crossfarm-distcc 1 y"));
+  // HMAC-SHA256 of "nonce\nheader", as `openssl dgst -sha256 -hmac Jefe` computes it.
+  EXPECT_EQ(PoolAuth("Jefe", "what do ya want", "for nothing?"),
+            "50ff9fd552ba6f7d7aea9a88e93f2ebee2870bf860cfd7a2b6cf2cbbed92a13e");
+}
+
 }  // namespace
 }  // namespace crossfarm

@@ -114,6 +114,25 @@ TEST(SchedulerCodecTest, SubmitResultAndUpdatesRoundTrip) {
   EXPECT_EQ(u->updates[0].detail, "exit code 3");
 }
 
+TEST(SchedulerCodecTest, PoolKeyAndItsIdRoundTrip) {
+  SchedMessage reg;
+  reg.kind = MsgKind::kRegister;
+  reg.worker.name = "w1";
+  reg.worker.pool_key_id = "0123456789abcdef";
+  auto r = DecodeSchedMessage(EncodeSchedMessage(reg));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->worker.pool_key_id, "0123456789abcdef");
+
+  SchedMessage key;
+  key.kind = MsgKind::kPoolKey;
+  key.data = std::string("\0\x01binary\xff", 10);  // raw bytes, NULs included
+  auto k = DecodeSchedMessage(EncodeSchedMessage(key));
+  ASSERT_TRUE(k);
+  EXPECT_EQ(k->kind, MsgKind::kPoolKey);
+  EXPECT_EQ(k->data, key.data);
+  EXPECT_STREQ(MsgKindName(MsgKind::kPoolKey), "poolKey");
+}
+
 TEST(SchedulerCodecTest, InputKeysMustMatchTheInputs) {
   SchedMessage submit;
   submit.kind = MsgKind::kSubmit;

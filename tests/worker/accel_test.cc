@@ -14,6 +14,10 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <optional>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -21,7 +25,9 @@
 #include <sstream>
 #include <thread>
 
+#include "common/accel.h"
 #include "common/arch.h"
+#include "common/digest.h"
 
 namespace crossfarm::worker {
 namespace {
@@ -350,6 +356,174 @@ TEST(PrivateNetworkTest, EachCreateIsANewNamespace) {
   ASSERT_EQ(::fstat(b->fd(), &sb), 0);
   EXPECT_NE(sa.st_ino, sb.st_ino);
   EXPECT_NE(sa.st_ino, ThreadNetns());
+}
+
+// --- the pool gateway lets in only the cluster's workers ---
+
+UniqueFd DialLoopback(uint16_t port) {
+  UniqueFd s(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (!s.valid() || ::connect(s.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) return UniqueFd();
+  timeval tv{.tv_sec = 5, .tv_usec = 0};
+  ::setsockopt(s.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  return s;
+}
+
+bool SendAll(int fd, const std::string& data) {
+  return ::send(fd, data.data(), data.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(data.size());
+}
+
+// One line without its newline; nullopt at EOF (or after 5 s).
+std::optional<std::string> RecvLine(int fd) {
+  std::string line;
+  char c;
+  while (::recv(fd, &c, 1, 0) == 1) {
+    if (c == '\n') return line;
+    line += c;
+  }
+  return std::nullopt;
+}
+
+// True when the peer closes the connection (recv sees EOF) within 5 s.
+bool ClosedByPeer(int fd) {
+  char c;
+  return ::recv(fd, &c, 1, 0) == 0;
+}
+
+// Waits up to 5 s for `counter` to reach `want`.
+bool Reaches(const std::function<size_t()>& counter, size_t want) {
+  for (int i = 0; i < 500 && counter() < want; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  return counter() == want;
+}
+
+constexpr const char* kNoncePrefix = "crossfarm-pool-nonce ";
+
+struct GatewayUnderTest {
+  TempDir dir = std::move(*TempDir::Create());
+  Sandbox sandbox;
+  PoolKey key;
+  std::atomic<size_t> checkouts{0};
+  std::unique_ptr<PoolGateway> gateway;
+  std::string header = PoolHeader(Digest::OfBytes("accel"), AccelSpec{.host_arch = "x86_64",
+                                                                     .triplet = "aarch64-linux-gnu",
+                                                                     .cc = "/usr/bin/aarch64-linux-gnu-gcc-12"},
+                                  false);
+  std::string line = header.substr(0, header.size() - 1);
+
+  Status Start(std::vector<std::string> allow) {
+    PoolGateway::Options o{.address = "127.0.0.1", .port = 0, .allow = std::move(allow), .key = &key,
+                           .slots = 1, .work_dir = dir.path() + "/pool"};
+    // A request that gets this far would stage the accelerator: counted, then refused.
+    auto g = PoolGateway::Start(sandbox, o, [this](const Digest&) -> Result<std::string> {
+      ++checkouts;
+      return Err(Status::NotFound("no accelerator in this test"));
+    });
+    if (!g) return g.error();
+    gateway = std::move(*g);
+    return Status::Ok();
+  }
+};
+
+TEST(PoolGatewayTest, LetsInOnlyPeersThatProveThePoolKey) {
+  GatewayUnderTest t;
+  auto k = NewPoolKey();
+  ASSERT_TRUE(k.has_value());
+  t.key.Set(*k);
+  ASSERT_TRUE(t.Start({}).ok());
+  ASSERT_NE(t.gateway->port(), 0);
+  auto authenticated = [&] { return t.gateway->authenticated(); };
+  auto refused = [&] { return t.gateway->refused(); };
+
+  // A worker: answers this connection's nonce with the key.
+  UniqueFd good = DialLoopback(t.gateway->port());
+  ASSERT_TRUE(good.valid());
+  auto nonce = RecvLine(good.get());
+  ASSERT_TRUE(nonce && nonce->starts_with(kNoncePrefix)) << nonce.value_or("EOF");
+  std::string first_nonce = nonce->substr(std::strlen(kNoncePrefix));
+  std::string good_answer = "crossfarm-pool-auth " + PoolAuth(*k, first_nonce, t.line);
+  ASSERT_TRUE(SendAll(good.get(), t.header + good_answer + "\n"));
+  EXPECT_TRUE(ClosedByPeer(good.get()));  // the test's checkout fails after that
+  EXPECT_TRUE(Reaches(authenticated, 1));
+  EXPECT_EQ(t.checkouts.load(), 1u);
+
+  // Someone with another key, and someone replaying the worker's answer:
+  // closed before anything is staged.
+  UniqueFd other = DialLoopback(t.gateway->port());
+  nonce = RecvLine(other.get());
+  ASSERT_TRUE(nonce && nonce->starts_with(kNoncePrefix));
+  EXPECT_NE(nonce->substr(std::strlen(kNoncePrefix)), first_nonce);  // fresh per connection
+  ASSERT_TRUE(SendAll(other.get(), t.header + "crossfarm-pool-auth " +
+                                        PoolAuth("another key", nonce->substr(std::strlen(kNoncePrefix)), t.line) + "\n"));
+  EXPECT_TRUE(ClosedByPeer(other.get()));
+  EXPECT_TRUE(Reaches(refused, 1));
+
+  UniqueFd replay = DialLoopback(t.gateway->port());
+  ASSERT_TRUE(RecvLine(replay.get()).has_value());
+  ASSERT_TRUE(SendAll(replay.get(), t.header + good_answer + "\n"));
+  EXPECT_TRUE(ClosedByPeer(replay.get()));
+  EXPECT_TRUE(Reaches(refused, 2));
+  EXPECT_EQ(t.gateway->authenticated(), 1u);
+  EXPECT_EQ(t.checkouts.load(), 1u);
+}
+
+TEST(PoolGatewayTest, RefusesAllWithoutAKeyAndOutsideTheAllowList) {
+  GatewayUnderTest keyless;  // the scheduler has not sent a key yet
+  ASSERT_TRUE(keyless.Start({}).ok());
+  UniqueFd a = DialLoopback(keyless.gateway->port());
+  ASSERT_TRUE(a.valid());
+  EXPECT_FALSE(RecvLine(a.get()).has_value());  // closed, no nonce
+  EXPECT_TRUE(Reaches([&] { return keyless.gateway->refused(); }, 1));
+
+  GatewayUnderTest narrowed;
+  narrowed.key.Set("k");
+  ASSERT_TRUE(narrowed.Start({"10.99.0.1"}).ok());
+  UniqueFd b = DialLoopback(narrowed.gateway->port());
+  ASSERT_TRUE(b.valid());
+  EXPECT_FALSE(RecvLine(b.get()).has_value());
+  EXPECT_TRUE(Reaches([&] { return narrowed.gateway->refused(); }, 1));
+  EXPECT_EQ(narrowed.gateway->accepted(), 0u);
+  EXPECT_EQ(narrowed.checkouts.load(), 0u);
+}
+
+// A relay in a job's private network, to a gateway on this host's loopback:
+// with the cluster's key it gets in, with another it does not.
+TEST(PoolRelayTest, AnswersTheGatewaysNonceWithItsKey) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root (CAP_SYS_ADMIN)";
+  GatewayUnderTest t;
+  t.key.Set("the cluster's key");
+  ASSERT_TRUE(t.Start({}).ok());
+  auto net = PrivateNetwork::Create();
+  ASSERT_TRUE(net.has_value()) << net.error().ToString();
+  std::vector<PoolMember> members = {{"member", "127.0.0.1", t.gateway->port(), 2}};
+  auto right = PoolRelay::Start(net->fd(), members, t.header, "the cluster's key", 3633);
+  ASSERT_TRUE(right.has_value()) << right.error().ToString();
+  auto wrong = PoolRelay::Start(net->fd(), members, t.header, "a guess", 3634);
+  ASSERT_TRUE(wrong.has_value()) << wrong.error().ToString();
+  EXPECT_EQ((*right)->hosts(), "127.0.0.1:3633/2");
+  EXPECT_FALSE(PoolRelay::Start(net->fd(), members, t.header, "", 3635).has_value());
+
+  // What distcc inside the job would do: connect to the relay's port.
+  auto dial_inside = [&](uint16_t port) {
+    bool closed = false;
+    std::thread th([&] {
+      auto scope = NetnsScope::Enter(net->fd());
+      if (!scope) return;
+      UniqueFd c = DialLoopback(port);
+      closed = c.valid() && ClosedByPeer(c.get());
+    });
+    th.join();
+    return closed;
+  };
+  EXPECT_TRUE(dial_inside(3633));
+  EXPECT_TRUE(Reaches([&] { return t.gateway->authenticated(); }, 1));
+  EXPECT_EQ(t.checkouts.load(), 1u);
+  EXPECT_TRUE(dial_inside(3634));
+  EXPECT_TRUE(Reaches([&] { return t.gateway->refused(); }, 1));
+  EXPECT_EQ(t.gateway->authenticated(), 1u);
+  EXPECT_EQ((*right)->relayed(), 1u);
 }
 
 }  // namespace
