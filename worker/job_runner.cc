@@ -1,10 +1,12 @@
 #include "worker/job_runner.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -25,6 +27,7 @@ struct AccelRun {
   std::optional<PrivateNetwork> network;    // set when a distcc pool serves the job
   std::unique_ptr<DistccPool> pool;         // declared after network: stopped first
   std::unique_ptr<PoolRelay> relay;         // to pool members on other workers
+  UniqueFd root_lease;                      // the accelerated shared root's lock
 };
 
 
@@ -314,30 +317,86 @@ std::string OverlapWarnings(const StageReport& report, const std::vector<std::st
 
 }  // namespace
 
-Result<std::pair<std::string, std::string>> JobRunner::StagedOnce(
+namespace {
+
+// <root>.lock, flocked: shared by each job using the root, exclusive by the pruner.
+Result<UniqueFd> LockRoot(const std::string& path, int how) {
+  UniqueFd fd(::open((path + ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  if (!fd.valid()) return Err(Status::FromErrno("open " + path + ".lock", errno));
+  while (::flock(fd.get(), how) != 0) {
+    if (errno == EINTR) continue;
+    if (errno == EWOULDBLOCK) return UniqueFd();
+    return Err(Status::FromErrno("flock " + path + ".lock", errno));
+  }
+  return fd;
+}
+
+bool IsRootName(const std::string& name) {
+  return name.size() == 64 && std::ranges::all_of(name, [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); });
+}
+
+}  // namespace
+
+Result<size_t> PruneSharedRoots(const std::string& roots_dir, size_t keep) {
+  std::vector<std::pair<int64_t, std::string>> roots;  // (last use, name)
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(roots_dir, ec)) {
+    std::string name = e.path().filename().string();
+    struct stat st{};
+    if (!IsRootName(name) || ::lstat(e.path().c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) continue;
+    roots.emplace_back(int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec, name);
+  }
+  if (ec) return Err(Status::IOError("list " + roots_dir + ": " + ec.message()));
+  if (roots.size() <= keep) return size_t{0};
+  std::ranges::sort(roots, std::greater<>());
+  size_t removed = 0;
+  for (size_t i = keep; i < roots.size(); ++i) {
+    std::string path = roots_dir + "/" + roots[i].second;
+    CF_ASSIGN_OR_RETURN(UniqueFd lock, LockRoot(path, LOCK_EX | LOCK_NB));
+    if (!lock.valid()) continue;  // a job runs in it
+    // Out of the way first (a new lease then finds nothing and stages anew),
+    // then removed at leisure; the lock file goes last, still locked.
+    std::string trash = roots_dir + "/trash-" + roots[i].second + "-" + RandomSuffix();
+    if (::rename(path.c_str(), trash.c_str()) != 0) continue;
+    fs::remove_all(trash, ec);
+    ::unlink((path + ".note").c_str());
+    ::unlink((path + ".lock").c_str());
+    ++removed;
+  }
+  return removed;
+}
+
+Result<RootLease> JobRunner::StagedOnce(
     const std::string& id, const std::function<Result<std::string>(const std::string& dir)>& stage) {
   std::string dir = options_.work_dir + "/roots", path = dir + "/" + Sha256Hex(id);
   std::string note_path = path + ".note";
+  CF_TRY(MakeDirs(dir));
+  // The lease before the look: a pruner that got the root first has moved it away.
+  CF_ASSIGN_OR_RETURN(UniqueFd lease, LockRoot(path, LOCK_SH));
   struct stat st{};
   if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+    ::utimensat(AT_FDCWD, path.c_str(), nullptr, 0);  // its last use, for the pruner
     std::ifstream in(note_path);
     std::stringstream note;
     note << in.rdbuf();
-    return std::pair(path, note.str());
+    return RootLease{path, note.str(), std::move(lease)};
   }
   // Staged under a temporary name and renamed into place, so a concurrent job
   // (or process) sees either nothing or the whole tree.
-  CF_TRY(MakeDirs(dir));
   CF_ASSIGN_OR_RETURN(TempDir tmp, TempDir::Create(dir, "staging-"));
   CF_ASSIGN_OR_RETURN(std::string note, stage(tmp.path()));
   std::ofstream(note_path) << note;
   if (::rename(tmp.path().c_str(), path.c_str()) != 0 && errno != EEXIST && errno != ENOTEMPTY)
     return Err(Status::FromErrno("rename " + tmp.path() + " -> " + path, errno));
-  return std::pair(path, note);
+  ::utimensat(AT_FDCWD, path.c_str(), nullptr, 0);
+  // A new root: the time to keep their number bounded.
+  auto pruned = PruneSharedRoots(dir, options_.max_shared_roots);
+  if (!pruned) return Err(pruned.error().WithContext("pruning " + dir));
+  return RootLease{path, note, std::move(lease)};
 }
 
-Result<std::string> JobRunner::SharedRoot(const JobSpec& spec, const std::vector<std::string>& checkouts,
-                                          const std::vector<std::string>& names, const LogSink& log) {
+Result<RootLease> JobRunner::SharedRoot(const JobSpec& spec, const std::vector<std::string>& checkouts,
+                                        const std::vector<std::string>& names, const LogSink& log) {
   std::string id;
   for (const auto& in : spec.inputs)
     if (!in.accelerator) id += in.root.ToString() + "\n";
@@ -346,8 +405,8 @@ Result<std::string> JobRunner::SharedRoot(const JobSpec& spec, const std::vector
     CF_ASSIGN_OR_RETURN(StageReport report, StageArtifacts(dir, checkouts, StageMode::kHardLink));
     return OverlapWarnings(report, names);
   }));
-  AppendLog(log, root.second);
-  return root.first;
+  AppendLog(log, root.note);
+  return root;
 }
 
 Result<PreparedSandbox> JobRunner::Prepare(const JobSpec& spec, const LogSink& log) {
@@ -370,8 +429,11 @@ Result<PreparedSandbox> JobRunner::Prepare(const JobSpec& spec, const LogSink& l
   CF_TRY(MakeDirs(install));
   // A read-only root of the same artifacts is the same tree for every job:
   // staged once and shared. A writable one (integration) is the job's own.
+  UniqueFd lease;
   if (mode == StageMode::kHardLink) {
-    CF_ASSIGN_OR_RETURN(root, SharedRoot(spec, checkouts, names, log));
+    CF_ASSIGN_OR_RETURN(RootLease shared, SharedRoot(spec, checkouts, names, log));
+    root = shared.path;
+    lease = std::move(shared.lock);
   } else {
     CF_TRY(MakeDirs(root));
     CF_ASSIGN_OR_RETURN(StageReport report, StageArtifacts(root, checkouts, mode));
@@ -393,7 +455,7 @@ Result<PreparedSandbox> JobRunner::Prepare(const JobSpec& spec, const LogSink& l
   }
   CF_ASSIGN_OR_RETURN(const ArchInfo* arch, sandbox_.ResolveArch(sb));
   sb.arch = arch;
-  return PreparedSandbox{std::move(job_dir), std::move(sb), install};
+  return PreparedSandbox{std::move(job_dir), std::move(sb), install, std::move(lease)};
 }
 
 Result<ExitInfo> JobRunner::Shell(const JobSpec& spec, const std::vector<std::string>& argv) {
@@ -497,9 +559,8 @@ Result<ProbeResult> JobRunner::CachedProbe(const JobSpec& spec, const std::strin
   return probe;
 }
 
-Result<std::pair<std::string, std::string>> JobRunner::AcceleratedRoot(const JobSpec& spec,
-                                                                      const std::string& accel_checkout,
-                                                                      bool guard, const LogSink& log) {
+Result<RootLease> JobRunner::AcceleratedRoot(const JobSpec& spec, const std::string& accel_checkout,
+                                             bool guard, const LogSink& log) {
   const AccelSpec& a = *spec.accel;
   std::string id = "accelerated root " + std::to_string(crossfarm::kAccelVersion) + (guard ? " guard" : "") +
                    (a.substitute_tools ? " tools" : "") + (a.distcc ? " distcc" : "") + "\n";
@@ -531,7 +592,7 @@ Result<std::pair<std::string, std::string>> JobRunner::AcceleratedRoot(const Job
     }
     return summary;
   }));
-  if (!staged_now) root.second += " (staged root reused)";
+  if (!staged_now) root.note += " (staged root reused)";
   return root;
 }
 
@@ -586,8 +647,9 @@ Result<std::unique_ptr<AccelRun>> JobRunner::SetUpAccel(const JobSpec& spec, Pre
   }
 
   CF_ASSIGN_OR_RETURN(auto accelerated, AcceleratedRoot(spec, checkout, guard, log));
-  sb.root = accelerated.first;
-  std::string summary = accelerated.second;
+  sb.root = accelerated.path;
+  run->root_lease = std::move(accelerated.lock);
+  std::string summary = accelerated.note;
   if (a.substitute_tools)
     for (auto& [k, v] : MachineEnvironment(arch)) sb.SetEnv(k, v);
   // On one machine, with the cross compiler already native in the root,

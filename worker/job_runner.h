@@ -46,7 +46,22 @@ struct JobRunnerOptions {
   // Set by a cluster worker: the key that opens other workers' distcc pool
   // gateways (worker/accel.h). Outlives the runner.
   const PoolKey* pool_key = nullptr;
+  // Shared staged roots kept under <work_dir>/roots (hard links: few blocks,
+  // many inodes). Past this many, the least recently used ones no job holds
+  // are removed (PruneSharedRoots).
+  size_t max_shared_roots = 32;
 };
+
+// A shared root in use: its shared flock keeps PruneSharedRoots away.
+struct RootLease {
+  std::string path;
+  std::string note;  // what staging it said (overlap warnings, a summary)
+  UniqueFd lock;     // LOCK_SH on <path>.lock
+};
+
+// Removes the least recently used roots of `roots_dir` beyond the newest
+// `keep`, skipping any a job holds (a RootLease); returns how many went.
+Result<size_t> PruneSharedRoots(const std::string& roots_dir, size_t keep);
 
 struct JobOutcome {
   bool success = false;
@@ -64,6 +79,7 @@ struct PreparedSandbox {
   TempDir dir;
   SandboxSpec spec;
   std::string install_dir;  // host path of the install root
+  UniqueFd root_lease;      // a shared root's lock, while the job runs
 };
 
 struct AccelRun;  // job_runner.cc: what an accelerated job holds while it runs
@@ -98,11 +114,11 @@ class JobRunner {
   // with the same inputs. Mount points the sandbox adds (/buildstream/...)
   // stay in it as empty directories.
   // <work_dir>/roots/<sha256 of id>, filled by `stage` the first time (which
-  // returns a note kept beside it) and reused afterwards; {path, note}.
-  Result<std::pair<std::string, std::string>> StagedOnce(
-      const std::string& id, const std::function<Result<std::string>(const std::string& dir)>& stage);
-  Result<std::string> SharedRoot(const JobSpec& spec, const std::vector<std::string>& checkouts,
-                                 const std::vector<std::string>& names, const LogSink& log);
+  // returns a note kept beside it) and reused afterwards, leased while held.
+  Result<RootLease> StagedOnce(const std::string& id,
+                               const std::function<Result<std::string>(const std::string& dir)>& stage);
+  Result<RootLease> SharedRoot(const JobSpec& spec, const std::vector<std::string>& checkouts,
+                               const std::vector<std::string>& names, const LogSink& log);
   // Sets up acceleration (worker/accel.h) for an emulated job, or says in the
   // log why not; the job then runs plainly emulated.
   Result<std::unique_ptr<AccelRun>> SetUpAccel(const JobSpec& spec, PreparedSandbox& prepared,
@@ -112,10 +128,9 @@ class JobRunner {
                                   const std::function<Result<std::string>()>& accel_root,
                                   const std::string& log_path);
   // The job's root with the accelerator staged in (StageAccelerator, and the
-  // distcc masquerade links), shared like SharedRoot; {path, summary}.
-  Result<std::pair<std::string, std::string>> AcceleratedRoot(const JobSpec& spec,
-                                                              const std::string& accel_checkout, bool guard,
-                                                              const LogSink& log);
+  // distcc masquerade links), shared like SharedRoot; the note is a summary.
+  Result<RootLease> AcceleratedRoot(const JobSpec& spec, const std::string& accel_checkout, bool guard,
+                                    const LogSink& log);
 
   cas::Cas& cas_;
   JobRunnerOptions options_;

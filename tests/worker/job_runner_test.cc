@@ -2,6 +2,10 @@
 // busybox artifact as the build base.
 #include "worker/job_runner.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -182,6 +186,80 @@ TEST_F(JobRunnerTest, ComposeKeepsAbsoluteSymlinksAndLaterInputsWin) {
   EXPECT_EQ(fs::read_symlink(out + "/usr/sbin/rmt"), "/usr/bin/env");
   ASSERT_TRUE(fs::is_symlink(out + "/sbin"));
   EXPECT_EQ(fs::read_symlink(out + "/sbin"), "usr/sbin");
+}
+
+// Shared roots are bounded: the least recently used go first, never one a
+// job holds, and nothing but roots is touched.
+TEST(PruneSharedRootsTest, RemovesTheOldestUnheldRoots) {
+  auto dir = TempDir::Create("", "roots-");
+  ASSERT_TRUE(dir.has_value());
+  std::vector<std::string> names;
+  for (int i = 0; i < 5; ++i) {
+    std::string name(64, static_cast<char>('a' + i));
+    names.push_back(name);
+    WriteFile(dir->path() + "/" + name + "/usr/bin/tool", "x");
+    WriteFile(dir->path() + "/" + name + ".note", "note");
+    // Oldest first: a, b, c, d, e.
+    timespec times[2] = {{1000 + i, 0}, {1000 + i, 0}};
+    ASSERT_EQ(::utimensat(AT_FDCWD, (dir->path() + "/" + name).c_str(), times, 0), 0);
+  }
+  fs::create_directories(dir->path() + "/staging-123");
+  // A job holds the oldest.
+  UniqueFd held(::open((dir->path() + "/" + names[0] + ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  ASSERT_TRUE(held.valid());
+  ASSERT_EQ(::flock(held.get(), LOCK_SH), 0);
+
+  auto removed = PruneSharedRoots(dir->path(), 2);
+  ASSERT_TRUE(removed.has_value()) << removed.error().ToString();
+  EXPECT_EQ(*removed, 2u);
+  EXPECT_TRUE(fs::exists(dir->path() + "/" + names[0] + "/usr/bin/tool"));  // held
+  EXPECT_FALSE(fs::exists(dir->path() + "/" + names[1]));
+  EXPECT_FALSE(fs::exists(dir->path() + "/" + names[1] + ".note"));
+  EXPECT_FALSE(fs::exists(dir->path() + "/" + names[2]));
+  EXPECT_TRUE(fs::exists(dir->path() + "/" + names[3]));
+  EXPECT_TRUE(fs::exists(dir->path() + "/" + names[4]));
+  EXPECT_TRUE(fs::exists(dir->path() + "/staging-123"));
+  for (const auto& e : fs::directory_iterator(dir->path()))
+    EXPECT_FALSE(e.path().filename().string().starts_with("trash-")) << e.path();
+
+  held.Reset();  // the job ended
+  removed = PruneSharedRoots(dir->path(), 2);
+  ASSERT_TRUE(removed.has_value());
+  EXPECT_EQ(*removed, 1u);
+  EXPECT_FALSE(fs::exists(dir->path() + "/" + names[0]));
+}
+
+// Through the runner: with room for one shared root, a job on other inputs
+// replaces the previous one, and a job on the first inputs stages it again.
+TEST_F(JobRunnerTest, SharedRootsStayWithinTheirBound) {
+  auto dir = TempDir::Create("", "bounded-");
+  ASSERT_TRUE(dir.has_value());
+  JobRunner runner(*cas_, JobRunnerOptions{.work_dir = dir->path() + "/tmp",
+                                           .checkout_dir = dir->path() + "/checkouts",
+                                           .log_dir = dir->path() + "/logs",
+                                           .max_shared_roots = 1});
+  auto count_roots = [&] {
+    size_t n = 0;
+    for (const auto& e : fs::directory_iterator(dir->path() + "/tmp/roots"))
+      n += e.is_directory() && e.path().filename().string().size() == 64;
+    return n;
+  };
+  JobSpec first = SandboxJob({"echo one > %{install-root}/one"});
+  first.phases = {{"build-commands", {"echo one > /buildstream-install/one"}}};
+  auto a = runner.Run(first);
+  ASSERT_TRUE(a.has_value() && a->success) << (a ? a->failure.ToString() : a.error().ToString());
+  EXPECT_EQ(count_roots(), 1u);
+  JobSpec second = first;
+  second.cache_key = std::string(64, 'e');
+  second.inputs.push_back({"extra.bst", ImportFiles({{"etc/extra", "x"}}), {}, {}});
+  auto b = runner.Run(second);
+  ASSERT_TRUE(b.has_value() && b->success) << (b ? b->failure.ToString() : b.error().ToString());
+  EXPECT_EQ(count_roots(), 1u);
+  first.cache_key = std::string(64, 'f');
+  auto c = runner.Run(first);
+  ASSERT_TRUE(c.has_value() && c->success) << (c ? c->failure.ToString() : c.error().ToString());
+  EXPECT_EQ(count_roots(), 1u);
+  EXPECT_EQ(ReadFile(Export(*c->artifact) + "/one"), "one\n");
 }
 
 TEST(SplitGlobTest, MatchesLikeBuildStream) {
