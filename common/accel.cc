@@ -8,6 +8,7 @@
 #include <array>
 
 #include "common/arch.h"
+#include "common/digest.h"
 #include "common/element.h"
 #include "common/node.h"
 #include "common/provenance.h"
@@ -130,26 +131,12 @@ std::string EffectiveAccel(AccelMode mode, const AcceleratorInfo& info) {
   return "";
 }
 
-namespace {
-
-std::string HexBytes(const unsigned char* data, size_t n) {
-  static const char kDigits[] = "0123456789abcdef";
-  std::string out;
-  for (size_t i = 0; i < n; ++i) {
-    out += kDigits[data[i] >> 4];
-    out += kDigits[data[i] & 15];
-  }
-  return out;
-}
-
-}  // namespace
-
 std::string PoolKeyId(std::string_view key) {
   if (key.empty()) return "";
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   EVP_Digest(key.data(), key.size(), md, &len, EVP_sha256(), nullptr);
-  return HexBytes(md, 8);
+  return HexEncode(md, 8);
 }
 
 std::string PoolAuth(std::string_view key, std::string_view nonce, std::string_view header) {
@@ -160,7 +147,7 @@ std::string PoolAuth(std::string_view key, std::string_view nonce, std::string_v
   unsigned int len = 0;
   HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
        reinterpret_cast<const unsigned char*>(message.data()), message.size(), md, &len);
-  return HexBytes(md, len);
+  return HexEncode(md, len);
 }
 
 Result<std::string> NewPoolKey() {

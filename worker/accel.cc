@@ -30,6 +30,7 @@
 
 #include "common/accel.h"
 #include "common/arch.h"
+#include "common/digest.h"
 #include "worker/elf_compare.h"
 #include "worker/staging.h"
 
@@ -784,16 +785,6 @@ std::string PoolHeader(const Digest& accelerator, const AccelSpec& spec, bool gu
 
 namespace {
 
-std::string Hex(const unsigned char* data, size_t n) {
-  static const char kDigits[] = "0123456789abcdef";
-  std::string out;
-  for (size_t i = 0; i < n; ++i) {
-    out += kDigits[data[i] >> 4];
-    out += kDigits[data[i] & 15];
-  }
-  return out;
-}
-
 constexpr std::string_view kNoncePrefix = "crossfarm-pool-nonce ";
 constexpr std::string_view kAuthPrefix = "crossfarm-pool-auth ";
 
@@ -922,7 +913,7 @@ void PoolGateway::Handle(UniqueFd conn, std::string peer) {
   }
   unsigned char raw[16];
   if (RAND_bytes(raw, sizeof raw) != 1) return;
-  std::string nonce = Hex(raw, sizeof raw);
+  std::string nonce = HexEncode(raw, sizeof raw);
   if (!WriteAll(conn.get(), std::string(kNoncePrefix) + nonce + "\n")) return;
   auto header = ReadLine(conn.get());
   auto auth = header ? ReadLine(conn.get()) : std::nullopt;
