@@ -11,20 +11,29 @@
 //  4. `--accel auto`: distcc and the x86_64 host tools (shell, make, sed, ...)
 //     inside the emulated root.
 //
-// Each mode is part of the cache key, so each timed build is a real build. The
-// base, the accelerator and the sources are built/fetched first, untimed. Every
-// accelerated artifact is compared with the `--accel none` one: cross gcc output
-// differs from the emulated native gcc's only in .comment and the build id, so
-// the trees must be equal modulo identification (worker/elf_compare.h).
+// The accelerator's cross compiler is `--accel-compiler matched` (default: cc1
+// rebuilt from the arm64 root gcc's own Debian revision, the element
+// accel/gcc-12-cross-aarch64.bst, ~40 min the first time) or `debian-cross`
+// (Debian's cross gcc, one revision behind: the worker guards alloca/VLA
+// compiles, which then run emulated). The crossfarm cache persists across runs
+// (--cache-dir, default $CROSSFARM_TEST_CACHE/bench-accel/cache) so that
+// compiler is built once; each run stamps the three package elements with its
+// own CROSSFARM_BENCH_RUN environment value, and each mode is part of the key,
+// so each timed build is a real build. The base, the accelerator and the
+// sources are built/fetched first, untimed. Every accelerated artifact is
+// compared with the `--accel none` one: it must be equal modulo identification
+// (.comment, build id; worker/elf_compare.h), or identical.
 //
 // Usage: bench_accel [--crossfarm PATH] [--packages zlib,hello,make]
 //                    [--modes none,distcc,auto] [--logs DIR]
+//                    [--accel-compiler matched|debian-cross] [--cache-dir DIR]
 // Modes: none, distcc, host-tools, auto. --logs keeps every step's output and
 // the checkouts (out-PACKAGE-MODE).
 #include <elf.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -80,7 +89,8 @@ std::vector<std::string> SplitCommas(const std::string& s) {
 struct Bench {
   fs::path work;
   std::string crossfarm;  // the binary
-  std::string cf;         // crossfarm -C project --cache-dir --mirror-dir --arch aarch64
+  std::string cf;         // crossfarm -C project --cache-dir --mirror-dir --arch aarch64 -o ...
+  std::string run_stamp;  // CROSSFARM_BENCH_RUN of this run's package elements
   fs::path logs;
   bool has_accel = false;  // the binary knows --accel
 
@@ -193,10 +203,18 @@ bool WarmCrossfarm(const Bench& b, const std::vector<Package>& packages,
   if (TimeCommand("cp -a " + Quote(fs::path(CROSSFARM_SOURCE_DIR) / "examples/hello") + " " +
                   Quote(b.Project())).exit_code != 0)
     return false;
+  // The cache outlives the run: a value of this run in the packages' build
+  // environment gives them keys no earlier run built. (None of the three
+  // elements has an `environment:` of its own.)
+  for (const auto& p : packages) {
+    std::ofstream e(b.Project() / "elements" / p.element, std::ios::app);
+    e << "\nenvironment:\n  CROSSFARM_BENCH_RUN: \"" << b.run_stamp << "\"\n";
+    if (!e) return false;
+  }
   // The accelerator costs a minute of unpacking: only when a mode uses it.
   bool accelerated = std::ranges::any_of(modes, [](const auto& m) { return m != "none"; });
   std::vector<std::string> warm = {"base/arm64.bst"};
-  if (accelerated) warm.push_back("accel/aarch64.bst");
+  if (accelerated) warm.push_back("accel/aarch64-debs.bst");
   for (const auto& e : warm) {
     std::string tag = fs::path(e).stem().string();
     if (RunLogged("crossfarm source track " + e, b.cf + " source track " + e,
@@ -264,17 +282,28 @@ int main(int argc, char** argv) {
   Bench b;
   b.crossfarm = (crossfarm::bench::SelfDir() / "../client/crossfarm").string();
   std::string package_list = "zlib,hello,make", mode_list = "none,distcc,auto";
+  std::string accel_compiler = "matched";
+  const char* env_cache = std::getenv("CROSSFARM_TEST_CACHE");
+  const fs::path test_cache = env_cache ? env_cache : "/var/cache/crossfarm-test";
+  fs::path cache_dir = test_cache / "bench-accel/cache";
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--crossfarm" && i + 1 < argc) b.crossfarm = argv[++i];
     else if (a == "--packages" && i + 1 < argc) package_list = argv[++i];
     else if (a == "--modes" && i + 1 < argc) mode_list = argv[++i];
     else if (a == "--logs" && i + 1 < argc) b.logs = argv[++i];
+    else if (a == "--accel-compiler" && i + 1 < argc) accel_compiler = argv[++i];
+    else if (a == "--cache-dir" && i + 1 < argc) cache_dir = argv[++i];
     else {
       std::cerr << "usage: bench_accel [--crossfarm PATH] [--packages zlib,hello,make] "
-                   "[--modes none,distcc,host-tools,auto] [--logs DIR]\n";
+                   "[--modes none,distcc,host-tools,auto] [--logs DIR] "
+                   "[--accel-compiler matched|debian-cross] [--cache-dir DIR]\n";
       return 2;
     }
+  }
+  if (accel_compiler != "matched" && accel_compiler != "debian-cross") {
+    std::cerr << "unknown --accel-compiler " << accel_compiler << " (matched, debian-cross)\n";
+    return 2;
   }
   std::vector<Package> packages;
   for (const auto& name : SplitCommas(package_list)) {
@@ -296,10 +325,12 @@ int main(int argc, char** argv) {
   b.work = work.path();
   if (b.logs.empty()) b.logs = b.work;
   fs::create_directories(b.logs);
-  const char* env_cache = std::getenv("CROSSFARM_TEST_CACHE");
-  fs::path mirror = fs::path(env_cache ? env_cache : "/var/cache/crossfarm-test") / "mirror";
-  b.cf = b.crossfarm + " -C " + Quote(b.Project()) + " --cache-dir " + Quote(b.work / "cache") +
-         " --mirror-dir " + Quote(mirror) + " --arch aarch64";
+  fs::path mirror = test_cache / "mirror";
+  b.cf = b.crossfarm + " -C " + Quote(b.Project()) + " --cache-dir " + Quote(cache_dir) +
+         " --mirror-dir " + Quote(mirror) + " --arch aarch64 -o accel-compiler " + accel_compiler;
+  b.run_stamp = std::to_string(std::chrono::system_clock::now().time_since_epoch().count());
+  std::printf("accelerator compiler: %s; crossfarm cache %s\n", accel_compiler.c_str(),
+              cache_dir.c_str());
   b.has_accel = TimeCommand(b.crossfarm + " --help | grep -q -e --accel").exit_code == 0;
   if (!b.has_accel)
     std::printf("note: %s has no --accel: only mode none, as a plain emulated build\n",
@@ -315,6 +346,7 @@ int main(int argc, char** argv) {
   auto add_int = [&](const std::string& name, int value) {
     result.push_back(name + "=" + std::to_string(value));
   };
+  add_int("accel_compiler_matched", accel_compiler == "matched" ? 1 : 0);
   const bool have_none = std::ranges::find(modes, "none") != modes.end();
   std::map<std::string, std::map<std::string, double>> seconds;  // package -> mode -> s
   for (const auto& p : packages)

@@ -20,7 +20,7 @@ class ExamplesE2ETest : public ::testing::Test {
     auto cp = RunCmd("cp -a " + std::string(CROSSFARM_SOURCE_DIR) + "/examples/hello/. " +
                      project_->path().string());
     if (cp.exit_code != 0) setup_error_ = "copying the example failed:\n" + cp.output;
-    auto track = Cf("source track base/amd64.bst base/arm64.bst base/s390x.bst accel/aarch64.bst");
+    auto track = Cf("source track base/amd64.bst base/arm64.bst base/s390x.bst accel/aarch64-debs.bst");
     if (track.exit_code != 0) setup_error_ = "source track failed:\n" + track.output;
   }
   static void TearDownTestSuite() {
