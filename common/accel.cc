@@ -133,10 +133,7 @@ std::string EffectiveAccel(AccelMode mode, const AcceleratorInfo& info) {
 
 std::string PoolKeyId(std::string_view key) {
   if (key.empty()) return "";
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(key.data(), key.size(), md, &len, EVP_sha256(), nullptr);
-  return HexEncode(md, 8);
+  return Sha256Hex(key).substr(0, 16);  // 8 bytes
 }
 
 std::string PoolAuth(std::string_view key, std::string_view nonce, std::string_view header) {

@@ -51,7 +51,7 @@ struct WorkerInfo {
   std::string distcc_address;
   uint32_t distcc_port = 0;
   uint32_t distcc_slots = 0;
-  // Which distcc pool key the worker holds (PoolKeyId, worker/accel.h); the
+  // Which distcc pool key the worker holds (PoolKeyId, common/accel.h); the
   // scheduler sends its key to a worker whose id differs.
   std::string pool_key_id;
 };

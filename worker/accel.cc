@@ -23,8 +23,6 @@
 #include <sstream>
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <spdlog/spdlog.h>
 
@@ -945,7 +943,7 @@ Result<std::unique_ptr<PoolRelay>> PoolRelay::Start(int netns_fd, const std::vec
     return Err(Status::FailedPrecondition("no distcc pool key from the scheduler yet"));
   std::unique_ptr<PoolRelay> r(new PoolRelay());
   r->members_ = members;
-  r->header_ = std::move(header);
+  r->header_ = header.substr(0, header.find('\n'));  // the line the answer covers
   r->key_ = std::move(key);
   {
     // The listening sockets belong to the job's network; the connections to
@@ -995,9 +993,8 @@ void PoolRelay::Serve() {
         if (!remote) return;
         auto nonce = ReadLine(remote->get());
         if (!nonce || !nonce->starts_with(kNoncePrefix)) return;
-        std::string line = header_.substr(0, header_.find('\n'));
-        std::string auth = std::string(kAuthPrefix) + PoolAuth(key_, nonce->substr(kNoncePrefix.size()), line);
-        if (!WriteAll(remote->get(), line + "\n" + auth + "\n")) return;
+        std::string auth = std::string(kAuthPrefix) + PoolAuth(key_, nonce->substr(kNoncePrefix.size()), header_);
+        if (!WriteAll(remote->get(), header_ + "\n" + auth + "\n")) return;
         Splice(shared->get(), remote->get(), threads_.stop_fd());
       });
     }

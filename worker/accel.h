@@ -251,7 +251,7 @@ class PoolRelay {
   std::vector<PoolMember> members_;
   std::vector<UniqueFd> listeners_;
   std::vector<uint16_t> ports_;
-  std::string header_;
+  std::string header_;  // the request line, without its newline
   std::string key_;
   std::atomic<size_t> relayed_{0};
   ConnectionThreads threads_;

@@ -315,10 +315,6 @@ std::string OverlapWarnings(const StageReport& report, const std::vector<std::st
   return out;
 }
 
-}  // namespace
-
-namespace {
-
 // <root>.lock, flocked: shared by each job using the root, exclusive by the pruner.
 Result<UniqueFd> LockRoot(const std::string& path, int how) {
   UniqueFd fd(::open((path + ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
