@@ -30,8 +30,8 @@ Result<Loaded> LoadOne(const GlobalOptions& g, const std::string& target) {
   CF_ASSIGN_OR_RETURN(auto targets, l.project->LoadTargets({target}));
   l.element = targets.front();
   if (!l.element->cache_key)
-    return Err(Status::InvalidArgument(target + " has sources without a ref\n  hint: run "
-                                       "`crossfarm source track " + target + "`"));
+    return Err(Status::InvalidArgument(target + " has sources without a ref\n  hint: run `" +
+                                       CommandFor(g, "source track " + target) + "`"));
   // With --remote the artifacts are the cluster's, not this machine's.
   if (!g.remote.empty()) {
     CF_ASSIGN_OR_RETURN(l.cas, OpenClusterCas(g));
@@ -41,12 +41,12 @@ Result<Loaded> LoadOne(const GlobalOptions& g, const std::string& target) {
   return l;
 }
 
-Result<proto::RefInfo> ArtifactOf(Loaded& l) {
+Result<proto::RefInfo> ArtifactOf(const GlobalOptions& g, Loaded& l) {
   auto ref = l.cas->GetRef(ArtifactRef(*l.element));
   if (!ref && ref.error().IsNotFound())
     return Err(Status::NotFound(l.element->name + " is not built (key " +
-                                l.element->ShortKey() + ")\n  hint: run `crossfarm build " +
-                                l.element->name + "` first"));
+                                l.element->ShortKey() + ")\n  hint: run `" +
+                                CommandFor(g, "build " + l.element->name) + "` first"));
   return ref;
 }
 
@@ -57,7 +57,7 @@ struct CheckoutArgs {
 int RunCheckout(const GlobalOptions& g, const CheckoutArgs& a) {
   auto l = LoadOne(g, a.target);
   if (!l) return ReportError(l.error());
-  auto ref = ArtifactOf(*l);
+  auto ref = ArtifactOf(g, *l);
   if (!ref) return ReportError(ref.error());
   if (!a.tar.empty()) {
     // Exported next to the tarball, then written with libarchive (sorted,
@@ -99,7 +99,7 @@ int RunLog(const GlobalOptions& g, const std::string& target) {
     std::cout << in.rdbuf();
     return kExitOk;
   }
-  auto ref = ArtifactOf(*l);
+  auto ref = ArtifactOf(g, *l);
   if (!ref) return ReportError(ref.error());
   if (!ref->build_log) return ReportError(Status::NotFound("no build log stored for " + target));
   auto text = l->cas->Get(*ref->build_log);

@@ -3,8 +3,10 @@
 #include <CLI/CLI.hpp>
 
 #include "client/commands.h"
+#include "client/job_builder.h"
 #include "client/local_build.h"
 #include "client/remote_build.h"
+#include "client/sources.h"
 #include "common/project.h"
 
 namespace crossfarm::client {
@@ -13,14 +15,37 @@ namespace {
 struct BuildArgs {
   int jobs = 0;
   std::string on_error = "continue";
+  bool track_all = false;
+  std::vector<std::string> track;
   std::vector<std::string> targets;
 };
+
+// bst 1.x's `build --track-all` / `--track ELEMENT`: track first (into the
+// user's tracked refs, as `source track` does), per arch, then build with them.
+Status TrackBeforeBuild(const GlobalOptions& g, const BuildArgs& a) {
+  for (const GlobalOptions& arch_g : PerArch(g)) {
+    CF_ASSIGN_OR_RETURN(auto project, LoadProject(arch_g));
+    std::vector<Element*> elements;
+    if (a.track_all) {
+      CF_ASSIGN_OR_RETURN(auto targets, project->LoadTargets(a.targets));
+      elements = BuildPlan(*project, targets);
+    } else {
+      CF_ASSIGN_OR_RETURN(elements, project->LoadTargets(a.track));
+    }
+    CacheLayout layout(arch_g);
+    CF_TRY(layout.Create());
+    CF_TRY(TrackSources(*project, elements, layout.sources, /*save=*/false));
+  }
+  return Status::Ok();
+}
 
 int RunBuild(const GlobalOptions& g, const BuildArgs& a) {
   BuildSettings settings;
   settings.jobs = a.jobs;
   settings.on_error =
       a.on_error == "quit" ? scheduler::OnError::kQuit : scheduler::OnError::kContinue;
+  if (a.track_all || !a.track.empty())
+    if (Status s = TrackBeforeBuild(g, a); !s.ok()) return ReportError(s);
   // `--arch a,b,c`: one project load per arch, all built in one queue.
   std::vector<std::unique_ptr<Project>> projects;
   std::vector<ProjectTargets> builds;
@@ -53,6 +78,11 @@ Action AddBuildCommand(CLI::App& app, const GlobalOptions& g) {
                   "After a failure: continue (finish independent jobs) or quit")
       ->check(CLI::IsMember({"continue", "quit"}))
       ->capture_default_str();
+  cmd->add_flag("--track-all", args->track_all,
+                "Track every element of the build first (bst 1.x; the new refs are kept in the "
+                "cache, as `source track` keeps them)");
+  cmd->add_option("--track", args->track, "Track this element first (repeatable)")
+      ->allow_extra_args(false);
   cmd->add_option("targets", args->targets, "Target elements (.bst)")->required();
   return [&g, args] { return RunBuild(g, *args); };
 }

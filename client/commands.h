@@ -4,6 +4,7 @@
 
 #include <array>
 #include <memory>
+#include <string>
 
 #include "client/command.h"
 #include "common/status.h"
@@ -35,8 +36,16 @@ inline constexpr std::array kCommands = {
 // defaults that command-line options override. Missing file: nothing happens.
 void LoadUserConfig(GlobalOptions& g);
 
-// Loads project.conf from g.directory with the arch and -o options of `g`.
+// The directory holding project.conf: `directory` or its nearest parent that
+// has one (as bst finds it); `directory` itself when none has.
+std::string FindProjectDir(const std::string& directory);
+
+// Loads project.conf from g.directory (or a parent) with the arch and -o options of `g`.
 Result<std::unique_ptr<Project>> LoadProject(const GlobalOptions& g);
+
+// "crossfarm <the project, arch, option and cache flags of g> <rest>": hints
+// that name a command keep the options the user gave.
+std::string CommandFor(const GlobalOptions& g, const std::string& rest);
 
 // `--arch a,b,c` as one GlobalOptions per arch (a single entry otherwise).
 std::vector<GlobalOptions> PerArch(const GlobalOptions& g);

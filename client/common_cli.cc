@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "client/commands.h"
+#include "client/local_build.h"
 #include "common/project.h"
 
 namespace crossfarm::client {
@@ -59,6 +60,19 @@ void LoadUserConfig(GlobalOptions& g) {
   }
 }
 
+std::string CommandFor(const GlobalOptions& g, const std::string& rest) {
+  std::string cmd = "crossfarm";
+  if (g.directory != ".") cmd += " -C " + g.directory;
+  if (!g.arch.empty()) cmd += " --arch " + g.arch;
+  if (!g.host_arch.empty()) cmd += " --host-arch " + g.host_arch;
+  if (!g.target_arch.empty()) cmd += " --target-arch " + g.target_arch;
+  for (const auto& [name, value] : g.options) cmd += " -o " + name + " " + value;
+  if (!g.cache_dir.empty()) cmd += " --cache-dir " + g.cache_dir;
+  if (!g.remote.empty()) cmd += " --remote " + g.remote;
+  if (g.accel != "auto") cmd += " --accel " + g.accel;
+  return cmd + " " + rest;
+}
+
 std::vector<GlobalOptions> PerArch(const GlobalOptions& g) {
   std::vector<GlobalOptions> out;
   size_t start = 0;
@@ -72,6 +86,21 @@ std::vector<GlobalOptions> PerArch(const GlobalOptions& g) {
   return out;
 }
 
+// bst searches upward for project.conf, so a command works from elements/ or
+// any other subdirectory of the project. Without one, the directory itself
+// (whose "no project.conf" error names it).
+std::string FindProjectDir(const std::string& directory) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::path start = fs::absolute(directory, ec).lexically_normal();
+  if (start.has_filename() == false) start = start.parent_path();  // "a/b/" -> "a/b"
+  for (fs::path dir = start;; dir = dir.parent_path()) {
+    if (fs::exists(dir / "project.conf", ec)) return dir.string();
+    if (dir == dir.root_path() || dir.empty()) break;
+  }
+  return start.string();
+}
+
 Result<std::unique_ptr<Project>> LoadProject(const GlobalOptions& g) {
   if (g.arch.find(',') != std::string::npos)
     return Err(Status::InvalidArgument("--arch " + g.arch +
@@ -79,10 +108,10 @@ Result<std::unique_ptr<Project>> LoadProject(const GlobalOptions& g) {
                                        "and `show` accept a comma-separated list"));
   CF_ASSIGN_OR_RETURN(ArchConfig arch, ArchConfig::Make(g.arch, g.host_arch, g.target_arch));
   LoadOptions opts;
-  std::error_code ec;
-  opts.project_dir = std::filesystem::absolute(g.directory, ec).lexically_normal().string();
+  opts.project_dir = FindProjectDir(g.directory);
   opts.arch = arch;
   opts.option_overrides = g.options;
+  opts.tracked_refs_dir = CacheLayout(g).tracked_refs;
   CF_ASSIGN_OR_RETURN(opts.accel, ParseAccelMode(g.accel));
   return Project::Load(opts);
 }

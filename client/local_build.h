@@ -47,8 +47,9 @@ struct CacheLayout {
   }
   explicit CacheLayout(const std::string& root)
       : cas(root + "/cas"), sources(root + "/sources"), checkouts(root + "/checkouts"),
-        tmp(root + "/tmp"), logs(root + "/logs") {}
+        tmp(root + "/tmp"), logs(root + "/logs"), tracked_refs(root + "/tracked-refs") {}
   std::string cas, sources, checkouts, tmp, logs;
+  std::string tracked_refs;  // common/tracked_refs.h: refs `source track` kept here
   // Creates the directories (the CAS creates its own).
   Status Create() const;
 };

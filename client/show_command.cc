@@ -56,11 +56,29 @@ std::string ApplySpec(const std::string& value, const std::string& spec) {
   return value + std::string(pad, fill);
 }
 
+// A YAML mapping, as bst prints %{vars} and %{env} (ruamel's round-trip dump):
+// a script can parse it. Multi-line values are double-quoted with escapes,
+// so one value is one YAML scalar whatever it holds.
 std::string VarsText(const std::map<std::string, std::string>& vars) {
-  std::string out;
-  for (const auto& [k, v] : vars) out += k + ": " + v + "\n";
-  if (!out.empty()) out.pop_back();
-  return out;
+  if (vars.empty()) return "{}";
+  YAML::Emitter out;
+  out << YAML::BeginMap;
+  for (const auto& [k, v] : vars) {
+    out << YAML::Key << k << YAML::Value;
+    if (v.find('\n') != std::string::npos) out << YAML::DoubleQuoted << v;
+    else out << v;
+  }
+  out << YAML::EndMap;
+  return out.c_str();
+}
+
+// bst's %{public}: split rules substituted, integration commands not.
+std::string PublicText(const Element& e) {
+  if (!e.public_tree) return "{}";
+  YAML::Node pub = ToYaml(*e.public_tree);
+  if (e.unsubstituted_integration_commands && pub["bst"])
+    pub["bst"]["integration-commands"] = ToYaml(*e.unsubstituted_integration_commands);
+  return YAML::Dump(pub);
 }
 
 std::string DepNames(const std::vector<Element*>& deps) {
@@ -82,8 +100,9 @@ std::optional<std::string> Field(const std::string& name, const ElementView& v) 
   if (name == "kind") return e.kind;
   if (name == "vars") return VarsText(e.variables);
   if (name == "env") return VarsText(e.environment);
-  if (name == "config") return YAML::Dump(e.config());
-  if (name == "public") return YAML::Dump(e.public_data());
+  if (name == "config")  // bst prints it before variable substitution
+    return e.unsubstituted_config ? YAML::Dump(ToYaml(*e.unsubstituted_config)) : std::string("{}");
+  if (name == "public") return PublicText(e);
   if (name == "deps") return DepNames(e.RuntimeDeps());
   if (name == "runtime-deps") return DepNames(e.RuntimeDeps());
   if (name == "build-deps") return DepNames(e.BuildDeps());

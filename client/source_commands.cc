@@ -16,6 +16,7 @@ namespace {
 
 struct SourceArgs {
   std::string deps = "none";
+  bool save = false;
   std::vector<std::string> targets;
 };
 
@@ -55,16 +56,15 @@ int RunFetch(const GlobalOptions& g, const SourceArgs& a) {
 }
 
 int RunTrack(const GlobalOptions& g, const SourceArgs& a) {
-  return ForEachSource(g, a, [](const Project& project, const Element& e, size_t i,
-                                worker::Source& src) -> Status {
-    const SourceSpec& spec = e.sources[i];
-    if (spec.kind == "local" || spec.kind == "patch") return Status::Ok();  // refs are content
-    std::fprintf(stderr, "tracking %s source %zu (%s)\n", e.name.c_str(), i + 1, spec.kind.c_str());
-    CF_ASSIGN_OR_RETURN(YAML::Node ref, src.Track());
-    std::string file = spec.where.file;
-    if (!file.empty() && file.front() != '/') file = project.directory() + "/" + file;
-    return worker::WriteRefToElementFile(file, i, ref);
-  });
+  auto project = LoadProject(g);
+  if (!project) return ReportError(project.error());
+  auto elements = Selection(**project, a);
+  if (!elements) return ReportError(elements.error());
+  CacheLayout layout(g);
+  if (Status s = layout.Create(); !s.ok()) return ReportError(s);
+  auto changed = TrackSources(**project, *elements, layout.sources, a.save);
+  if (!changed) return ReportError(changed.error());
+  return kExitOk;
 }
 
 struct ShellArgs {
@@ -112,7 +112,10 @@ Action AddSourceCommand(CLI::App& app, const GlobalOptions& g) {
   auto* cmd = app.add_subcommand("source", "Fetch or track element sources");
   cmd->require_subcommand(1);
   auto* fetch = cmd->add_subcommand("fetch", "Download sources into the mirror cache");
-  auto* track = cmd->add_subcommand("track", "Pin sources to their newest upstream ref");
+  auto* track = cmd->add_subcommand(
+      "track", "Pin sources to their newest upstream ref (kept in the cache; --save edits the .bst files)");
+  track->add_flag("--save", args->save,
+                  "Write the new refs into the .bst files (as bst's track), not into the cache");
   for (auto* sub : {fetch, track}) {
     sub->add_option("-d,--deps", args->deps, "none, plan or all")
         ->check(CLI::IsMember({"none", "plan", "all"}));

@@ -1,9 +1,133 @@
 #include "client/sources.h"
 
+#include <cstdio>
+#include <map>
+
 #include "common/digest.h"
+#include "common/tracked_refs.h"
+#include "common/yaml_loader.h"
 #include "worker/fs_util.h"
 
 namespace crossfarm::client {
+
+namespace {
+
+// "pkg:arch" -> version of a list of `package:`/`version:` entries; nullopt
+// when the ref is not such a list.
+std::optional<std::map<std::string, std::string>> PackageVersions(const Node* ref) {
+  if (!ref || !ref->IsSequence()) return std::nullopt;
+  std::map<std::string, std::string> out;
+  for (const auto& item : ref->items) {
+    if (!item->IsMapping()) return std::nullopt;
+    NodePtr pkg = item->Get("package"), version = item->Get("version"), arch = item->Get("arch");
+    if (!pkg || !pkg->IsScalar() || !version || !version->IsScalar()) return std::nullopt;
+    std::string name = pkg->scalar;
+    if (arch && arch->IsScalar()) name += ":" + arch->scalar;
+    out[name] = version->scalar;
+  }
+  return out;
+}
+
+std::string Shorten(std::string text) {
+  constexpr size_t kMax = 72;
+  if (text.size() > kMax) text = text.substr(0, kMax - 3) + "...";
+  return text;
+}
+
+}  // namespace
+
+std::vector<std::string> DescribeRefChange(const Node* old_ref, const Node& new_ref) {
+  std::vector<std::string> lines;
+  auto olds = PackageVersions(old_ref);
+  auto news = PackageVersions(&new_ref);
+  if (olds && news) {
+    for (const auto& [name, version] : *news) {
+      auto it = olds->find(name);
+      if (it == olds->end()) lines.push_back(name + " (new) " + version);
+      else if (it->second != version) lines.push_back(name + " " + it->second + " -> " + version);
+    }
+    for (const auto& [name, version] : *olds)
+      if (!news->count(name)) lines.push_back(name + " " + version + " (gone)");
+    if (lines.empty()) lines.push_back("same versions, other order or checksums");
+    return lines;
+  }
+  auto text = [](const Node* n) -> std::string {
+    if (!n || n->IsNull()) return "(none)";
+    std::string out;
+    if (n->IsScalar()) return n->scalar;
+    AppendCanonicalJson(*n, out);
+    return out;
+  };
+  lines.push_back(Shorten(text(old_ref)) + " -> " + Shorten(text(&new_ref)));
+  return lines;
+}
+
+Result<size_t> TrackSources(const Project& project, const std::vector<Element*>& elements,
+                            const std::string& mirror_dir, bool save) {
+  struct Tracked {
+    std::string element, base;
+    size_t index;
+    NodePtr ref;  // nullptr: drop the entry (the project's own ref is current)
+  };
+  std::vector<Tracked> updates;
+  size_t changed = 0;
+  auto track = [&]() -> Status {
+    for (const Element* e : elements) {
+      CF_ASSIGN_OR_RETURN(auto plugins, SourcePlugins(project, *e, mirror_dir));
+      for (size_t i = 0; i < plugins.size(); ++i) {
+        const SourceSpec& spec = e->sources[i];
+        if (spec.kind == "local" || spec.kind == "patch") continue;  // refs are content
+        const std::string what = e->name + " source " + std::to_string(i + 1) + " (" + spec.kind + ")";
+        CF_ASSIGN_OR_RETURN(YAML::Node tracked, plugins[i]->Track());
+        YAML::Node wrapped;  // the loader's parser wants a mapping at the top
+        wrapped["ref"] = tracked;
+        CF_ASSIGN_OR_RETURN(NodePtr doc, ParseYamlString(YAML::Dump(wrapped), "<tracked ref>"));
+        const NodePtr ref = doc->Get("ref");
+        const std::optional<std::string> text = SourceRefText(ref);
+        const NodePtr old = spec.tree->Get("ref");
+        if (text == spec.ref_text) {
+          std::fprintf(stderr, "%s: up to date\n", what.c_str());
+        } else {
+          ++changed;
+          std::fprintf(stderr, "%s:\n", what.c_str());
+          for (const auto& line : DescribeRefChange(old.get(), *ref))
+            std::fprintf(stderr, "  %s\n", line.c_str());
+        }
+        if (save) {
+          std::string file = spec.where.file;
+          if (!file.empty() && file.front() != '/') file = project.directory() + "/" + file;
+          CF_TRY(worker::WriteRefToElementFile(file, i, tracked));
+          updates.push_back({e->name, spec.own_ref_base, i, nullptr});
+        } else if (TrackedRefBase(text) == spec.own_ref_base) {
+          updates.push_back({e->name, spec.own_ref_base, i, nullptr});
+        } else {
+          updates.push_back({e->name, spec.own_ref_base, i, ref});
+        }
+      }
+    }
+    return Status::Ok();
+  };
+  Status tracked = track();
+  // Keep what was tracked before a failure.
+  const std::string path = project.tracked_refs_path();
+  if (!updates.empty() && !path.empty()) {
+    CF_TRY(TrackedRefs::Update(path, [&](TrackedRefs& refs) {
+      for (const auto& u : updates) {
+        if (u.ref) refs.Set(u.element, u.index, u.base, u.ref);
+        else refs.Erase(u.element, u.index);
+      }
+      return Status::Ok();
+    }));
+  }
+  CF_TRY(tracked);
+  if (changed > 0 && !save && !path.empty())
+    std::fprintf(stderr,
+                 "%zu source%s changed; the new refs are kept in %s and used by every crossfarm "
+                 "command on this cache (the project's files are unchanged; `source track "
+                 "--save` writes them into the .bst files)\n",
+                 changed, changed == 1 ? "" : "s", path.c_str());
+  return changed;
+}
 
 SourceCache::SourceCache(const Project& project, cas::Cas& cas, std::string mirror_dir,
                          std::string work_dir)

@@ -20,6 +20,18 @@ Result<std::vector<std::unique_ptr<worker::Source>>> SourcePlugins(const Project
                                                                    const Element& e,
                                                                    const std::string& mirror_dir);
 
+// Tracks the sources of `elements` (bst's `track`) and prints, per source, what
+// changed ("linux-libc-dev 6.1.192-2 -> 6.1.192-3"). New refs go into the
+// user's tracked refs (common/tracked_refs.h) unless `save`, which writes them
+// into the .bst files as bst does. `local` and `patch` sources are skipped.
+// Returns the number of sources whose ref changed.
+Result<size_t> TrackSources(const Project& project, const std::vector<Element*>& elements,
+                            const std::string& mirror_dir, bool save);
+
+// What changed between two refs of a source, one line each: per package for
+// lists of `package:`/`version:` entries (deb, debian-source), else old -> new.
+std::vector<std::string> DescribeRefChange(const Node* old_ref, const Node& new_ref);
+
 class SourceCache {
  public:
   // `mirror_dir`: downloads; `work_dir`: scratch for staging.

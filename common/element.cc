@@ -220,7 +220,9 @@ Result<std::string> DigestLocalPath(ProjectConfig& p, const std::string& rel, co
   return key;
 }
 
-Result<SourceSpec> ParseSource(ProjectConfig& p, const Node& src) {
+// Source #index of element `element`.
+Result<SourceSpec> ParseSource(ProjectConfig& p, const Node& src, const std::string& element,
+                               size_t index) {
   SourceSpec s;
   s.where = src.Where();
   if (!src.IsMapping()) return Err(UserError(src.Where(), "a source must be a mapping"));
@@ -246,11 +248,18 @@ Result<SourceSpec> ParseSource(ProjectConfig& p, const Node& src) {
   if (s.kind == "local" || s.kind == "patch") {
     CF_ASSIGN_OR_RETURN(std::string path, GetString(*config, "path", std::nullopt));
     CF_ASSIGN_OR_RETURN(s.ref_text, DigestLocalPath(p, path, *config));
-  } else if (NodePtr ref = config->Get("ref"); ref && !ref->IsNull()) {
-    std::string text;
-    if (ref->IsScalar()) text = ref->scalar;
-    else AppendCanonicalJson(*ref, text);
-    s.ref_text = std::move(text);
+  } else {
+    s.ref_text = SourceRefText(config->Get("ref"));
+    s.own_ref_base = TrackedRefBase(s.ref_text);
+    // A ref tracked into the user's cache replaces the element's own while the
+    // element still has the ref it was tracked from (common/tracked_refs.h).
+    if (p.tracked_refs) {
+      if (const auto* t = p.tracked_refs->Find(element, index, s.own_ref_base)) {
+        config->Set("ref", t->ref->Clone());
+        s.ref_text = SourceRefText(t->ref);
+        s.tracked_in_cache = true;
+      }
+    }
   }
   s.config = ToYaml(*config);
   s.tree = config;
@@ -363,7 +372,10 @@ Status ResolvePublic(Element& e, const Variables& vars, ProjectConfig& p, const 
     pub->Set("bst", bst);
   }
   bst->Erase("split-rules");
-  if (NodePtr ic = bst->Get("integration-commands")) CF_TRY(vars.SubstTree(*ic));
+  if (NodePtr ic = bst->Get("integration-commands")) {
+    e.unsubstituted_integration_commands = ic->Clone();  // bst's show prints these
+    CF_TRY(vars.SubstTree(*ic));
+  }
   CF_TRY(FinalAssertions(*pub));
   CF_ASSIGN_OR_RETURN(NodePtr extra, ExtraSplitRules(defaults, node));
   NodePtr splits;
@@ -445,6 +457,7 @@ Status ResolveBody(ProjectConfig& p, Element& e, const Node& defaults, const Nod
 
   CF_ASSIGN_OR_RETURN(NodePtr config, Layer({&defaults, &node}, "config"));
   CF_TRY(FinalAssertions(*config));
+  e.unsubstituted_config = config->Clone();  // what `show %{config}` prints, as bst
   CF_TRY(vars.SubstTree(*config));
   e.config_tree = config;
   CF_TRY(ResolveSandbox(e, vars, p, defaults, node));
@@ -454,6 +467,14 @@ Status ResolveBody(ProjectConfig& p, Element& e, const Node& defaults, const Nod
 }
 
 }  // namespace
+
+std::optional<std::string> SourceRefText(const NodePtr& ref) {
+  if (!ref || ref->IsNull()) return std::nullopt;
+  if (ref->IsScalar()) return ref->scalar;
+  std::string text;
+  AppendCanonicalJson(*ref, text);
+  return text;
+}
 
 Result<std::unique_ptr<Element>> ResolveElement(ProjectConfig& p, const std::string& name,
                                                 NodePtr node) {
@@ -479,7 +500,7 @@ Result<std::unique_ptr<Element>> ResolveElement(ProjectConfig& p, const std::str
     if (!srcs->IsSequence())
       return Err(UserError(node->KeyProvenance("sources"), "'sources' must be a list"));
     for (const auto& s : srcs->items) {
-      CF_ASSIGN_OR_RETURN(SourceSpec spec, ParseSource(p, *s));
+      CF_ASSIGN_OR_RETURN(SourceSpec spec, ParseSource(p, *s, e->name, e->sources.size()));
       e->sources.push_back(std::move(spec));
     }
   }

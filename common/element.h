@@ -23,6 +23,7 @@
 #include "common/options.h"
 #include "common/provenance.h"
 #include "common/status.h"
+#include "common/tracked_refs.h"
 #include "common/variables.h"
 
 namespace crossfarm {
@@ -40,7 +41,15 @@ struct SourceSpec {
   std::optional<std::string> ref_text;
   std::string directory;  // `directory:` or ""
   NodePtr tree;           // `config` in loader form (read-only), used for the cache key
+  // TrackedRefBase() of the element file's own ref, and whether `ref_text`
+  // comes from the user's tracked refs instead (common/tracked_refs.h).
+  std::string own_ref_base;
+  bool tracked_in_cache = false;
 };
+
+// Canonical text of a `ref:` (a scalar as is, a mapping/list as canonical
+// JSON); nullopt when there is none. What SourceSpec::ref_text holds.
+std::optional<std::string> SourceRefText(const NodePtr& ref);
 
 struct DepSpec {
   std::string name;  // relative to element-path, normalised
@@ -72,6 +81,10 @@ struct Element {
   // The same two trees in loader form (read-only), with provenance.
   NodePtr config_tree;
   NodePtr public_tree;
+  // `config:` and bst.integration-commands before variable substitution: what
+  // bst's `show` prints for %{config} and %{public} (split rules it substitutes).
+  NodePtr unsubstituted_config;
+  NodePtr unsubstituted_integration_commands;
   std::string sandbox_build_arch;  // canonical arch name, or "" when not set
   std::optional<std::string> cache_key;  // 64 hex; nullopt = no reference here or below
 
@@ -112,6 +125,7 @@ struct ProjectConfig {
   NodePtr split_rules;
   NodePtr element_overrides;  // `elements:` (may be null)
   NodePtr source_overrides;   // `sources:` (may be null)
+  std::shared_ptr<const TrackedRefs> tracked_refs;  // refs tracked into the cache (may be null)
   std::map<std::string, NodePtr> include_cache;     // parsed include files
   std::map<std::string, NodePtr> kind_defaults;     // plugin yaml <- overrides
   // Per kind: project variables <- kind defaults, resolved once and reused by

@@ -114,6 +114,12 @@ Status Project::ExtractSettings(Node& config, const Node& raw, const LoadOptions
   CF_ASSIGN_OR_RETURN(config_.name, GetString(config, "name", std::nullopt));
   CF_ASSIGN_OR_RETURN(config_.element_overrides, GetMapping(config, "elements"));
   CF_ASSIGN_OR_RETURN(config_.source_overrides, GetMapping(config, "sources"));
+  tracked_refs_dir_ = options.tracked_refs_dir;
+  if (!options.tracked_refs_dir.empty()) {
+    CF_ASSIGN_OR_RETURN(TrackedRefs tracked,
+                        TrackedRefs::Load(tracked_refs_path()));
+    if (!tracked.empty()) config_.tracked_refs = std::make_shared<const TrackedRefs>(std::move(tracked));
+  }
   config.Erase("elements");
   config.Erase("sources");
   CF_TRY(FinalAssertions(config));

@@ -26,6 +26,9 @@ struct LoadOptions {
   std::vector<std::pair<std::string, std::string>> option_overrides;  // -o NAME VALUE
   int max_jobs = 0;  // 0 = bst's default: the CPU count, at most 8
   AccelMode accel = AccelMode::kAuto;  // --accel / --no-accel
+  // Where the user's tracked refs live (common/tracked_refs.h): the project
+  // reads <dir>/<project name>.yaml. "" = use the project's own refs only.
+  std::string tracked_refs_dir;
 };
 
 // Oldest / newest project format-version accepted (bst 1.6's BST_FORMAT_VERSION).
@@ -58,6 +61,8 @@ class Project {
   const ArchConfig& arch() const { return config_.arch; }
   const OptionPool& options() const { return config_.options; }
   bool fail_on_overlap() const { return fail_on_overlap_; }
+  // The file of the user's tracked refs for this project ("" = none).
+  std::string tracked_refs_path() const { return tracked_refs_dir_.empty() ? "" : tracked_refs_dir_ + "/" + config_.name + ".yaml"; }
   // Project-level variables before element composition (unresolved text).
   const Node& base_variables() const { return *config_.variables; }
 
@@ -76,6 +81,7 @@ class Project {
   std::map<std::string, std::string> aliases_;
   YAML::Node split_rules_;
   bool fail_on_overlap_ = false;
+  std::string tracked_refs_dir_;
   std::map<std::string, std::shared_ptr<const AcceleratorInfo>> accelerators_;
   ElementMap elements_;
 };

@@ -212,6 +212,10 @@ Result<std::string> RunChecked(const std::vector<std::string>& argv, const std::
   if (r.exit_code == 0) return r.output;
   std::string cmd;
   for (const auto& a : argv) cmd += (cmd.empty() ? "" : " ") + a;
+  // apt commands name every package of a closure: a screenful says nothing.
+  constexpr size_t kMaxCommand = 160;
+  if (cmd.size() > kMaxCommand)
+    cmd = cmd.substr(0, kMaxCommand) + " ... (" + std::to_string(argv.size()) + " arguments)";
   std::string tail = r.output.size() > 2000 ? "..." + r.output.substr(r.output.size() - 2000)
                                             : r.output;
   return Err(Status::Unavailable("`" + cmd + "` exited with " + std::to_string(r.exit_code) +

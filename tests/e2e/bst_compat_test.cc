@@ -76,5 +76,68 @@ TEST(BstCompatTest, DependencyOrderMatchesBuildStreamForEveryScope) {
   }
 }
 
+// `show --format '%{vars}'`, '%{config}' and '%{public}' print YAML documents
+// that parse to what bst's do (issue 17): one element per command, since the
+// fields are multi-line; %{config} before variable substitution, as bst.
+std::string Canonical(const YAML::Node& n) {
+  switch (n.Type()) {
+    case YAML::NodeType::Map: {
+      std::map<std::string, std::string> sorted;
+      for (const auto& kv : n) sorted[kv.first.as<std::string>()] = Canonical(kv.second);
+      std::string out = "{";
+      for (const auto& [k, v] : sorted) out += k + ":" + v + ",";
+      return out + "}";
+    }
+    case YAML::NodeType::Sequence: {
+      std::string out = "[";
+      for (const auto& item : n) out += Canonical(item) + ",";
+      return out + "]";
+    }
+    case YAML::NodeType::Scalar: return "'" + n.Scalar() + "'";
+    default: return "''";  // null and empty are the same to a reader
+  }
+}
+
+YAML::Node ParseShown(const std::string& output) {
+  std::string yaml;
+  for (const auto& line : Lines(output)) yaml += line + "\n";
+  return YAML::Load(yaml);
+}
+
+TEST(BstCompatTest, ShowFieldsAreTheYamlBuildStreamPrints) {
+  TempTree home("bst-home");
+  for (const auto& element : kElements) {
+    for (const char* field : {"vars", "config", "public"}) {
+      const std::string fmt = std::string(" --format '%{") + field + "}' ";
+      auto bst = Bst("show --deps none" + fmt + element, home);
+      ASSERT_EQ(bst.exit_code, 0) << bst.output;
+      auto ours = Crossfarm("show --deps none" + fmt + element);
+      ASSERT_EQ(ours.exit_code, 0) << ours.output;
+      YAML::Node want = ParseShown(bst.output), got;
+      try {
+        got = ParseShown(ours.output);
+      } catch (const YAML::Exception& e) {
+        FAIL() << element << " %{" << field << "} is not YAML: " << e.what() << "\n" << ours.output;
+      }
+      if (std::string(field) == "vars") {
+        ASSERT_TRUE(want.IsMap()) << bst.output;
+        ASSERT_TRUE(got.IsMap()) << ours.output;
+        size_t compared = 0;
+        for (const auto& kv : want) {
+          const std::string name = kv.first.as<std::string>();
+          if (name.starts_with("__")) continue;  // bst's bookkeeping
+          ASSERT_TRUE(got[name]) << element << " lacks %{" << name << "}";
+          EXPECT_EQ(Canonical(got[name]), Canonical(kv.second)) << element << " %{" << name << "}";
+          ++compared;
+        }
+        EXPECT_GT(compared, 20u);
+      } else {
+        EXPECT_EQ(Canonical(got), Canonical(want)) << element << " %{" << field << "}\nbst:\n"
+                                                   << bst.output << "\ncrossfarm:\n" << ours.output;
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace crossfarm::e2e
