@@ -217,7 +217,7 @@ bool WarmCrossfarm(const Bench& b, const std::vector<Package>& packages,
   if (accelerated) warm.push_back("accel/aarch64-debs.bst");
   for (const auto& e : warm) {
     std::string tag = fs::path(e).stem().string();
-    if (RunLogged("crossfarm source track " + e, b.cf + " source track " + e,
+    if (RunLogged("crossfarm source track " + e, b.cf + " source track --save " + e,
                   b.Log("track-" + tag)).exit_code != 0)
       return false;
   }

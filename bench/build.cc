@@ -39,7 +39,7 @@ std::pair<double, double> BenchZlib(const fs::path& work) {
               Quote(project));
   std::string cf = g_crossfarm + " -C " + Quote(project) + " --cache-dir " + Quote(cache) +
                    " --mirror-dir " + Quote(mirror);
-  if (TimeCommand(cf + " source track base/amd64.bst").exit_code != 0 ||
+  if (TimeCommand(cf + " source track --save base/amd64.bst").exit_code != 0 ||
       TimeCommand(cf + " build zlib.bst").exit_code != 0) {
     std::cerr << "zlib warm-up build failed\n";
     return {0, 0};

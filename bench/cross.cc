@@ -100,7 +100,7 @@ bool WarmCrossfarm(const Bench& b) {
                   Quote(project)).exit_code != 0)
     return false;
   for (const char* base : {"base/amd64.bst", "base/arm64.bst"})
-    if (RunLogged("crossfarm source track", b.cf + " source track " + base, b.Log("track"))
+    if (RunLogged("crossfarm source track", b.cf + " source track --save " + base, b.Log("track"))
             .exit_code != 0)
       return false;
   if (RunLogged("crossfarm warm-up (aarch64)", b.cf + " --arch aarch64 build zlib.bst",

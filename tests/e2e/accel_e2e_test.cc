@@ -61,7 +61,7 @@ class AccelE2ETest : public ::testing::Test {
               "kind: manual\nbuild-depends:\n- base.bst\nsources:\n- kind: local\n  path: files/hello.c\n"
               "config:\n  build-commands:\n  - gcc -O2 -fstack-protector-strong -c hello.c -o hello.o\n"
               "  install-commands:\n  - install -D hello.o %{install-root}/hello.o\n");
-    auto track = Cf("source track base/arm64.bst accel/aarch64-debs.bst");
+    auto track = Cf("source track --save base/arm64.bst accel/aarch64-debs.bst");
     if (track.exit_code != 0) setup_error_ = "source track failed:\n" + track.output;
     auto binfmt = Cf("setup binfmt");
     if (binfmt.exit_code != 0) setup_error_ = "crossfarm setup binfmt failed:\n" + binfmt.output;

@@ -39,7 +39,7 @@ class BuildE2ETest : public ::testing::Test {
     }
     WriteFile(p / "elements/links.bst", "kind: import\nsources:\n- kind: local\n  path: files/links\n");
     WriteFile(p / "elements/base.bst", "kind: stack\ndepends:\n- busybox.bst\n- links.bst\n");
-    auto track = Cf("source track busybox.bst");
+    auto track = Cf("source track --save busybox.bst");
     if (track.exit_code != 0) setup_error_ = "source track failed:\n" + track.output;
   }
   static void TearDownTestSuite() {

@@ -35,7 +35,7 @@ class ClusterE2ETest : public ::testing::Test {
     for (const char* applet : kApplets) fs::create_symlink("busybox", p / "files/links/usr/bin" / applet);
     WriteFile(p / "elements/links.bst", "kind: import\nsources:\n- kind: local\n  path: files/links\n");
     WriteFile(p / "elements/base.bst", "kind: stack\ndepends:\n- busybox.bst\n- links.bst\n");
-    auto track = RunCmd(Cf() + " source track busybox.bst");
+    auto track = RunCmd(Cf() + " source track --save busybox.bst");
     // Recorded, not asserted: a fatal failure here would show as skipped tests.
     if (track.exit_code != 0) setup_error_ = "source track failed:\n" + track.output;
   }

@@ -85,7 +85,7 @@ TEST(ClusterNetnsTest, TwoWorkersOnSeparateHostsBuildWhatAnEmbeddedBuildBuilds) 
               "\n  - sleep 1\n");
   WriteFile(proj / "elements/all.bst", "kind: stack\ndepends:\n- left.bst\n- right.bst\n- middle.bst\n");
   std::string cf = BuildBin("client/crossfarm") + " -C " + proj.string() + " --mirror-dir " + TestCache() + "/mirror";
-  ASSERT_EQ(RunCmd(cf + " source track busybox.bst").exit_code, 0);
+  ASSERT_EQ(RunCmd(cf + " source track --save busybox.bst").exit_code, 0);
 
   Namespaces ns(std::to_string(::getpid() % 100000));
   ASSERT_EQ(ns.up().exit_code, 0) << ns.up().output;
@@ -168,7 +168,7 @@ TEST(ClusterNetnsTest, Aarch64JobsGoOnlyToTheEmulatingWorker) {
   for (const auto& n : x86) all += "- " + n + ".bst\n";
   WriteFile(proj / "elements/all.bst", all);
   std::string cf = BuildBin("client/crossfarm") + " -C " + proj.string() + " --mirror-dir " + TestCache() + "/mirror";
-  auto tracked = RunCmd(cf + " source track busybox-amd64.bst busybox-arm64.bst");
+  auto tracked = RunCmd(cf + " source track --save busybox-amd64.bst busybox-arm64.bst");
   ASSERT_EQ(tracked.exit_code, 0) << tracked.output;
   ASSERT_EQ(RunCmd(BuildBin("client/crossfarm") + " setup binfmt").exit_code, 0);
 
@@ -244,7 +244,7 @@ TEST(ClusterNetnsTest, EmulatedJobsCompileOnANativeWorkersDistccPool) {
             "config:\n  build-commands:\n  - gcc -O2 -c hello.c -o hello.o\n  - gcc -o hello hello.o\n"
             "  install-commands:\n  - install -D -m 0755 hello %{install-root}/usr/bin/hello\n");
   std::string cf = BuildBin("client/crossfarm") + " -C " + proj.string() + " --mirror-dir " + TestCache() + "/mirror";
-  auto tracked = RunCmd(cf + " source track base/arm64.bst accel/aarch64-debs.bst");
+  auto tracked = RunCmd(cf + " source track --save base/arm64.bst accel/aarch64-debs.bst");
   ASSERT_EQ(tracked.exit_code, 0) << tracked.output;
   ASSERT_EQ(RunCmd(BuildBin("client/crossfarm") + " setup binfmt").exit_code, 0);
 

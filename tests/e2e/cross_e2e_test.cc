@@ -40,7 +40,7 @@ class CrossE2ETest : public ::testing::Test {
               ReadFile(p / "project.conf") +
                   "options:\n  arch:\n    type: arch\n    description: target\n"
                   "    values: [x86_64, aarch64, s390x]\n");
-    auto track = Cf("source track busybox-arm64.bst busybox-s390x.bst", nullptr);
+    auto track = Cf("source track --save busybox-arm64.bst busybox-s390x.bst", nullptr);
     if (track.exit_code != 0) setup_error_ = "source track failed:\n" + track.output;
   }
   static void TearDownTestSuite() { delete project_; }
