@@ -14,6 +14,7 @@
 #include "common/project.h"
 #include "worker/archive.h"
 #include "worker/fs_util.h"
+#include "worker/staging.h"
 
 namespace crossfarm::client {
 namespace {
@@ -52,38 +53,121 @@ Result<proto::RefInfo> ArtifactOf(const GlobalOptions& g, Loaded& l) {
 
 struct CheckoutArgs {
   std::string target, dir, tar;
+  std::string deps = "run";
+  bool force = false;
+  bool hardlinks = false;
 };
 
-int RunCheckout(const GlobalOptions& g, const CheckoutArgs& a) {
-  auto l = LoadOne(g, a.target);
-  if (!l) return ReportError(l.error());
-  auto ref = ArtifactOf(g, *l);
-  if (!ref) return ReportError(ref.error());
+// The build environment's SOURCE_DATE_EPOCH (bst's default, 2011-11-10 15:00
+// UTC): every tarball entry gets it, so two tarballs of one artifact are
+// byte-identical.
+constexpr int64_t kTarballMtime = 1320937200;
+
+Status CheckEmptyOrForced(const std::string& dir, bool force) {
+  std::error_code ec;
+  if (!std::filesystem::exists(dir, ec) || force) return Status::Ok();
+  if (!std::filesystem::is_directory(dir, ec))
+    return Status::InvalidArgument(dir + " exists and is not a directory");
+  if (!std::filesystem::is_empty(dir, ec))
+    return Status::InvalidArgument(dir + " is not empty\n  hint: --force overwrites the files "
+                                         "the checkout has in common with it");
+  return Status::Ok();
+}
+
+// Files of a hard-linked export are the store's read-only copies; a copied
+// checkout is the user's to edit, as bst's: add u+w (never through a symlink).
+void MakeUserWritable(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::end(it); it.increment(ec)) {
+    if (it->is_symlink(ec)) continue;
+    fs::permissions(it->path(), fs::perms::owner_write, fs::perm_options::add, ec);
+  }
+}
+
+// Stages the artifact of `target` (with --deps run, its runtime closure in bst's
+// staging order) for one arch into `dest`.
+Status CheckoutOneArch(const GlobalOptions& g, const CheckoutArgs& a, const std::string& dest,
+                       const std::string& scratch) {
+  CF_ASSIGN_OR_RETURN(Loaded l, LoadOne(g, a.target));
+  std::vector<Element*> elements = {l.element};
+  if (a.deps == "run") elements = l.project->Plan({l.element}, Scope::kRun);
+  std::vector<std::pair<const Element*, Digest>> roots;
+  std::string missing;
+  for (const Element* e : elements) {
+    if (!e->cache_key) {
+      missing += " " + e->name;
+      continue;
+    }
+    auto ref = l.cas->GetRef(ArtifactRef(*e));
+    if (ref) roots.emplace_back(e, ref->root);
+    else if (ref.error().IsNotFound()) missing += " " + e->name;
+    else return ref.error();
+  }
+  if (!missing.empty())
+    return Status::NotFound("not built for " + std::string(l.project->arch().host->name) + ":" +
+                            missing + "\n  hint: run `" + CommandFor(g, "build " + a.target) + "` first");
+  // Each artifact is exported (hard links into the store where it can) and
+  // staged over the ones before it, as a build sandbox stages them.
+  CF_ASSIGN_OR_RETURN(worker::TempDir exports, worker::TempDir::Create(scratch, "checkout-"));
+  std::vector<std::string> dirs;
+  for (size_t i = 0; i < roots.size(); ++i) {
+    dirs.push_back(exports.path() + "/" + std::to_string(i));
+    CF_TRY(l.cas->ExportTree(roots[i].second, dirs.back(), cas::LinkMode::kHardlink));
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(dest, ec);
+  if (ec) return Status::IOError("create " + dest + ": " + ec.message());
+  const auto mode = a.hardlinks ? worker::StageMode::kHardLink : worker::StageMode::kCopy;
+  CF_ASSIGN_OR_RETURN(worker::StageReport report, worker::StageArtifacts(dest, dirs, mode));
+  if (!a.hardlinks) MakeUserWritable(dest);
+  if (!report.overlaps.empty() && g.verbose)
+    std::fprintf(stderr, "%zu paths staged by more than one artifact (later ones win)\n",
+                 report.overlaps.size());
+  return Status::Ok();
+}
+
+// `crossfarm [--arch a,b] checkout [--deps run|none] [--force] [--hardlinks]
+// TARGET DIR | --tar FILE|-`: several archs go to DIR/<arch>/ (or <arch>/ in
+// the tarball).
+Status Checkout(const GlobalOptions& g, const CheckoutArgs& a) {
+  if (a.tar.empty() == a.dir.empty())
+    return Status::InvalidArgument("checkout needs a directory or --tar FILE (- for standard output), not both");
+  const std::vector<GlobalOptions> archs = PerArch(g);
+  CacheLayout layout(g);
+  CF_TRY(layout.Create());
+  std::optional<worker::TempDir> staging;
+  std::string base = a.dir;
   if (!a.tar.empty()) {
-    // Exported next to the tarball, then written with libarchive (sorted,
-    // owner 0:0); the compression follows the file name.
-    auto tmp = worker::TempDir::Create(std::filesystem::path(a.tar).parent_path().string(),
-                                       ".crossfarm-checkout-");
-    if (!tmp) return ReportError(tmp.error());
-    std::string tree = tmp->path() + "/tree";
-    if (Status s = l->cas->ExportTree(ref->root, tree); !s.ok()) return ReportError(s);
-    auto ends = [&](std::string_view ext) { return a.tar.ends_with(ext); };
-    worker::Compression c = ends(".gz") || ends(".tgz") ? worker::Compression::kGzip
-                            : ends(".xz")               ? worker::Compression::kXz
-                            : ends(".zst")              ? worker::Compression::kZstd
-                            : ends(".bz2")              ? worker::Compression::kBzip2
-                                                        : worker::Compression::kNone;
-    if (Status s = worker::WriteTarball(tree, "", a.tar, c); !s.ok()) return ReportError(s);
-    std::printf("%s\n", a.tar.c_str());
-    return kExitOk;
+    std::string parent = a.tar == "-" ? layout.tmp : std::filesystem::path(a.tar).parent_path().string();
+    CF_ASSIGN_OR_RETURN(staging, worker::TempDir::Create(parent.empty() ? "." : parent, ".crossfarm-checkout-"));
+    base = staging->path() + "/tree";
+  } else {
+    CF_TRY(CheckEmptyOrForced(a.dir, a.force));
   }
-  if (a.dir.empty()) {
-    PrintError("checkout needs a directory or --tar FILE");
-    return kExitBadInput;
+  for (const GlobalOptions& arch_g : archs) {
+    std::string dest = base;
+    if (archs.size() > 1) {
+      CF_ASSIGN_OR_RETURN(ArchConfig arch, ArchConfig::Make(arch_g.arch, "", ""));
+      dest += "/" + std::string(arch.host->name);
+      if (a.tar.empty()) CF_TRY(CheckEmptyOrForced(dest, a.force));
+    }
+    CF_TRY(CheckoutOneArch(arch_g, a, dest, layout.tmp));
   }
-  if (Status s = l->cas->ExportTree(ref->root, a.dir); !s.ok()) return ReportError(s);
-  std::printf("%s\n", a.dir.c_str());
-  return kExitOk;
+  if (a.tar.empty()) {
+    std::printf("%s\n", a.dir.c_str());
+    return Status::Ok();
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(base, ec);  // a target with nothing to stage
+  CF_TRY(worker::WriteTarball(base, "", a.tar, worker::CompressionForName(a.tar), kTarballMtime));
+  if (a.tar != "-") std::printf("%s\n", a.tar.c_str());
+  return Status::Ok();
+}
+
+int RunCheckout(const GlobalOptions& g, const CheckoutArgs& a) {
+  Status s = Checkout(g, a);
+  return s.ok() ? kExitOk : ReportError(s);
 }
 
 int RunLog(const GlobalOptions& g, const std::string& target) {
@@ -112,10 +196,18 @@ int RunLog(const GlobalOptions& g, const std::string& target) {
 
 Action AddCheckoutCommand(CLI::App& app, const GlobalOptions& g) {
   auto args = std::make_shared<CheckoutArgs>();
-  auto* cmd = app.add_subcommand("checkout", "Check out a built artifact into a directory");
+  auto* cmd = app.add_subcommand(
+      "checkout", "Check out a built artifact (and what it needs at run time) into a directory");
   cmd->add_option("target", args->target, "Element (.bst)")->required();
-  cmd->add_option("directory", args->dir, "Directory to create");
-  cmd->add_option("--tar", args->tar, "Write a tarball instead of a directory");
+  cmd->add_option("directory", args->dir, "Directory to create (with several --arch: DIR/<arch>/)");
+  cmd->add_option("--tar", args->tar,
+                  "Write a tarball instead (- for standard output; .gz/.xz/.zst/.bz2 compress); "
+                  "byte-identical for one artifact");
+  cmd->add_option("-d,--deps", args->deps, "run (default, as bst: the runtime closure) or none")
+      ->check(CLI::IsMember({"run", "none"}));
+  cmd->add_flag("-f,--force", args->force, "Check out into a non-empty directory, overwriting files");
+  cmd->add_flag("--hardlinks", args->hardlinks,
+                "Hard-link files from the cache (fast; the files are read-only and must not be edited)");
   return [&g, args] { return RunCheckout(g, *args); };
 }
 

@@ -104,8 +104,8 @@ std::string FindProjectDir(const std::string& directory) {
 Result<std::unique_ptr<Project>> LoadProject(const GlobalOptions& g) {
   if (g.arch.find(',') != std::string::npos)
     return Err(Status::InvalidArgument("--arch " + g.arch +
-                                       ": this command takes one arch\n  hint: only `build` "
-                                       "and `show` accept a comma-separated list"));
+                                       ": this command takes one arch\n  hint: only `build`, `show` "
+                                       "and `checkout` accept a comma-separated list"));
   CF_ASSIGN_OR_RETURN(ArchConfig arch, ArchConfig::Make(g.arch, g.host_arch, g.target_arch));
   LoadOptions opts;
   opts.project_dir = FindProjectDir(g.directory);

@@ -3,6 +3,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <deque>
@@ -301,11 +302,17 @@ Result<std::string> FindBaseDir(const std::string& archive_path, const std::stri
 
 namespace {
 
-Status AddFileEntry(archive* out, const fs::path& path, const std::string& name) {
+Status AddFileEntry(archive* out, const fs::path& path, const std::string& name,
+                    std::optional<int64_t> mtime) {
   struct stat st;
   if (lstat(path.c_str(), &st) != 0) return Status::FromErrno("lstat " + path.string(), errno);
   std::unique_ptr<archive_entry, EntryFree> entry(archive_entry_new());
-  archive_entry_copy_stat(entry.get(), &st);
+  // Only what a tarball means: type, mode, size, mtime (no inode, link count,
+  // device, atime or ctime, which differ between two checkouts of one tree).
+  archive_entry_set_filetype(entry.get(), st.st_mode & S_IFMT);
+  archive_entry_set_perm(entry.get(), st.st_mode & 07777);
+  if (S_ISREG(st.st_mode)) archive_entry_set_size(entry.get(), st.st_size);
+  archive_entry_set_mtime(entry.get(), mtime ? *mtime : st.st_mtim.tv_sec, mtime ? 0 : st.st_mtim.tv_nsec);
   archive_entry_set_pathname(entry.get(), name.c_str());
   archive_entry_set_uid(entry.get(), 0);
   archive_entry_set_gid(entry.get(), 0);
@@ -339,14 +346,31 @@ int AddFilter(archive* out, Compression c) {
 
 }  // namespace
 
+Compression CompressionForName(std::string_view name) {
+  auto ends = [&](std::string_view ext) { return name.ends_with(ext); };
+  return ends(".gz") || ends(".tgz") ? Compression::kGzip
+         : ends(".xz")               ? Compression::kXz
+         : ends(".zst")              ? Compression::kZstd
+         : ends(".bz2")              ? Compression::kBzip2
+                                     : Compression::kNone;
+}
+
 Status WriteTarball(const std::string& src_dir, const std::string& top_dir,
-                    const std::string& out_path, Compression compression) {
+                    const std::string& out_path, Compression compression,
+                    std::optional<int64_t> mtime) {
   WritePtr out(archive_write_new());
   archive_write_set_format_pax_restricted(out.get());
-  if (AddFilter(out.get(), compression) != ARCHIVE_OK ||
-      archive_write_open_filename(out.get(), out_path.c_str()) != ARCHIVE_OK) {
+  // No padding to a 10 KiB block: a pipe and a file get the same bytes.
+  archive_write_set_bytes_in_last_block(out.get(), 1);
+  if (AddFilter(out.get(), compression) != ARCHIVE_OK)
     return Status::IOError("create " + out_path + ": " + ArchiveError(out.get()));
-  }
+  // gzip stores the time of writing in its header unless told not to.
+  if (mtime && compression == Compression::kGzip)
+    archive_write_set_filter_option(out.get(), "gzip", "timestamp", nullptr);
+  const int opened = out_path == "-" ? archive_write_open_fd(out.get(), STDOUT_FILENO)
+                                     : archive_write_open_filename(out.get(), out_path.c_str());
+  if (opened != ARCHIVE_OK)
+    return Status::IOError("create " + out_path + ": " + ArchiveError(out.get()));
   std::error_code ec;
   std::vector<fs::path> paths;
   for (auto it = fs::recursive_directory_iterator(src_dir, ec); !ec && it != fs::end(it);
@@ -356,9 +380,9 @@ Status WriteTarball(const std::string& src_dir, const std::string& top_dir,
   if (ec) return Status::IOError("list " + src_dir + ": " + ec.message());
   std::sort(paths.begin(), paths.end());
   const std::string prefix = top_dir.empty() ? "" : top_dir + "/";
-  if (!top_dir.empty()) CF_TRY(AddFileEntry(out.get(), src_dir, top_dir));
+  if (!top_dir.empty()) CF_TRY(AddFileEntry(out.get(), src_dir, top_dir, mtime));
   for (const auto& p : paths) {
-    CF_TRY(AddFileEntry(out.get(), p, prefix + p.lexically_relative(src_dir).string()));
+    CF_TRY(AddFileEntry(out.get(), p, prefix + p.lexically_relative(src_dir).string(), mtime));
   }
   if (archive_write_close(out.get()) != ARCHIVE_OK) {
     return Status::IOError("close " + out_path + ": " + ArchiveError(out.get()));

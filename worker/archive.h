@@ -8,7 +8,10 @@
 // mtimes are.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/status.h"
@@ -49,9 +52,15 @@ Result<std::string> FindBaseDir(const std::string& archive_path, const std::stri
 
 enum class Compression { kNone, kGzip, kXz, kBzip2, kZstd };
 
-// Writes the tree at `src_dir` as a tarball at `out_path`, every entry prefixed by
-// `top_dir/` (none when empty), in sorted order with owner 0:0.
+// Writes the tree at `src_dir` as a tarball at `out_path` ("-": standard output),
+// every entry prefixed by `top_dir/` (none when empty), in sorted order with
+// owner 0:0 and no access/change times. With `mtime`, every entry gets that
+// modification time and the compressor no timestamp: one tree, one tarball.
 Status WriteTarball(const std::string& src_dir, const std::string& top_dir,
-                    const std::string& out_path, Compression compression);
+                    const std::string& out_path, Compression compression,
+                    std::optional<int64_t> mtime = std::nullopt);
+
+// The compression a tarball's file name asks for (.gz/.tgz, .xz, .zst, .bz2).
+Compression CompressionForName(std::string_view name);
 
 }  // namespace crossfarm::worker

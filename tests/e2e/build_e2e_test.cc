@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <thread>
@@ -94,6 +96,74 @@ TEST_F(BuildE2ETest, BuildsChecksOutAndASecondBuildDoesNothing) {
   auto co_tar = CfCached("checkout ok.bst --tar " + tar.string());
   ASSERT_EQ(co_tar.exit_code, 0) << co_tar.output;
   EXPECT_NE(RunCmd("tar -tzf " + tar.string()).output.find("share/ok.txt"), std::string::npos);
+}
+
+// Checkout as bst 1.6's (issue 21): --deps run (the default) stages the
+// runtime closure in order, a stack's checkout holds what it stands for,
+// --deps none only the element; a non-empty directory needs --force; --tar -
+// writes to stdout; two tarballs of one artifact are byte-identical; files
+// are the user's to edit unless --hardlinks.
+TEST_F(BuildE2ETest, CheckoutStagesTheRuntimeClosureAsBstDoes) {
+  AddManual("lib.bst", {"mkdir -p %{install-root}/usr/lib && echo lib-v1 > %{install-root}/usr/lib/lib.txt",
+                        "echo from-lib > %{install-root}/usr/lib/shared.txt"});
+  WriteFile(project_->path() / "elements/app.bst",
+            "kind: manual\nbuild-depends:\n- base.bst\nruntime-depends:\n- lib.bst\nconfig:\n"
+            "  build-commands:\n  - mkdir -p %{install-root}/usr/bin %{install-root}/usr/lib\n"
+            "  - echo app > %{install-root}/usr/bin/app.txt\n"
+            "  - echo from-app > %{install-root}/usr/lib/shared.txt\n");
+  WriteFile(project_->path() / "elements/all.bst", "kind: stack\ndepends:\n- app.bst\n");
+  auto build = CfCached("build all.bst");
+  ASSERT_EQ(build.exit_code, 0) << build.output;
+
+  fs::path run = cache_->path() / "run";
+  auto co = CfCached("checkout all.bst " + run.string());
+  ASSERT_EQ(co.exit_code, 0) << co.output;
+  EXPECT_EQ(ReadFile(run / "usr/bin/app.txt"), "app\n");
+  EXPECT_EQ(ReadFile(run / "usr/lib/lib.txt"), "lib-v1\n");
+  EXPECT_EQ(ReadFile(run / "usr/lib/shared.txt"), "from-app\n") << "a dependent overlaps its dependency";
+  // The user's files: writable, unlike the store's.
+  EXPECT_EQ(::access((run / "usr/bin/app.txt").c_str(), W_OK), 0);
+
+  fs::path none = cache_->path() / "none";
+  co = CfCached("checkout --deps none app.bst " + none.string());
+  ASSERT_EQ(co.exit_code, 0) << co.output;
+  EXPECT_TRUE(fs::exists(none / "usr/bin/app.txt"));
+  EXPECT_FALSE(fs::exists(none / "usr/lib/lib.txt"));
+
+  // Not into a non-empty directory unless --force.
+  co = CfCached("checkout --deps none lib.bst " + none.string());
+  EXPECT_EQ(co.exit_code, 2) << co.output;
+  EXPECT_NE(co.output.find("--force"), std::string::npos) << co.output;
+  co = CfCached("checkout --deps none --force lib.bst " + none.string());
+  ASSERT_EQ(co.exit_code, 0) << co.output;
+  EXPECT_EQ(ReadFile(none / "usr/lib/shared.txt"), "from-lib\n");
+  EXPECT_TRUE(fs::exists(none / "usr/bin/app.txt"));
+
+  // Tarballs: to stdout, and one artifact gives one tarball, byte for byte.
+  fs::path t1 = cache_->path() / "t1.tar.gz", t2 = cache_->path() / "t2.tar";
+  ASSERT_EQ(CfCached("checkout all.bst --tar " + t1.string()).exit_code, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // other mtimes, if they leaked
+  auto piped = RunCmd("cd " + cache_->path().string() + " && " + Base() + " --cache-dir " +
+                      cache_->path().string() + " checkout all.bst --tar - 2>/dev/null | gzip -n > t2.tar.gz");
+  ASSERT_EQ(piped.exit_code, 0) << piped.output;
+  EXPECT_FALSE(fs::exists(cache_->path() / "-"));
+  auto cmp = RunCmd("zcat " + t1.string() + " > " + t2.string() + " && zcat " + t2.string() +
+                    ".gz | cmp - " + t2.string());
+  EXPECT_EQ(cmp.exit_code, 0) << "two tarballs of one artifact differ: " << cmp.output;
+  auto t3 = cache_->path() / "t3.tar.gz";
+  ASSERT_EQ(CfCached("checkout all.bst --tar " + t3.string()).exit_code, 0);
+  EXPECT_EQ(RunCmd("cmp " + t1.string() + " " + t3.string()).exit_code, 0) << "gzip output differs";
+  auto listing = RunCmd("tar -tvzf " + t1.string());
+  EXPECT_NE(listing.output.find("usr/lib/lib.txt"), std::string::npos) << listing.output;
+  EXPECT_NE(RunCmd("TZ=UTC tar -tvzf " + t1.string()).output.find("2011-11-10 15:00"), std::string::npos)
+      << listing.output;
+
+  // --hardlinks: the store's read-only files.
+  fs::path links = cache_->path() / "links";
+  ASSERT_EQ(CfCached("checkout --hardlinks all.bst " + links.string()).exit_code, 0);
+  struct stat st {};
+  ASSERT_EQ(::stat((links / "usr/bin/app.txt").c_str(), &st), 0);
+  EXPECT_GT(st.st_nlink, 1u);
 }
 
 TEST_F(BuildE2ETest, ShellRunsInTheBuildSandboxWithSourcesStaged) {

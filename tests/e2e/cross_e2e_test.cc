@@ -78,6 +78,12 @@ TEST_F(CrossE2ETest, ForeignBasesBuildEmulatedInOneInvocation) {
   ASSERT_EQ(Cf("--arch aarch64 checkout busybox-arm64.bst " + bb.string(), cache_.get()).exit_code, 0);
   auto run = RunCmd("qemu-aarch64-static " + (bb / "bin/busybox").string() + " echo hello-arm64");
   EXPECT_EQ(run.output, "hello-arm64\n");
+  // One checkout for every arch a release needs: DIR/<arch>/ (issue 21).
+  fs::path multi = cache_->path() / "multi";
+  auto co = Cf("--arch aarch64,s390x checkout --deps none uname.bst " + multi.string(), cache_.get());
+  ASSERT_EQ(co.exit_code, 0) << co.output;
+  EXPECT_EQ(ReadFile(multi / "aarch64/out/machine"), "aarch64\n");
+  EXPECT_EQ(ReadFile(multi / "s390x/out/machine"), "s390x\n");
 }
 
 TEST_F(CrossE2ETest, MissingBinfmtHandlerIsAClearErrorNotAHang) {
