@@ -10,6 +10,7 @@
 #include "cas/cas.h"
 #include "cas/curve_keys.h"
 #include "cas/server.h"
+#include "common/path_flags.h"
 
 namespace {
 
@@ -43,7 +44,13 @@ crossfarm::Result<crossfarm::cas::ServerOptions> ServerOptionsFrom(const Flags& 
   return options;
 }
 
-int Run(const Flags& f) {
+int Run(Flags f) {
+  // Every path flag made absolute against the start directory, first thing
+  // (common/path_flags.h), so no later code depends on the cwd.
+  if (crossfarm::Status s = crossfarm::MakePathFlagsAbsolute(
+          {{"--dir", &f.dir}, {"--key", &f.key}, {"--allow", &f.allow}});
+      !s.ok())
+    return Fail(s);
   crossfarm::cas::LocalStoreOptions store_options;
   auto quota = crossfarm::cas::ParseByteSize(f.quota);
   if (!quota) return Fail(quota.error().WithContext("--quota"));

@@ -17,11 +17,14 @@ uint64_t LocalInputBytes(const WorkerView& w, const JobSpec& spec) {
   return bytes;
 }
 
-Placement ChooseWorker(const JobSpec& spec, std::span<const WorkerView* const> workers) {
+Placement ChooseWorker(const JobSpec& spec, std::span<const WorkerView* const> workers,
+                       std::string_view last_worker) {
   Placement best;
   best.reason = WaitReason::kNoCapableWorker;
-  // Sort key, larger is better: (native, local input bytes, free slots, -index).
-  std::tuple<bool, uint64_t, uint32_t> best_key{};
+  // Sort key, larger is better: (native, not the last attempt's worker, local
+  // input bytes, free slots, -index). A worker that failed a job for want of a
+  // working sandbox would likely fail its retry too (issue 20).
+  std::tuple<bool, bool, uint64_t, uint32_t> best_key{};
   for (size_t i = 0; i < workers.size(); ++i) {
     const WorkerView& w = *workers[i];
     if (!CanRun(w, spec.sandbox_arch)) continue;
@@ -30,7 +33,8 @@ Placement ChooseWorker(const JobSpec& spec, std::span<const WorkerView* const> w
       continue;
     }
     bool native = spec.sandbox_arch.empty() || w.native_archs.contains(spec.sandbox_arch);
-    std::tuple<bool, uint64_t, uint32_t> key{native, LocalInputBytes(w, spec), w.slots - w.busy};
+    std::tuple<bool, bool, uint64_t, uint32_t> key{native, w.name != last_worker, LocalInputBytes(w, spec),
+                                                   w.slots - w.busy};
     if (!best.worker || key > best_key) {
       best.worker = i;
       best.emulated = !native;

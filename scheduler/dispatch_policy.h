@@ -3,6 +3,8 @@
 //
 //   1. Capability: the worker runs the job's sandbox arch natively, else by
 //      emulation (qemu-user registered in binfmt_misc). Native always wins.
+//   1b. A retry: any other worker before the one whose attempt was lost or
+//      could not run (an infraError, e.g. a broken sandbox).
 //   2. Locality: among those, the worker whose checkout cache already holds
 //      most of the job's input artifact bytes (workers report the roots they
 //      have checked out; a root counts with its recorded size).
@@ -20,6 +22,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <unordered_set>
 #include <vector>
 
@@ -55,8 +58,10 @@ bool CanRun(const WorkerView& w, const std::string& arch);
 uint64_t LocalInputBytes(const WorkerView& w, const JobSpec& spec);
 
 // Chooses a worker for `spec` following the policy above; `workers` in
-// registration order.
-Placement ChooseWorker(const JobSpec& spec, std::span<const WorkerView* const> workers);
+// registration order. `last_worker`: the worker of the job's failed previous
+// attempt ("" for a first attempt); it is still chosen if it is the only one free.
+Placement ChooseWorker(const JobSpec& spec, std::span<const WorkerView* const> workers,
+                       std::string_view last_worker = {});
 
 // "no worker runs aarch64 jobs: ..." / "all 4 slots of workers for x86_64 are busy".
 std::string DescribeWait(WaitReason reason, const std::string& arch);

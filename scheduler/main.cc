@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "cas/curve_keys.h"
+#include "common/path_flags.h"
 #include "scheduler/scheduler_service.h"
 
 namespace {
@@ -49,7 +50,16 @@ Result<crossfarm::scheduler::SchedulerOptions> OptionsFrom(const Flags& f) {
   return o;
 }
 
-int Run(const Flags& f) {
+int Run(Flags f) {
+  // Every path flag made absolute against the start directory, first thing
+  // (common/path_flags.h), so no later code depends on the cwd.
+  if (Status s = crossfarm::MakePathFlagsAbsolute({{"--state", &f.state},
+                                                   {"--key", &f.key},
+                                                   {"--clients", &f.clients},
+                                                   {"--workers", &f.workers},
+                                                   {"--cas-key", &f.cas_key}});
+      !s.ok())
+    return Fail(s);
   auto options = OptionsFrom(f);
   if (!options) return Fail(options.error());
   sigset_t signals;

@@ -542,7 +542,8 @@ bool SchedulerState::DispatchFrom(Build& build, Clock::time_point now) {
       continue;
     }
     ++tried;
-    Placement p = ChooseWorker(job->rec.request.spec, workers_.views());
+    // A ready job's worker is that of its failed previous attempt (Retry), if any.
+    Placement p = ChooseWorker(job->rec.request.spec, workers_.views(), job->rec.worker);
     if (!p.worker) {
       ++it;
       continue;

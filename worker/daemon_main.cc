@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "cas/curve_keys.h"
+#include "common/path_flags.h"
 #include "worker/binfmt.h"
 #include "worker/worker_daemon.h"
 
@@ -91,7 +92,20 @@ Result<crossfarm::worker::WorkerDaemonOptions> OptionsFrom(const Flags& f) {
   return o;
 }
 
-int Run(const Flags& f) {
+// Every path flag made absolute against the start directory, first thing
+// (common/path_flags.h): --cache reaches bwrap as a bind mount source.
+Status MakePathsAbsolute(Flags& f) {
+  CF_TRY(crossfarm::MakePathFlagsAbsolute({{"--cache", &f.cache},
+                                           {"--key", &f.key},
+                                           {"--scheduler-key", &f.scheduler_key},
+                                           {"--cas-key", &f.cas_key}}));
+  // --cas is a URL, or a local CAS directory (tests).
+  if (f.cas.find("://") == std::string::npos) CF_TRY(crossfarm::MakePathFlagsAbsolute({{"--cas", &f.cas}}));
+  return Status::Ok();
+}
+
+int Run(Flags f) {
+  if (Status s = MakePathsAbsolute(f); !s.ok()) return Fail(s);
   if (f.setup_binfmt)
     if (Status s = crossfarm::worker::SetupBinfmt(); !s.ok()) return Fail(s);
   auto options = OptionsFrom(f);

@@ -11,6 +11,7 @@
 
 #include "common/arch.h"
 #include "worker/binfmt.h"
+#include "worker/self_check.h"
 
 namespace crossfarm::worker {
 
@@ -31,6 +32,20 @@ void ProbeArchs(WorkerDaemonOptions& o) {
   }
 }
 
+// The self-check's error as the one message the operator sees: what it means
+// and what to fix. A directory problem is a bad --cache (exit 2); a sandbox that
+// does not run at all is the host's setup (exit 1).
+Status SelfCheckError(const Status& s, const std::string& cache_dir) {
+  bool sandbox = s.code() == StatusCode::kFailedPrecondition;
+  std::string hint = sandbox ? "bwrap (bubblewrap) must run for this user: install it, and allow "
+                               "unprivileged user namespaces or run the worker as root (docs/sandbox.md)"
+                             : "give --cache a directory this user can create and write (a relative "
+                               "path is taken from the directory the worker starts in)";
+  return Status(sandbox ? StatusCode::kFailedPrecondition : StatusCode::kInvalidArgument,
+                "this worker would fail every job, so it does not start: the sandbox self-check in "
+                "--cache " + cache_dir + " failed: " + s.message() + "\n  hint: " + hint);
+}
+
 void Send(zmq::socket_t& socket, const SchedMessage& m) {
   std::string bytes = proto::EncodeSchedMessage(m);
   (void)socket.send(zmq::buffer(bytes), zmq::send_flags::dontwait);
@@ -49,14 +64,20 @@ Result<std::unique_ptr<WorkerDaemon>> WorkerDaemon::Create(WorkerDaemonOptions o
     cas_options.remote.client_public_key = o.public_key;
     cas_options.remote.client_secret_key = o.secret_key;
     CF_ASSIGN_OR_RETURN(d->cas_, cas::OpenCas(o.cas, cas_options));
-    d->runner_ = std::make_unique<JobRunner>(
-        *d->cas_, JobRunnerOptions{.work_dir = o.cache_dir + "/tmp",
-                                   .checkout_dir = o.cache_dir + "/checkouts",
-                                   .log_dir = o.cache_dir + "/logs",
-                                   .worker_name = o.name,
-                                   .sandbox = {},
-                                   .emulated_archs = o.emulated_archs,
-                                   .pool_key = &d->pool_key_});
+    JobRunnerOptions runner_options{.work_dir = o.cache_dir + "/tmp",
+                                    .checkout_dir = o.cache_dir + "/checkouts",
+                                    .log_dir = o.cache_dir + "/logs",
+                                    .worker_name = o.name,
+                                    .sandbox = {},
+                                    .emulated_archs = o.emulated_archs,
+                                    .pool_key = &d->pool_key_};
+    // Refusing to start, rather than registering as unhealthy: the protocol has
+    // no health state, an exited daemon is what an operator's supervisor shows,
+    // and with no capable worker a submission fails at once naming the fix
+    // instead of waiting (docs/scheduler.md "Faults").
+    if (Status s = SandboxSelfCheck(d->sandbox_, runner_options); !s.ok())
+      return Err(SelfCheckError(s, o.cache_dir));
+    d->runner_ = std::make_unique<JobRunner>(*d->cas_, std::move(runner_options));
     if (o.distcc_slots > 0) {
       if (o.distcc_address.empty())
         return Err(Status::InvalidArgument("--distcc-slots needs --distcc-address (this worker's "

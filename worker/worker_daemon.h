@@ -46,7 +46,7 @@ struct WorkerDaemonOptions {
   std::string cas;                   // tcp://HOST:PORT (or a directory, for tests)
   std::string cas_public_key;
   uint32_t slots = 1;
-  std::string cache_dir;             // checkouts, scratch, logs
+  std::string cache_dir;             // checkouts, scratch, logs; absolute (bwrap binds from it)
   std::chrono::milliseconds heartbeat_interval{1000};
   bool dry_run = false;              // --dry-run-jobs: benchmark mode
   // Empty: probed (NativeArchsOf(HostArch()); foreign archs with a usable binfmt handler).
@@ -64,7 +64,10 @@ struct WorkerDaemonOptions {
 
 class WorkerDaemon {
  public:
-  // Opens the CAS (not contacted yet) and probes the archs.
+  // Opens the CAS (not contacted yet), probes the archs and, unless dry_run,
+  // runs SandboxSelfCheck (worker/self_check.h) in cache_dir: a worker that
+  // would fail every job is an error here (InvalidArgument naming --cache for a
+  // cache dir it cannot use, FailedPrecondition when bwrap does not run).
   static Result<std::unique_ptr<WorkerDaemon>> Create(WorkerDaemonOptions options);
   ~WorkerDaemon();
 

@@ -60,13 +60,16 @@ class ClusterE2ETest : public ::testing::Test {
            TestCache() + "/mirror";
   }
   std::string P(const std::string& name) const { return (dir_->path() / name).string(); }
+  // A daemon's path flag: relative to its start directory (dir_) with
+  // relative_paths_, else absolute. The keys are in dir_ too.
+  std::string F(const std::string& name) const { return relative_paths_ ? name : P(name); }
 
   void StartCas(const std::string& port = "*") {
     cas_ = std::make_unique<Daemon>(
         std::vector<std::string>{BuildBin("cas/crossfarm-cas"), "--listen", "tcp://127.0.0.1:" + port,
-                                 "--dir", P("cas-store"), "--key", keys_->Path("cas.key"), "--allow",
-                                 keys_->Path("cas-allow")},
-        P("cas.out"), P("cas.err"));
+                                 "--dir", F("cas-store"), "--key", F("cas.key"), "--allow",
+                                 F("cas-allow")},
+        P("cas.out"), P("cas.err"), dir_->path().string());
     cas_url_ = cas_->Endpoint();
     ASSERT_FALSE(cas_url_.empty()) << ReadFile(P("cas.err"));
   }
@@ -74,23 +77,22 @@ class ClusterE2ETest : public ::testing::Test {
     std::ofstream(P("sched.out"), std::ios::trunc);
     sched_ = std::make_unique<Daemon>(
         std::vector<std::string>{BuildBin("scheduler/crossfarm-scheduler"), "--listen",
-                                 "tcp://127.0.0.1:" + port, "--state", P("state"), "--key",
-                                 keys_->Path("sched.key"), "--clients", keys_->Path("clients"),
-                                 "--workers", keys_->Path("workers"), "--cas", cas_url_, "--cas-key",
-                                 keys_->Path("cas.pub"), "--heartbeat-timeout-ms", "1500",
-                                 "--max-retries", retries},
-        P("sched.out"), P("sched.err"));
+                                 "tcp://127.0.0.1:" + port, "--state", F("state"), "--key",
+                                 F("sched.key"), "--clients", F("clients"), "--workers", F("workers"),
+                                 "--cas", cas_url_, "--cas-key", F("cas.pub"), "--heartbeat-timeout-ms",
+                                 "1500", "--max-retries", retries},
+        P("sched.out"), P("sched.err"), dir_->path().string());
     sched_url_ = sched_->Endpoint();
     ASSERT_FALSE(sched_url_.empty()) << ReadFile(P("sched.err"));
   }
   std::unique_ptr<Daemon> StartWorker(const std::string& name, int slots = 2) {
     return std::make_unique<Daemon>(
         std::vector<std::string>{BuildBin("worker/crossfarm-worker"), "--name", name, "--scheduler",
-                                 sched_url_, "--scheduler-key", keys_->Path("sched.pub"), "--cas",
-                                 cas_url_, "--cas-key", keys_->Path("cas.pub"), "--key",
-                                 keys_->Path(name + ".key"), "--slots", std::to_string(slots),
-                                 "--cache", P(name + "-cache"), "--heartbeat-ms", "200"},
-        P(name + ".out"), P(name + ".err"));
+                                 sched_url_, "--scheduler-key", F("sched.pub"), "--cas", cas_url_,
+                                 "--cas-key", F("cas.pub"), "--key", F(name + ".key"), "--slots",
+                                 std::to_string(slots), "--cache", F(name + "-cache"), "--heartbeat-ms",
+                                 "200"},
+        P(name + ".out"), P(name + ".err"), dir_->path().string());
   }
   std::string Remote(const std::string& key = "client") const {
     return Cf() + " --cache-dir " + P("client-cache") + " --remote " + sched_url_ + " --remote-key " +
@@ -131,6 +133,7 @@ class ClusterE2ETest : public ::testing::Test {
 
   static TempTree* project_;
   std::unique_ptr<TempTree> dir_;
+  bool relative_paths_ = false;
   std::unique_ptr<ClusterKeys> keys_;
   std::unique_ptr<Daemon> cas_, sched_;
   std::string cas_url_, sched_url_;
@@ -167,6 +170,49 @@ TEST_F(ClusterE2ETest, RemoteBuildGivesTheSameArtifactsAsAnEmbeddedBuild) {
   auto again = RunCmd(Remote() + " build same.bst");
   EXPECT_EQ(again.exit_code, 0) << again.output;
   EXPECT_EQ(again.output.find("START"), std::string::npos) << again.output;
+}
+
+// Issue 20: every path flag of every daemon relative to the directory it was
+// started in (`--cache w1-cache`, `--dir cas-store`, `--state state`, the key
+// files). A relative --cache used to fail every job in bwrap ("bind mount source
+// 'w1-cache/tmp/job-.../build' must be an absolute host path"), retried until
+// the build failed.
+TEST_F(ClusterE2ETest, DaemonsStartedWithRelativePathsBuildAnElement) {
+  relative_paths_ = true;
+  StartCas();
+  StartScheduler();
+  auto w1 = StartWorker("w1");
+  ASSERT_TRUE(WorkersRegistered(1));
+  AddManual("relative.bst", {"echo built > %{install-root}/relative.txt"});
+  auto build = RunCmd(Remote() + " build relative.bst");
+  ASSERT_EQ(build.exit_code, 0) << build.output;
+  EXPECT_EQ(sched_->Log().find("requeued"), std::string::npos) << sched_->Log();
+  auto ref = RemoteCas()->GetRef("artifacts/" + KeyOf("relative.bst"));
+  ASSERT_TRUE(ref.has_value());
+  EXPECT_EQ(ref->worker, "w1");
+  // Each relative path was taken from the start directory.
+  EXPECT_FALSE(fs::is_empty(P("w1-cache/checkouts")));
+  EXPECT_TRUE(fs::is_directory(P("cas-store")));
+  EXPECT_TRUE(fs::is_directory(P("state")));
+}
+
+// A worker that could not run any job refuses to start with one message naming
+// --cache and the fix, instead of registering and failing every job it gets.
+TEST_F(ClusterE2ETest, AWorkerWhoseCacheIsUnusableRefusesToStartAndTakesNoJobs) {
+  StartCas();
+  StartScheduler();
+  WriteFile(P("not-a-dir"), "a file, so nothing can be created below it (even by root)\n");
+  auto worker = RunCmd("timeout 30 " + BuildBin("worker/crossfarm-worker") + " --name w1 --scheduler " +
+                       sched_url_ + " --scheduler-key " + keys_->Path("sched.pub") + " --cas " + cas_url_ +
+                       " --cas-key " + keys_->Path("cas.pub") + " --key " + keys_->Path("w1.key") +
+                       " --heartbeat-ms 200 --cache " + P("not-a-dir/w1"));
+  EXPECT_EQ(worker.exit_code, 2) << worker.output;
+  EXPECT_NE(worker.output.find("--cache " + P("not-a-dir/w1") + " failed"), std::string::npos)
+      << worker.output;
+  EXPECT_NE(worker.output.find("would fail every job"), std::string::npos) << worker.output;
+  EXPECT_NE(worker.output.find("hint: give --cache a directory"), std::string::npos) << worker.output;
+  auto status = RunCmd(Remote() + " status");
+  EXPECT_NE(status.output.find("workers: 0"), std::string::npos) << status.output;
 }
 
 TEST_F(ClusterE2ETest, FailingCommandIsNotRetriedAndItsLogIsShown) {

@@ -28,13 +28,16 @@ inline bool WaitFor(const std::function<bool()>& pred, std::chrono::milliseconds
   return pred();
 }
 
-// A daemon started with stdout/stderr in files; SIGKILLed on destruction.
+// A daemon started with stdout/stderr in files (and in `cwd` if given, which
+// relative paths in `argv` are taken from); SIGKILLed on destruction.
 class Daemon {
  public:
-  Daemon(const std::vector<std::string>& argv, const std::string& out, const std::string& err)
+  Daemon(const std::vector<std::string>& argv, const std::string& out, const std::string& err,
+         const std::string& cwd = "")
       : out_(out), err_(err) {
     pid_ = ::fork();
     if (pid_ == 0) {
+      if (!cwd.empty() && ::chdir(cwd.c_str()) != 0) ::_exit(127);
       int o = ::open(out.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
       int e = ::open(err.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
       ::dup2(o, 1);

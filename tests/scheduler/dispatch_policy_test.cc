@@ -23,10 +23,11 @@ JobSpec Spec(std::string arch, std::vector<Digest> inputs = {}) {
   return s;
 }
 
-Placement Choose(const JobSpec& spec, const std::vector<WorkerView>& workers) {
+Placement Choose(const JobSpec& spec, const std::vector<WorkerView>& workers,
+                 std::string_view last_worker = {}) {
   std::vector<const WorkerView*> views;
   for (const auto& w : workers) views.push_back(&w);
-  return ChooseWorker(spec, views);
+  return ChooseWorker(spec, views, last_worker);
 }
 
 TEST(DispatchPolicyTest, NativeWorkerWinsOverAnEmulatingOneWithMoreSlots) {
@@ -66,6 +67,28 @@ TEST(DispatchPolicyTest, WithoutLocalityTheMostFreeSlotsWinThenRegistrationOrder
   std::vector<WorkerView> w = {Worker("a", {"x86_64"}, {}, 4, 3), Worker("b", {"x86_64"}, {}, 4, 1),
                                Worker("c", {"x86_64"}, {}, 4, 1)};
   EXPECT_EQ(*Choose(Spec("x86_64"), w).worker, 1u);
+}
+
+TEST(DispatchPolicyTest, ARetryGoesToAnotherWorkerThanTheFailedAttemptsEvenWithLessLocality) {
+  Digest base = Digest::OfBytes("base");
+  std::unordered_set<std::string> has_base{base.Hex()};
+  std::vector<WorkerView> w = {Worker("broken", {"x86_64"}, {}, 8, 0), Worker("ok", {"x86_64"}, {}, 1, 0)};
+  w[0].cache_roots = &has_base;
+  EXPECT_EQ(*Choose(Spec("x86_64", {base}), w).worker, 0u);
+  EXPECT_EQ(*Choose(Spec("x86_64", {base}), w, "broken").worker, 1u);
+}
+
+TEST(DispatchPolicyTest, ARetryStillGoesToTheFailedAttemptsWorkerIfItIsTheOnlyOneFree) {
+  std::vector<WorkerView> w = {Worker("w1", {"x86_64"}, {}, 1, 0), Worker("w2", {"x86_64"}, {}, 1, 1)};
+  EXPECT_EQ(*Choose(Spec("x86_64"), w, "w1").worker, 0u);
+}
+
+TEST(DispatchPolicyTest, ARetryStillPrefersANativeWorker) {
+  std::vector<WorkerView> w = {Worker("emu", {"x86_64"}, {"aarch64"}, 4, 0),
+                               Worker("arm", {"aarch64"}, {}, 1, 0)};
+  auto p = Choose(Spec("aarch64"), w, "arm");
+  EXPECT_EQ(*p.worker, 1u);
+  EXPECT_FALSE(p.emulated);
 }
 
 TEST(DispatchPolicyTest, WaitReasonsTellNoCapableWorkerFromBusySlots) {

@@ -131,6 +131,28 @@ TEST_F(SchedulerStateTest, ALostWorkersJobIsRequeuedThenFailsAfterTheRetryLimit)
   EXPECT_NE(last.updates.back().detail.find("gave up after 2 attempts"), std::string::npos);
 }
 
+TEST_F(SchedulerStateTest, AJobAWorkerCouldNotRunIsRetriedOnAnotherWorker) {
+  SchedulerState s(nullptr, {});
+  s.OnHeartbeat("rw1", Worker("w1", 1), t0_);
+  s.OnHeartbeat("rw2", Worker("w2", 1), t0_);
+  s.OnSubmit("c", "b", {Job("k")}, t0_);
+  s.Dispatch(t0_);
+  auto first = Take(s, MsgKind::kAssign);
+  ASSERT_EQ(first.size(), 1u);
+  ASSERT_EQ(first[0].route, "rw1");  // registration order
+  proto::JobResultMsg r;
+  r.cache_key = "k";
+  r.worker = "w1";
+  r.infra_error = true;
+  r.message = "InvalidArgument: bind mount source 'w1/tmp/job-x/build' must be an absolute host path";
+  s.OnResult("rw1", r, t0_);
+  s.Dispatch(t0_);
+  auto retry = Take(s, MsgKind::kAssign);
+  ASSERT_EQ(retry.size(), 1u);
+  EXPECT_EQ(retry[0].route, "rw2");
+  EXPECT_EQ(retry[0].message.attempt, 2u);
+}
+
 TEST_F(SchedulerStateTest, AFailedCommandIsNotRetriedAndSkipsItsDependents) {
   SchedulerState s(nullptr, {});
   s.OnHeartbeat("rw1", Worker("w1", 1), t0_);
