@@ -11,6 +11,7 @@
 #include "cas/curve_keys.h"
 #include "cas/server.h"
 #include "common/path_flags.h"
+#include "common/version.h"
 
 namespace {
 
@@ -82,6 +83,7 @@ int Run(Flags f) {
 
 int main(int argc, char** argv) {
   CLI::App app{"crossfarm-cas: content-addressed store server"};
+  app.set_version_flag("--version", crossfarm::VersionText("crossfarm-cas"));
   Flags f;
   app.add_option("--listen", f.listen, "tcp://ADDR:PORT to bind (PORT may be *)")->required();
   app.add_option("--dir", f.dir, "store directory (created if needed)")->required();

@@ -10,6 +10,7 @@
 #include "client/command.h"
 #include "client/commands.h"
 #include "common/node.h"
+#include "common/path_flags.h"
 #include "common/version.h"
 
 namespace {
@@ -121,6 +122,14 @@ int main(int argc, char** argv) {
     int rc = app.exit(e);
     return rc == 0 ? 0 : crossfarm::client::kExitBadInput;
   }
+  // Relative paths are the user's cwd's, whatever later chdirs or sandboxes
+  // see (a relative --cache-dir reached bwrap as a bind source).
+  if (crossfarm::Status s = crossfarm::MakePathFlagsAbsolute({{"--cache-dir", &g.cache_dir},
+                                                              {"--mirror-dir", &g.mirror_dir},
+                                                              {"--key", &g.key},
+                                                              {"--remote-key", &g.remote_key}});
+      !s.ok())
+    return crossfarm::client::ReportError(s);
   for (auto& [sub, action] : actions)
     if (sub->parsed()) return action();
   return crossfarm::client::kExitBadInput;

@@ -11,6 +11,7 @@
 #include "cas/curve_keys.h"
 #include "common/path_flags.h"
 #include "scheduler/scheduler_service.h"
+#include "common/version.h"
 
 namespace {
 
@@ -83,6 +84,7 @@ int Run(Flags f) {
 
 int main(int argc, char** argv) {
   CLI::App app{"crossfarm-scheduler: dispatches build jobs to crossfarm-worker daemons"};
+  app.set_version_flag("--version", crossfarm::VersionText("crossfarm-scheduler"));
   Flags f;
   app.add_option("--listen", f.listen, "tcp://ADDR:PORT to bind (PORT may be *)")->required();
   app.add_option("--state", f.state, "directory of the persistent job queue (RocksDB)")->required();

@@ -12,6 +12,7 @@
 #include "common/path_flags.h"
 #include "worker/binfmt.h"
 #include "worker/worker_daemon.h"
+#include "common/version.h"
 
 namespace {
 
@@ -135,6 +136,7 @@ int Run(Flags f) {
 
 int main(int argc, char** argv) {
   CLI::App app{"crossfarm-worker: runs build jobs for crossfarm-scheduler"};
+  app.set_version_flag("--version", crossfarm::VersionText("crossfarm-worker"));
   Flags f;
   app.add_option("--name", f.name, "worker name, unique in the cluster")->required();
   app.add_option("--scheduler", f.scheduler, "scheduler URL, tcp://HOST:PORT")->required();

@@ -10,10 +10,13 @@ namespace {
 
 CommandResult Cf(const std::string& args) { return RunCmd(std::string(CROSSFARM_BIN) + " " + args); }
 
-TEST(CliTest, VersionPrintsTheVersion) {
-  auto r = Cf("--version");
-  EXPECT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_TRUE(r.output.starts_with("crossfarm 0.")) << r.output;
+TEST(CliTest, EveryBinaryPrintsItsVersion) {
+  for (const std::string bin : {CROSSFARM_BIN, CROSSFARM_CAS_BIN, CROSSFARM_SCHEDULER_BIN, CROSSFARM_WORKER_BIN}) {
+    auto r = RunCmd(bin + " --version");
+    EXPECT_EQ(r.exit_code, 0) << bin << ": " << r.output;
+    const std::string name = bin.substr(bin.rfind('/') + 1);
+    EXPECT_TRUE(r.output.starts_with(name + " 0.")) << r.output;
+  }
 }
 
 TEST(CliTest, MisspeltCommandAndOptionGetASuggestion) {

@@ -166,6 +166,15 @@ TEST_F(BuildE2ETest, CheckoutStagesTheRuntimeClosureAsBstDoes) {
   EXPECT_GT(st.st_nlink, 1u);
 }
 
+// A relative --cache-dir is the cwd's: it reached bwrap as a bind source,
+// which must be absolute, and every job failed (issue 20's report, client side).
+TEST_F(BuildE2ETest, RelativeCacheDirBuilds) {
+  AddManual("rel.bst", {"mkdir -p %{install-root}/share && echo rel > %{install-root}/share/rel.txt"});
+  auto build = RunCmd("cd " + cache_->path().string() + " && " + Base() + " --cache-dir rel-cache build rel.bst");
+  ASSERT_EQ(build.exit_code, 0) << build.output;
+  EXPECT_TRUE(fs::exists(cache_->path() / "rel-cache/cas"));
+}
+
 TEST_F(BuildE2ETest, ShellRunsInTheBuildSandboxWithSourcesStaged) {
   WriteFile(project_->path() / "files/shell-src/input.txt", "from-the-sources\n");
   WriteFile(project_->path() / "elements/shelled.bst",
