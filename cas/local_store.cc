@@ -16,6 +16,7 @@
 #include <cstring>
 #include <deque>
 #include <filesystem>
+#include <thread>
 
 #include "cas/local_store_internal.h"
 
@@ -56,6 +57,14 @@ LocalStore::LocalStore(std::string dir, LocalStoreOptions options)
 
 LocalStore::~LocalStore() {
   if (!db_) return;
+  if (read_only()) {
+    for (auto* h : cf_->handles) db_->DestroyColumnFamilyHandle(h);
+    (void)db_->Close();
+    db_.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(secondary_dir_, ec);  // its own info log and MANIFEST copy
+    return;
+  }
   // Flush what the memtables hold so the next open does not replay it from
   // the WAL (with avoid_flush_during_recovery nothing else would: an embedded
   // CLI run is short, and every later run replayed and checksummed a WAL of
@@ -75,13 +84,46 @@ Result<std::unique_ptr<LocalStore>> LocalStore::Open(const std::string& dir,
   std::error_code ec;
   std::filesystem::create_directories(dir + "/files", ec);
   if (ec) return Err(Status::IOError("cannot create CAS directory " + dir + ": " + ec.message()));
+  const LocalStoreOptions opts = options;
   std::unique_ptr<LocalStore> store(new LocalStore(dir, std::move(options)));
-  CF_TRY(store->OpenDb().WithContext("opening CAS " + dir));
+  const auto deadline = std::chrono::steady_clock::now() + opts.lock_wait;
+  bool told = false;
+  for (;;) {
+    if (opts.read_only) {
+      CF_TRY(store->OpenSecondary().WithContext("opening CAS " + dir + " read-only"));
+      break;
+    }
+    Status opened = store->OpenDb();
+    if (opened.ok()) break;
+    if (!internal::IsHeldByAnother(opened)) return Err(opened.WithContext("opening CAS " + dir));
+    const std::string holder = internal::DescribeHolder(dir);
+    if (opts.read_only_if_held) {
+      CF_TRY(store->OpenSecondary().WithContext("opening CAS " + dir + " read-only beside " + holder));
+      break;
+    }
+    if (std::chrono::steady_clock::now() >= deadline)
+      return Err(Status::Unavailable("the cache " + dir + " is in use by " + holder +
+                                     "\n  hint: commands that only read (show, log, checkout) run beside it; "
+                                     "a build waits for it"));
+    if (!told && opts.on_wait) opts.on_wait(holder);
+    told = true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  if (!store->read_only()) internal::WriteHolder(dir);
   CF_TRY(store->LoadCounters());
   return store;
 }
 
-Status LocalStore::OpenDb() {
+namespace {
+
+// The database options and column families every open uses (read-write and
+// secondary alike).
+struct DbConfig {
+  rocksdb::DBOptions db_options;
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+};
+
+DbConfig MakeDbConfig() {
   rocksdb::DBOptions db_options;
   db_options.create_if_missing = true;
   db_options.create_missing_column_families = true;
@@ -121,8 +163,15 @@ Status LocalStore::OpenDb() {
       {"blobs", blobs},
       {"blob_info", info},
       {"refs", meta}};
+  return {db_options, cfs};
+}
+
+}  // namespace
+
+Status LocalStore::OpenDb() {
+  DbConfig config = MakeDbConfig();
   rocksdb::DB* raw = nullptr;
-  auto s = rocksdb::DB::Open(db_options, dir_ + "/db", cfs, &cf_->handles, &raw);
+  auto s = rocksdb::DB::Open(config.db_options, dir_ + "/db", config.cfs, &cf_->handles, &raw);
   if (!s.ok()) return FromRocks(s, "open");
   db_.reset(raw);
   cf_->meta = cf_->handles[0];
@@ -130,6 +179,34 @@ Status LocalStore::OpenDb() {
   cf_->info = cf_->handles[2];
   cf_->refs = cf_->handles[3];
   return internal::CheckFormat(*db_, cf_->meta, dir_);
+}
+
+// A RocksDB secondary instance: reads the holder's SSTs, blob files and WAL
+// as of this open, never writes the database. It keeps its own info log and
+// MANIFEST copy in a private directory, removed on close.
+Status LocalStore::OpenSecondary() {
+  std::error_code ec;
+  std::filesystem::create_directories(dir_ + "/secondary", ec);
+  std::string tmpl = dir_ + "/secondary/" + std::to_string(::getpid()) + "-XXXXXX";
+  if (::mkdtemp(tmpl.data()) == nullptr) return Status::FromErrno("mkdtemp " + tmpl, errno);
+  secondary_dir_ = tmpl;
+  DbConfig config = MakeDbConfig();
+  config.db_options.create_if_missing = false;
+  config.db_options.max_open_files = -1;  // required of a secondary
+  rocksdb::DB* raw = nullptr;
+  auto s = rocksdb::DB::OpenAsSecondary(config.db_options, dir_ + "/db", secondary_dir_, config.cfs,
+                                        &cf_->handles, &raw);
+  if (!s.ok()) {
+    std::filesystem::remove_all(secondary_dir_, ec);
+    secondary_dir_.clear();
+    return FromRocks(s, "open read-only");
+  }
+  db_.reset(raw);
+  cf_->meta = cf_->handles[0];
+  cf_->blobs = cf_->handles[1];
+  cf_->info = cf_->handles[2];
+  cf_->refs = cf_->handles[3];
+  return Status::Ok();
 }
 
 Status LocalStore::LoadCounters() {

@@ -5,8 +5,9 @@
 // default one (format version). DIR/files/ is a cache of immutable, read-only files
 // used to hardlink blobs into checkouts; it can be deleted at any time.
 //
-// Thread-safe; one process at a time (RocksDB's LOCK: a second opener gets
-// Unavailable). GC marks from refs and sweeps unreachable blobs, sparing blobs
+// Thread-safe. One process at a time writes (RocksDB's LOCK); others may
+// wait for it (`lock_wait`) or read beside it (`read_only_if_held`: a RocksDB
+// secondary instance, docs/cas.md "Several commands on one cache"). GC marks from refs and sweeps unreachable blobs, sparing blobs
 // uploaded less than `grace` ago so an upload followed by PutRef is never broken.
 #pragma once
 
@@ -41,6 +42,17 @@ struct LocalStoreOptions {
   uint64_t quota_bytes = 0;                    // 0: unlimited
   std::chrono::seconds grace{3600};            // unreferenced uploads kept this long
   std::function<int64_t()> clock;              // unix seconds; default: system clock
+  // When another process holds the store: open it read-only instead of
+  // failing (what it had written when this open ran; writes fail with
+  // FailedPrecondition). For commands that only read (show, log, checkout).
+  bool read_only_if_held = false;
+  // Read-only even when nobody holds it, so this process never blocks a
+  // writer (a `shell` held open for an hour).
+  bool read_only = false;
+  // Otherwise wait this long for the holder to close it (0: fail at once with
+  // Unavailable naming the holder). `on_wait` is told once who holds it.
+  std::chrono::seconds lock_wait{0};
+  std::function<void(const std::string& holder)> on_wait;
 };
 
 class LocalStore : public Store {
@@ -75,6 +87,9 @@ class LocalStore : public Store {
   // import): skips the second hash. Never for bytes from the network.
   Status BatchPutHashed(std::span<const BlobData> blobs);
 
+  // True when opened read-only beside another process that holds the store.
+  bool read_only() const { return !secondary_dir_.empty(); }
+
   // Path of a read-only file (0444, or 0555 if `executable`) in DIR/files holding
   // the blob, created and verified on first use. Never write through it.
   Result<std::string> CachedFile(const Digest& digest, bool executable);
@@ -84,6 +99,7 @@ class LocalStore : public Store {
   struct Columns;
   LocalStore(std::string dir, LocalStoreOptions options);
   Status OpenDb();
+  Status OpenSecondary();
   Status LoadCounters();
   int64_t Now() const;
 
@@ -111,6 +127,7 @@ class LocalStore : public Store {
   std::string CachePath(const Digest& digest, bool executable) const;
 
   std::string dir_;
+  std::string secondary_dir_;  // set when opened read-only beside a holder
   LocalStoreOptions options_;
   std::unique_ptr<rocksdb::DB> db_;
   std::unique_ptr<Columns> cf_;

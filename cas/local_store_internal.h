@@ -39,6 +39,14 @@ inline std::string_view View(const rocksdb::Slice& s) { return {s.data(), s.size
 
 // Maps a RocksDB status: NoSpace -> ResourceExhausted, lock held -> Unavailable.
 Status FromRocks(const rocksdb::Status& s, const std::string& context);
+// The open failed because another process holds the database's LOCK.
+bool IsHeldByAnother(const Status& s);
+// "<pid> (<command line>)" of the process that holds `dir`, from the holder
+// file it wrote, or "another process" when that is gone or unreadable.
+std::string DescribeHolder(const std::string& dir);
+// Records this process as the holder of `dir` (best effort: only messages use it).
+void WriteHolder(const std::string& dir);
+
 // Writes the format version into a new database; refuses another version.
 Status CheckFormat(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* meta, const std::string& dir);
 

@@ -1,10 +1,14 @@
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <iterator>
+#include <string>
 
 #include "cas/local_store_internal.h"
 
@@ -17,11 +21,45 @@ Status FromRocks(const rocksdb::Status& s, const std::string& context) {
   if (s.IsNoSpace() || what.find("No space left") != std::string::npos)
     return Status::ResourceExhausted(what + " (disk full: free space or lower the CAS quota)");
   if (s.IsCorruption()) return Status::Corruption(what);
-  if (s.IsBusy() || s.IsTimedOut() || s.IsTryAgain() ||
-      what.find("lock") != std::string::npos)
-    return Status::Unavailable(what + " (is another crossfarm-cas using this directory? "
-                               "use --cas tcp://HOST:PORT to talk to it)");
+  if (s.IsNotSupported())  // a secondary instance refuses writes
+    return Status::FailedPrecondition(what + " (the store is open read-only beside the process that holds it)");
+  // RocksDB: "IO error: While lock file: <dir>/LOCK: Resource temporarily
+  // unavailable". (Not any "lock": "block checksum mismatch" is corruption.)
+  if (s.IsBusy() || s.IsTimedOut() || s.IsTryAgain() || what.find("/LOCK: ") != std::string::npos)
+    return Status::Unavailable(what + " (held by another process)");
   return Status::IOError(what);
+}
+
+bool IsHeldByAnother(const Status& s) {
+  return s.code() == StatusCode::kUnavailable && s.message().find("/LOCK: ") != std::string::npos;
+}
+
+namespace {
+std::string HolderPath(const std::string& dir) { return dir + "/holder"; }
+}  // namespace
+
+std::string DescribeHolder(const std::string& dir) {
+  std::ifstream in(HolderPath(dir));
+  long pid = 0;
+  std::string command;
+  if (!(in >> pid) || pid <= 0 || ::kill(static_cast<pid_t>(pid), 0) != 0) return "another process";
+  std::getline(in >> std::ws, command);
+  return "pid " + std::to_string(pid) + (command.empty() ? "" : " (" + command + ")");
+}
+
+void WriteHolder(const std::string& dir) {
+  std::ifstream cmdline("/proc/self/cmdline", std::ios::binary);
+  std::string args((std::istreambuf_iterator<char>(cmdline)), std::istreambuf_iterator<char>());
+  std::replace(args.begin(), args.end(), '\0', ' ');
+  while (!args.empty() && args.back() == ' ') args.pop_back();
+  if (args.size() > 200) args = args.substr(0, 200) + "...";
+  const std::string tmp = HolderPath(dir) + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << ::getpid() << " " << args << "\n";
+    if (!out) return;
+  }
+  std::rename(tmp.c_str(), HolderPath(dir).c_str());
 }
 
 Status CheckFormat(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* meta, const std::string& dir) {

@@ -37,6 +37,15 @@ Result<std::unique_ptr<cas::Cas>> Open(const CasArgs& a, const GlobalOptions& g)
       options.remote.client_secret_key = pair.secret_key;
     }
   }
+  // Reads run beside a build that holds the cache; writes wait for it.
+  if (a.sub == "stats" || a.sub == "export") {
+    options.local.read_only_if_held = true;
+  } else {
+    options.local.lock_wait = std::chrono::hours(24);
+    options.local.on_wait = [spec](const std::string& holder) {
+      std::fprintf(stderr, "crossfarm: waiting for the cache %s, in use by %s\n", spec.c_str(), holder.c_str());
+    };
+  }
   return cas::OpenCas(spec, options);
 }
 

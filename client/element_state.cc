@@ -2,6 +2,7 @@
 
 #include <unordered_map>
 
+#include <cstdio>
 #include <filesystem>
 
 #include "cas/cas.h"
@@ -43,8 +44,17 @@ std::vector<ElementView> ComputeStates(const Project& project, const std::vector
   std::unique_ptr<cas::Cas> cas;
   CacheLayout layout(g);
   std::error_code ec;
-  if (std::filesystem::exists(layout.cas, ec))
-    if (auto opened = cas::OpenCas(layout.cas)) cas = std::move(*opened);
+  // A cache that exists but cannot be read gives "unknown", never a state
+  // that was not read (it said "buildable" while a build held the cache).
+  bool unreadable = false;
+  if (std::filesystem::exists(layout.cas + "/db", ec)) {
+    if (auto opened = OpenCache(layout, CacheAccess::kRead)) {
+      cas = std::move(*opened);
+    } else {
+      unreadable = true;
+      std::fprintf(stderr, "crossfarm: warning: states unknown: %s\n", opened.error().ToString().c_str());
+    }
+  }
   std::unordered_map<const Element*, std::string> states;
   std::vector<ElementView> out;
   out.reserve(plan.size());
@@ -57,6 +67,8 @@ std::vector<ElementView> ComputeStates(const Project& project, const std::vector
     v.accel = AccelText(*e, v.sandbox == "emulated", cas.get());
     if (!e->cache_key) {
       v.state = "no reference";
+    } else if (unreadable) {
+      v.state = "unknown";
     } else if (cas && cas->GetRef(ArtifactRef(*e)).has_value()) {
       v.state = "cached";
     } else {

@@ -212,6 +212,24 @@ Status CacheLayout::Create() const {
   return Status::Ok();
 }
 
+Result<std::unique_ptr<cas::Cas>> OpenCache(const CacheLayout& layout, CacheAccess access) {
+  cas::CasOptions options;
+  switch (access) {
+    case CacheAccess::kWrite:
+      // A build queues behind another writer rather than failing; the wait
+      // is bounded only by that command (a day is "forever" for a CLI run).
+      options.local.lock_wait = std::chrono::hours(24);
+      options.local.on_wait = [dir = layout.cas](const std::string& holder) {
+        std::fprintf(stderr, "crossfarm: waiting for the cache %s, in use by %s\n", dir.c_str(),
+                     holder.c_str());
+      };
+      break;
+    case CacheAccess::kRead: options.local.read_only_if_held = true; break;
+    case CacheAccess::kReadOnly: options.local.read_only = true; break;
+  }
+  return cas::OpenCas(layout.cas, options);
+}
+
 Status CheckAllKeyed(const std::vector<Element*>& plan) {
   std::string missing;
   for (const Element* e : plan)
@@ -237,7 +255,7 @@ Result<BuildSummary> BuildLocally(const std::vector<ProjectTargets>& builds, con
                                   const BuildSettings& settings) {
   CacheLayout layout(g);
   CF_TRY(layout.Create());
-  CF_ASSIGN_OR_RETURN(auto cas, cas::OpenCas(layout.cas));
+  CF_ASSIGN_OR_RETURN(auto cas, OpenCache(layout, CacheAccess::kWrite));
   Progress progress(settings.progress);
   LocalBuild build(*cas, layout, settings, progress);
   for (const auto& [project, targets] : builds) {

@@ -3,9 +3,11 @@
 // `crossfarm build` does without --remote.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "cas/cas.h"
 #include "client/command.h"
 #include "client/progress.h"
 #include "common/project.h"
@@ -53,6 +55,12 @@ struct CacheLayout {
   // Creates the directories (the CAS creates its own).
   Status Create() const;
 };
+
+// How a command uses the cache's CAS (docs/cas.md "Several commands on one
+// cache"): kWrite waits for another holder (telling the user who), kRead
+// reads beside a holder (a RocksDB secondary), kReadOnly never holds it.
+enum class CacheAccess { kWrite, kRead, kReadOnly };
+Result<std::unique_ptr<cas::Cas>> OpenCache(const CacheLayout& layout, CacheAccess access);
 
 // InvalidArgument naming every element of `plan` with a source without a ref,
 // and `crossfarm source track` (local and remote builds refuse to start).

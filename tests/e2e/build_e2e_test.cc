@@ -175,6 +175,50 @@ TEST_F(BuildE2ETest, RelativeCacheDirBuilds) {
   EXPECT_TRUE(fs::exists(cache_->path() / "rel-cache/cas"));
 }
 
+// Several commands on one cache (issue 21): a shell held open holds the cache
+// read-only, so show reads the real states, checkout and log work and a build
+// runs beside it; a second build waits for the first (saying for whom) and
+// then finds the first one's artifacts.
+TEST_F(BuildE2ETest, CommandsShareOneCache) {
+  AddManual("held.bst", {"mkdir -p %{install-root}/share && echo held > %{install-root}/share/held.txt"});
+  AddManual("slow.bst", {"sleep 4", "mkdir -p %{install-root}/share && echo slow > %{install-root}/share/slow.txt"});
+  AddManual("beside.bst", {"mkdir -p %{install-root}/share && echo beside > %{install-root}/share/beside.txt"});
+  ASSERT_EQ(CfCached("build held.bst").exit_code, 0);
+
+  const std::string cf = Base() + " --cache-dir " + cache_->path().string();
+  const std::string shell_out = (cache_->path() / "shell.out").string();
+  ASSERT_EQ(RunCmd("(" + cf + " shell held.bst -- sleep 6 > " + shell_out + " 2>&1 &)").exit_code, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  auto show = CfCached("show --deps none --format '%{state} %{name}' held.bst beside.bst");
+  EXPECT_EQ(show.exit_code, 0) << show.output;
+  EXPECT_NE(show.output.find("cached held.bst"), std::string::npos) << show.output;
+  EXPECT_NE(show.output.find(" beside.bst"), std::string::npos) << show.output;
+  EXPECT_EQ(show.output.find("cached beside.bst"), std::string::npos) << show.output;
+  auto co = CfCached("checkout held.bst " + (cache_->path() / "co").string());
+  EXPECT_EQ(co.exit_code, 0) << co.output;
+  EXPECT_EQ(ReadFile(cache_->path() / "co/share/held.txt"), "held\n");
+  auto log = CfCached("log held.bst");
+  EXPECT_EQ(log.exit_code, 0) << log.output;
+  auto beside = CfCached("build beside.bst");
+  EXPECT_EQ(beside.exit_code, 0) << "a build beside an open shell: " << beside.output;
+
+  // Two builds: the second waits, says for whom, then builds.
+  const std::string slow_out = (cache_->path() / "slow.out").string();
+  // (The outer redirection lets RunCmd return while the build goes on.)
+  ASSERT_EQ(RunCmd("(" + cf + " build slow.bst > " + slow_out + " 2>&1; echo exit=$? >> " + slow_out +
+                   ") </dev/null >/dev/null 2>&1 &").exit_code, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  auto second = CfCached("build slow.bst beside.bst");
+  EXPECT_EQ(second.exit_code, 0) << second.output;
+  EXPECT_NE(second.output.find("waiting for the cache"), std::string::npos) << second.output;
+  EXPECT_NE(second.output.find("build slow.bst"), std::string::npos) << "names the holder: " << second.output;
+  for (int i = 0; i < 100 && ReadFile(slow_out).find("exit=") == std::string::npos; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_NE(ReadFile(slow_out).find("exit=0"), std::string::npos) << ReadFile(slow_out);
+  EXPECT_EQ(second.output.find("START  slow.bst"), std::string::npos)
+      << "the second build found the first one's artifact: " << second.output;
+}
+
 TEST_F(BuildE2ETest, ShellRunsInTheBuildSandboxWithSourcesStaged) {
   WriteFile(project_->path() / "files/shell-src/input.txt", "from-the-sources\n");
   WriteFile(project_->path() / "elements/shelled.bst",
