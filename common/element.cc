@@ -461,11 +461,13 @@ Result<std::unique_ptr<Element>> ResolveElement(ProjectConfig& p, const std::str
   e->name = name;
   e->where = node->Where();
   e->where.line = e->where.column = 0;
+  // bst 1.6's element order (common/directives.h): conditionals, then includes.
   std::vector<std::string> chain = {e->where.file};
+  ConditionEvaluator eval = [&p](const std::string& x) { return p.options.Evaluate(x); };
+  CF_TRY(ProcessConditionals(*node, eval));
   CF_TRY(ProcessIncludes(
       *node, [&p](const std::string& f, const Provenance& w) { return p.LoadInclude(f, w); },
-      chain));
-  CF_TRY(ProcessConditionals(*node, [&p](const std::string& x) { return p.options.Evaluate(x); }));
+      chain, &eval));
   CF_TRY(ValidateKeys(*node, kElementKeys, "element"));
   CF_ASSIGN_OR_RETURN(e->kind, GetString(*node, "kind", std::nullopt));
   CF_TRY(CheckKind(*node, e->kind));
