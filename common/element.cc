@@ -112,15 +112,15 @@ Status CheckKind(const Node& node, const std::string& kind) {
     case KindSupport::kUnsupported:
       return UserError(node.KeyProvenance("kind"),
                        "element kind '" + kind + "' is recognised but not supported by crossfarm",
-                       kind == "junction" ? "junctions are not supported: vendor the subproject's "
-                                            "elements into this project"
-                                          : "use a manual element with explicit commands");
+                       "junctions are not supported: vendor the subproject's elements into "
+                       "this project");
     case KindSupport::kUnknown: break;
   }
   std::string near = DidYouMean(kind, KnownElementKinds());
   return UserError(node.KeyProvenance("kind"), "unknown element kind '" + kind + "'",
                    near.empty() ? "supported kinds: import, manual, autotools, cmake, make, "
-                                  "meson, compose, stack, script, filter"
+                                  "meson, pip, distutils, makemaker, modulebuild, qmake, "
+                                  "compose, stack, script, filter"
                                 : "did you mean '" + near + "'?");
 }
 
@@ -265,13 +265,23 @@ Status CheckProtected(const Node& vars) {
   return Status::Ok();
 }
 
+// Python's str.strip().
+std::string_view Stripped(std::string_view s) {
+  constexpr std::string_view kSpace = " \t\n\r\f\v";
+  size_t start = s.find_first_not_of(kSpace);
+  if (start == std::string_view::npos) return {};
+  return s.substr(start, s.find_last_not_of(kSpace) - start + 1);
+}
+
 Status ResolveEnvironment(Element& e, const Variables& vars, const Node& env,
                           std::initializer_list<const Node*> nocache_layers,
                           const std::vector<std::string>& project_nocache) {
   for (const auto& [k, v] : env.map) {
     if (!v->IsScalar() && !v->IsNull())
       return UserError(v->Where(), "environment variable '" + k + "' must be a string");
-    CF_ASSIGN_OR_RETURN(e.environment[k], vars.Subst(v->scalar, v->Where()));
+    // bst reads every string stripped (_yaml.node_get): meson's NINJAJOBS is
+    // "%{max-jobs}\n" in its YAML.
+    CF_ASSIGN_OR_RETURN(e.environment[k], vars.Subst(Stripped(v->scalar), v->Where()));
   }
   e.environment_nocache.insert(project_nocache.begin(), project_nocache.end());
   for (const Node* layer : nocache_layers) {
@@ -323,9 +333,7 @@ Status SubstSplitRules(const Variables& vars, Node& splits) {
       return UserError(rules->Where(), "split rules of domain '" + domain + "' must be a list");
     for (auto& r : rules->items) {
       CF_TRY(vars.SubstTree(*r));
-      auto& s = r->scalar;
-      s.erase(0, s.find_first_not_of(" \t\n"));
-      s.erase(s.find_last_not_of(" \t\n") + 1);
+      r->scalar = std::string(Stripped(r->scalar));
     }
   }
   return Status::Ok();

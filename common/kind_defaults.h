@@ -14,6 +14,10 @@ std::string_view BuiltinProjectDefaultsYaml();
 
 enum class KindSupport { kSupported, kUnsupported, kUnknown };
 KindSupport ElementKindSupport(std::string_view kind);
+// A BuildElement kind (manual, autotools, cmake, make, meson, pip, distutils,
+// makemaker, modulebuild, qmake): runs config's configure-, build-, install-
+// and strip-commands in a sandbox.
+bool IsBuildElementKind(std::string_view kind);
 // Default YAML of a supported element kind ("" for kinds without a .yaml).
 std::string_view ElementKindDefaultsYaml(std::string_view kind);
 // Supported and recognised-but-unsupported kinds, for did-you-mean.

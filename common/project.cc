@@ -3,7 +3,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <set>
 #include <filesystem>
 #include <thread>
 
@@ -173,11 +172,7 @@ Result<std::vector<Element*>> Project::LoadTargets(const std::vector<std::string
 namespace {
 
 // Kinds that run commands in a sandbox: the only ones an accelerator helps.
-bool RunsSandbox(const Element& e) {
-  static const std::set<std::string, std::less<>> kinds = {"manual", "autotools", "cmake",
-                                                           "make",   "meson",     "script"};
-  return kinds.contains(e.kind);
-}
+bool RunsSandbox(const Element& e) { return IsBuildElementKind(e.kind) || e.kind == "script"; }
 
 }  // namespace
 

@@ -340,9 +340,6 @@ TEST(ProjectTest, ElementErrorsNameFileLineColumnAndSuggest) {
        "e.bst:2:1: unknown key 'depnds' in element\n  hint: did you mean 'depends'?"},
       {{{"project.conf", kConf}, {"e.bst", "kind: autotool\n"}},
        "e.bst:1:1: unknown element kind 'autotool'\n  hint: did you mean 'autotools'?"},
-      {{{"project.conf", kConf}, {"e.bst", "kind: distutils\n"}},
-       "e.bst:1:1: element kind 'distutils' is recognised but not supported by crossfarm\n  "
-       "hint: use a manual element with explicit commands"},
       {{{"project.conf", kConf}, {"e.bst", "kind: junction\n"}},
        "e.bst:1:1: element kind 'junction' is recognised but not supported by crossfarm\n  "
        "hint: junctions are not supported: vendor the subproject's elements into this project"},

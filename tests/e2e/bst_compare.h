@@ -88,7 +88,7 @@ inline Shown ParseBstSections(const std::string& output) {
   Shown out;
   std::string element, section, text;
   auto flush = [&] {
-    if (element.empty()) return;
+    if (element.empty() || section == "end") return text.clear();
     ShownElement& e = out[element];
     YAML::Node y = YAML::Load(text);
     if (section == "key") e.key = y.as<std::string>();
@@ -101,9 +101,11 @@ inline Shown ParseBstSections(const std::string& output) {
   std::istringstream in(output);
   for (std::string line; std::getline(in, line);) {
     if (IsBstStatusLine(line)) continue;
-    if (line.starts_with("@@@ ")) {
+    if (line.starts_with("@@@% ")) {
       flush();
-      std::istringstream words(line.substr(4));
+      std::istringstream words(line.substr(5));
+      section.clear();
+      element.clear();
       words >> section >> element;
       continue;
     }
@@ -121,9 +123,12 @@ inline Shown ParseBstSections(const std::string& output) {
 inline Shown ShowWithBst(const std::string& project, const std::vector<std::string>& elements,
                          const std::vector<std::pair<std::string, std::string>>& options) {
   TempTree home("bst-home");
+  // bst fills in one field after the other and each with str.format() on the
+  // text from its %{ to the next '%': the '%' of each marker keeps a field's
+  // text clear of the braces in the ones before.
   const std::string format =
-      "@@@ key %{name}\n%{key}\n@@@ vars %{name}\n%{vars}\n@@@ env %{name}\n%{env}\n"
-      "@@@ config %{name}\n%{config}\n@@@ public %{name}\n%{public}";
+      "@@@% key %{name}\n%{key}\n@@@% vars %{name}\n%{vars}\n@@@% env %{name}\n%{env}\n"
+      "@@@% config %{name}\n%{config}\n@@@% public %{name}\n%{public}\n@@@% end";
   std::string h = home.path().string();
   auto r = RunCmd("cd " + ProjectDir(project) + " && XDG_CACHE_HOME=" + h + "/cache XDG_CONFIG_HOME=" +
                   h + "/config bst --no-interactive --no-colors" + OptionArgs(options) +

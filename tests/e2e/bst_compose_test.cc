@@ -67,5 +67,16 @@ TEST(BstComposeTest, SourceDefaultsAndSourceIncludesResolveLikeBst) {
   }
 }
 
+// Every element kind crossfarm builds, with bst 1.6's plugin defaults and
+// project.conf `elements:` overrides (pip, qmake), and notparallel.
+TEST(BstComposeTest, ElementKindsResolveLikeBst) {
+  ExpectSameForEach("kinds",
+                    {"autotools.bst", "cmake.bst", "compose.bst", "distutils.bst", "filter.bst",
+                     "import.bst", "make.bst", "makemaker.bst", "manual.bst", "meson.bst",
+                     "modulebuild.bst", "pip.bst", "qmake-notparallel.bst", "qmake.bst",
+                     "script.bst", "stack.bst"},
+                    {{}});
+}
+
 }  // namespace
 }  // namespace crossfarm::e2e
