@@ -452,6 +452,9 @@ Status ResolveBody(ProjectConfig& p, Element& e, const Node& defaults, const Nod
   CF_TRY(ResolveEnvironment(e, vars, *env, {&defaults, &node}, p.environment_nocache));
 
   CF_ASSIGN_OR_RETURN(NodePtr config, Layer({&defaults, &node}, "config"));
+  // bst's plugins reject unknown config keys (a typo would silently drop commands).
+  if (auto keys = ElementConfigKeys(e.kind))
+    CF_TRY(ValidateKeys(*config, *keys, "the config of kind '" + e.kind + "'"));
   CF_TRY(FinalAssertions(*config));
   CF_TRY(vars.SubstTree(*config));
   e.config_tree = config;

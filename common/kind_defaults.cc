@@ -245,6 +245,19 @@ bool IsBuildElementKind(std::string_view kind) {
   return false;
 }
 
+std::optional<std::vector<std::string_view>> ElementConfigKeys(std::string_view kind) {
+  // buildelement.py, compose.py, filter.py, script.py of bst 1.6.8.
+  if (IsBuildElementKind(kind))
+    return std::vector<std::string_view>{"configure-commands", "build-commands",
+                                         "install-commands", "strip-commands", "create-dev-shm"};
+  if (kind == "compose")
+    return std::vector<std::string_view>{"integrate", "include", "exclude", "include-orphans"};
+  if (kind == "filter") return std::vector<std::string_view>{"include", "exclude", "include-orphans"};
+  if (kind == "script")
+    return std::vector<std::string_view>{"commands", "root-read-only", "layout", "create-dev-shm"};
+  return std::nullopt;
+}
+
 std::string_view ElementKindDefaultsYaml(std::string_view kind) {
   return ElementKindSupport(kind) == KindSupport::kSupported ? ElementPluginYaml(kind)
                                                              : std::string_view();

@@ -340,6 +340,13 @@ TEST(ProjectTest, ElementErrorsNameFileLineColumnAndSuggest) {
        "e.bst:2:1: unknown key 'depnds' in element\n  hint: did you mean 'depends'?"},
       {{{"project.conf", kConf}, {"e.bst", "kind: autotool\n"}},
        "e.bst:1:1: unknown element kind 'autotool'\n  hint: did you mean 'autotools'?"},
+      {{{"project.conf", kConf}, {"e.bst", "kind: manual\nconfig:\n  build-comands:\n  - make\n"}},
+       "e.bst:3:3: unknown key 'build-comands' in the config of kind 'manual'\n  hint: did you "
+       "mean 'build-commands'?"},
+      {{{"project.conf", "name: test\nelements:\n  filter:\n    config:\n      exclud: []\n"},
+        {"e.bst", "kind: filter\n"}},
+       "project.conf:5:7: unknown key 'exclud' in the config of kind 'filter'\n  hint: did you "
+       "mean 'exclude'?"},
       {{{"project.conf", kConf}, {"e.bst", "kind: junction\n"}},
        "e.bst:1:1: element kind 'junction' is recognised but not supported by crossfarm\n  "
        "hint: junctions are not supported: vendor the subproject's elements into this project"},
