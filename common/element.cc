@@ -106,7 +106,26 @@ Result<NodePtr> KindDefaults(ProjectConfig& p, const std::string& kind) {
   return defaults;
 }
 
-Status CheckKind(const Node& node, const std::string& kind) {
+// "kind 'x' comes from a plugin (...)" for a kind of project.conf `plugins:`.
+std::optional<Status> PluginKindError(const ProjectConfig& p, const Node& node,
+                                      std::string_view what, const std::string& kind,
+                                      std::string_view supported) {
+  auto it = p.plugin_kinds.find(std::string(what) + ":" + kind);
+  if (it == p.plugin_kinds.end()) return std::nullopt;
+  return UserError(node.KeyProvenance("kind"),
+                   std::string(what) + " kind '" + kind + "' comes from a plugin, " + it->second +
+                       ", and crossfarm loads no plugins",
+                   "the kinds crossfarm has: " + std::string(supported));
+}
+
+constexpr std::string_view kSupportedElementKinds =
+    "import, manual, autotools, cmake, make, meson, pip, distutils, makemaker, modulebuild, qmake, "
+    "compose, stack, script, filter";
+constexpr std::string_view kSupportedSourceKinds =
+    "local, tar, patch, git, deb, debian-source, remote, zip, ostree, bzr";
+
+Status CheckKind(const ProjectConfig& p, const Node& node, const std::string& kind) {
+  if (auto err = PluginKindError(p, node, "element", kind, kSupportedElementKinds)) return *err;
   switch (ElementKindSupport(kind)) {
     case KindSupport::kSupported: return Status::Ok();
     case KindSupport::kUnsupported:
@@ -118,9 +137,7 @@ Status CheckKind(const Node& node, const std::string& kind) {
   }
   std::string near = DidYouMean(kind, KnownElementKinds());
   return UserError(node.KeyProvenance("kind"), "unknown element kind '" + kind + "'",
-                   near.empty() ? "supported kinds: import, manual, autotools, cmake, make, "
-                                  "meson, pip, distutils, makemaker, modulebuild, qmake, "
-                                  "compose, stack, script, filter"
+                   near.empty() ? "supported kinds: " + std::string(kSupportedElementKinds)
                                 : "did you mean '" + near + "'?");
 }
 
@@ -226,10 +243,11 @@ Result<SourceSpec> ParseSource(ProjectConfig& p, const Node& src) {
   if (!src.IsMapping()) return Err(UserError(src.Where(), "a source must be a mapping"));
   CF_ASSIGN_OR_RETURN(s.kind, GetString(src, "kind", std::nullopt));
   if (!IsKnownSourceKind(s.kind)) {
+    if (auto err = PluginKindError(p, src, "source", s.kind, kSupportedSourceKinds))
+      return Err(*err);
     std::string near = DidYouMean(s.kind, KnownSourceKinds());
     return Err(UserError(src.KeyProvenance("kind"), "unknown source kind '" + s.kind + "'",
-                         near.empty() ? "supported: local, tar, patch, git, deb, debian-source, "
-                                        "remote, zip, ostree, bzr"
+                         near.empty() ? "supported: " + std::string(kSupportedSourceKinds)
                                       : "did you mean '" + near + "'?"));
   }
   NodePtr config = Node::MakeMapping(src.mark);
@@ -481,7 +499,7 @@ Result<std::unique_ptr<Element>> ResolveElement(ProjectConfig& p, const std::str
       chain, &eval));
   CF_TRY(ValidateKeys(*node, kElementKeys, "element"));
   CF_ASSIGN_OR_RETURN(e->kind, GetString(*node, "kind", std::nullopt));
-  CF_TRY(CheckKind(*node, e->kind));
+  CF_TRY(CheckKind(p, *node, e->kind));
   CF_ASSIGN_OR_RETURN(e->description, GetString(*node, "description", ""));
   CF_TRY(ParseDeps(*node, "build-depends", DepType::kBuild, e->dep_specs));
   CF_TRY(ParseDeps(*node, "runtime-depends", DepType::kRuntime, e->dep_specs));

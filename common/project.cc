@@ -57,6 +57,29 @@ Result<int> FormatVersion(const Node& config) {
   return Err(UserError(v->Where(), "format-version must be an integer"));
 }
 
+// project.conf `plugins:` (a list of {origin, package-name | path, elements,
+// sources}): which kinds come from which plugin, for errors.
+Status ReadPluginKinds(const Node& config, std::map<std::string, std::string>& out) {
+  NodePtr plugins = config.Get("plugins");
+  if (!plugins || !plugins->IsSequence()) return Status::Ok();
+  for (const auto& origin : plugins->items) {
+    if (!origin->IsMapping()) continue;
+    CF_ASSIGN_OR_RETURN(std::string type, GetString(*origin, "origin", ""));
+    CF_ASSIGN_OR_RETURN(std::string package, GetString(*origin, "package-name", ""));
+    CF_ASSIGN_OR_RETURN(std::string path, GetString(*origin, "path", ""));
+    std::string from = type == "pip"     ? "pip package '" + package + "'"
+                       : type == "local" ? "local plugin in '" + path + "'"
+                                         : type + " plugin";
+    from += " (" + origin->Where().ToString() + ")";
+    for (std::string_view what : {"element", "source"}) {
+      CF_ASSIGN_OR_RETURN(NodePtr kinds, GetMapping(*origin, std::string(what) + "s"));
+      if (kinds)
+        for (const auto& [kind, _] : kinds->map) out[std::string(what) + ":" + kind] = from;
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Project>> Project::Load(const LoadOptions& options) {
@@ -113,6 +136,7 @@ Status Project::ExtractSettings(Node& config, const Node& raw, const LoadOptions
   CF_ASSIGN_OR_RETURN(config_.name, GetString(config, "name", std::nullopt));
   CF_ASSIGN_OR_RETURN(config_.element_overrides, GetMapping(config, "elements"));
   CF_ASSIGN_OR_RETURN(config_.source_overrides, GetMapping(config, "sources"));
+  CF_TRY(ReadPluginKinds(config, config_.plugin_kinds));
   config.Erase("elements");
   config.Erase("sources");
   CF_TRY(FinalAssertions(config));
