@@ -6,6 +6,7 @@
 #include <unordered_set>
 
 #include "common/graph.h"
+#include "common/kind_defaults.h"
 #include "common/provenance.h"
 
 namespace crossfarm::client {
@@ -55,7 +56,7 @@ constexpr const char* kBuildPhases[] = {"configure-commands", "build-commands",
 Status FillKind(const Element& e, JobSpec& spec) {
   const YAML::Node& c = e.config();
   const std::string& k = e.kind;
-  if (k == "manual" || k == "autotools" || k == "cmake" || k == "make" || k == "meson") {
+  if (IsBuildElementKind(k)) {
     spec.kind = JobKind::kSandbox;
     for (const char* phase : kBuildPhases) spec.phases.emplace_back(phase, StringList(c[phase]));
   } else if (k == "script") {

@@ -141,6 +141,25 @@ Result<std::string> Render(const std::string& fmt, const ElementView& v) {
   return out;
 }
 
+// The loader's tree as JSON: scalars are strings, as in the YAML.
+nlohmann::json TreeJson(const Node* n) {
+  if (!n || n->IsNull()) return nullptr;
+  if (n->IsScalar()) return n->scalar;
+  nlohmann::json out = n->IsSequence() ? nlohmann::json::array() : nlohmann::json::object();
+  for (const auto& item : n->items) out.push_back(TreeJson(item.get()));
+  for (const auto& [k, item] : n->map) out[k] = TreeJson(item.get());
+  return out;
+}
+
+nlohmann::json SourcesJson(const Element& e) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& s : e.sources)
+    out.push_back({{"kind", s.kind},
+                   {"config", TreeJson(s.tree.get())},
+                   {"ref", s.ref_text ? nlohmann::json(*s.ref_text) : nlohmann::json()}});
+  return out;
+}
+
 nlohmann::json ToJson(const ElementView& v) {
   const Element& e = *v.element;
   nlohmann::json j;
@@ -154,6 +173,9 @@ nlohmann::json ToJson(const ElementView& v) {
   j["accel"] = v.accel;
   j["variables"] = e.variables;
   j["environment"] = e.environment;
+  j["config"] = TreeJson(e.config_tree.get());
+  j["public"] = TreeJson(e.public_tree.get());
+  j["sources"] = SourcesJson(e);
   auto names = [](const std::vector<Element*>& ds) {
     std::vector<std::string> out;
     for (auto* d : ds) out.push_back(d->name);

@@ -71,7 +71,14 @@ Status CompositeList(Node& target, const std::string& key, const Node& source, c
   NodeMark kmark = static_cast<size_t>(si) < source.key_marks.size()
                        ? source.key_marks[static_cast<size_t>(si)] : NodeMark{};
   if (sval.IsSequence()) {
-    target.Set(key, sval.Clone(), kmark);
+    // bst 1.6 (_yaml.composite_list): (?) lists accumulate, so that the
+    // conditionals of every include composed before options are evaluated
+    // (project.conf) all apply, the lower layer's first.
+    if (key == "(?)" && tval && tval->IsSequence()) {
+      for (const auto& it : sval.items) tval->items.push_back(it->Clone());
+    } else {
+      target.Set(key, sval.Clone(), kmark);
+    }
     return Status::Ok();
   }
   CF_TRY(CheckDirective(sval));
@@ -146,7 +153,8 @@ static std::string ChainText(const std::vector<std::string>& chain, const std::s
 }
 
 static Status IncludeOne(Node& node, const std::string& file, const Provenance& where,
-                         const IncludeLoader& load, std::vector<std::string>& chain) {
+                         const IncludeLoader& load, std::vector<std::string>& chain,
+                         const ConditionEvaluator* eval) {
   if (file.find(':') != std::string::npos)
     return UserError(where, "cannot include '" + file + "': junctions are not supported");
   if (std::find(chain.begin(), chain.end(), file) != chain.end())
@@ -154,7 +162,8 @@ static Status IncludeOne(Node& node, const std::string& file, const Provenance& 
                      "remove one of the (@) includes in this chain");
   CF_ASSIGN_OR_RETURN(NodePtr included, load(file, where));
   chain.push_back(file);
-  Status st = ProcessIncludes(*included, load, chain);
+  Status st = eval ? ProcessConditionals(*included, *eval) : Status::Ok();
+  if (st.ok()) st = ProcessIncludes(*included, load, chain, eval);
   chain.pop_back();
   CF_TRY(st);
   // The including mapping's own keys win over the included ones.
@@ -165,9 +174,10 @@ static Status IncludeOne(Node& node, const std::string& file, const Provenance& 
   return Composite(node, old);
 }
 
-Status ProcessIncludes(Node& node, const IncludeLoader& load, std::vector<std::string>& chain) {
+Status ProcessIncludes(Node& node, const IncludeLoader& load, std::vector<std::string>& chain,
+                       const ConditionEvaluator* eval) {
   if (node.IsSequence()) {
-    for (auto& it : node.items) CF_TRY(ProcessIncludes(*it, load, chain));
+    for (auto& it : node.items) CF_TRY(ProcessIncludes(*it, load, chain, eval));
     return Status::Ok();
   }
   if (!node.IsMapping()) return Status::Ok();
@@ -176,9 +186,9 @@ Status ProcessIncludes(Node& node, const IncludeLoader& load, std::vector<std::s
     CF_ASSIGN_OR_RETURN(auto files, IncludeList(node));
     node.Erase("(@)");
     for (auto it = files.rbegin(); it != files.rend(); ++it)
-      CF_TRY(IncludeOne(node, *it, where, load, chain));
+      CF_TRY(IncludeOne(node, *it, where, load, chain, eval));
   }
-  for (auto& [k, v] : node.map) CF_TRY(ProcessIncludes(*v, load, chain));
+  for (auto& [k, v] : node.map) CF_TRY(ProcessIncludes(*v, load, chain, eval));
   return Status::Ok();
 }
 

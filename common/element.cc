@@ -106,21 +106,38 @@ Result<NodePtr> KindDefaults(ProjectConfig& p, const std::string& kind) {
   return defaults;
 }
 
-Status CheckKind(const Node& node, const std::string& kind) {
+// "kind 'x' comes from a plugin (...)" for a kind of project.conf `plugins:`.
+std::optional<Status> PluginKindError(const ProjectConfig& p, const Node& node,
+                                      std::string_view what, const std::string& kind,
+                                      std::string_view supported) {
+  auto it = p.plugin_kinds.find(std::string(what) + ":" + kind);
+  if (it == p.plugin_kinds.end()) return std::nullopt;
+  return UserError(node.KeyProvenance("kind"),
+                   std::string(what) + " kind '" + kind + "' comes from a plugin, " + it->second +
+                       ", and crossfarm loads no plugins",
+                   "the kinds crossfarm has: " + std::string(supported));
+}
+
+constexpr std::string_view kSupportedElementKinds =
+    "import, manual, autotools, cmake, make, meson, pip, distutils, makemaker, modulebuild, qmake, "
+    "compose, stack, script, filter";
+constexpr std::string_view kSupportedSourceKinds =
+    "local, tar, patch, git, deb, debian-source, remote, zip, ostree, bzr";
+
+Status CheckKind(const ProjectConfig& p, const Node& node, const std::string& kind) {
+  if (auto err = PluginKindError(p, node, "element", kind, kSupportedElementKinds)) return *err;
   switch (ElementKindSupport(kind)) {
     case KindSupport::kSupported: return Status::Ok();
     case KindSupport::kUnsupported:
       return UserError(node.KeyProvenance("kind"),
                        "element kind '" + kind + "' is recognised but not supported by crossfarm",
-                       kind == "junction" ? "junctions are not supported: vendor the subproject's "
-                                            "elements into this project"
-                                          : "use a manual element with explicit commands");
+                       "junctions are not supported: vendor the subproject's elements into "
+                       "this project");
     case KindSupport::kUnknown: break;
   }
   std::string near = DidYouMean(kind, KnownElementKinds());
   return UserError(node.KeyProvenance("kind"), "unknown element kind '" + kind + "'",
-                   near.empty() ? "supported kinds: import, manual, autotools, cmake, make, "
-                                  "meson, compose, stack, script, filter"
+                   near.empty() ? "supported kinds: " + std::string(kSupportedElementKinds)
                                 : "did you mean '" + near + "'?");
 }
 
@@ -228,10 +245,11 @@ Result<SourceSpec> ParseSource(ProjectConfig& p, const Node& src, const std::str
   if (!src.IsMapping()) return Err(UserError(src.Where(), "a source must be a mapping"));
   CF_ASSIGN_OR_RETURN(s.kind, GetString(src, "kind", std::nullopt));
   if (!IsKnownSourceKind(s.kind)) {
+    if (auto err = PluginKindError(p, src, "source", s.kind, kSupportedSourceKinds))
+      return Err(*err);
     std::string near = DidYouMean(s.kind, KnownSourceKinds());
     return Err(UserError(src.KeyProvenance("kind"), "unknown source kind '" + s.kind + "'",
-                         near.empty() ? "supported: local, tar, patch, git, deb, debian-source, "
-                                        "remote, zip, ostree, bzr"
+                         near.empty() ? "supported: " + std::string(kSupportedSourceKinds)
                                       : "did you mean '" + near + "'?"));
   }
   NodePtr config = Node::MakeMapping(src.mark);
@@ -274,13 +292,23 @@ Status CheckProtected(const Node& vars) {
   return Status::Ok();
 }
 
+// Python's str.strip().
+std::string_view Stripped(std::string_view s) {
+  constexpr std::string_view kSpace = " \t\n\r\f\v";
+  size_t start = s.find_first_not_of(kSpace);
+  if (start == std::string_view::npos) return {};
+  return s.substr(start, s.find_last_not_of(kSpace) - start + 1);
+}
+
 Status ResolveEnvironment(Element& e, const Variables& vars, const Node& env,
                           std::initializer_list<const Node*> nocache_layers,
                           const std::vector<std::string>& project_nocache) {
   for (const auto& [k, v] : env.map) {
     if (!v->IsScalar() && !v->IsNull())
       return UserError(v->Where(), "environment variable '" + k + "' must be a string");
-    CF_ASSIGN_OR_RETURN(e.environment[k], vars.Subst(v->scalar, v->Where()));
+    // bst reads every string stripped (_yaml.node_get): meson's NINJAJOBS is
+    // "%{max-jobs}\n" in its YAML.
+    CF_ASSIGN_OR_RETURN(e.environment[k], vars.Subst(Stripped(v->scalar), v->Where()));
   }
   e.environment_nocache.insert(project_nocache.begin(), project_nocache.end());
   for (const Node* layer : nocache_layers) {
@@ -332,9 +360,7 @@ Status SubstSplitRules(const Variables& vars, Node& splits) {
       return UserError(rules->Where(), "split rules of domain '" + domain + "' must be a list");
     for (auto& r : rules->items) {
       CF_TRY(vars.SubstTree(*r));
-      auto& s = r->scalar;
-      s.erase(0, s.find_first_not_of(" \t\n"));
-      s.erase(s.find_last_not_of(" \t\n") + 1);
+      r->scalar = std::string(Stripped(r->scalar));
     }
   }
   return Status::Ok();
@@ -456,6 +482,9 @@ Status ResolveBody(ProjectConfig& p, Element& e, const Node& defaults, const Nod
   CF_TRY(ResolveEnvironment(e, vars, *env, {&defaults, &node}, p.environment_nocache));
 
   CF_ASSIGN_OR_RETURN(NodePtr config, Layer({&defaults, &node}, "config"));
+  // bst's plugins reject unknown config keys (a typo would silently drop commands).
+  if (auto keys = ElementConfigKeys(e.kind))
+    CF_TRY(ValidateKeys(*config, *keys, "the config of kind '" + e.kind + "'"));
   CF_TRY(FinalAssertions(*config));
   e.unsubstituted_config = config->Clone();  // what `show %{config}` prints, as bst
   CF_TRY(vars.SubstTree(*config));
@@ -482,14 +511,16 @@ Result<std::unique_ptr<Element>> ResolveElement(ProjectConfig& p, const std::str
   e->name = name;
   e->where = node->Where();
   e->where.line = e->where.column = 0;
+  // bst 1.6's element order (common/directives.h): conditionals, then includes.
   std::vector<std::string> chain = {e->where.file};
+  ConditionEvaluator eval = [&p](const std::string& x) { return p.options.Evaluate(x); };
+  CF_TRY(ProcessConditionals(*node, eval));
   CF_TRY(ProcessIncludes(
       *node, [&p](const std::string& f, const Provenance& w) { return p.LoadInclude(f, w); },
-      chain));
-  CF_TRY(ProcessConditionals(*node, [&p](const std::string& x) { return p.options.Evaluate(x); }));
+      chain, &eval));
   CF_TRY(ValidateKeys(*node, kElementKeys, "element"));
   CF_ASSIGN_OR_RETURN(e->kind, GetString(*node, "kind", std::nullopt));
-  CF_TRY(CheckKind(*node, e->kind));
+  CF_TRY(CheckKind(p, *node, e->kind));
   CF_ASSIGN_OR_RETURN(e->description, GetString(*node, "description", ""));
   CF_TRY(ParseDeps(*node, "build-depends", DepType::kBuild, e->dep_specs));
   CF_TRY(ParseDeps(*node, "runtime-depends", DepType::kRuntime, e->dep_specs));

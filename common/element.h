@@ -126,6 +126,10 @@ struct ProjectConfig {
   NodePtr element_overrides;  // `elements:` (may be null)
   NodePtr source_overrides;   // `sources:` (may be null)
   std::shared_ptr<const TrackedRefs> tracked_refs;  // refs tracked into the cache (may be null)
+  // Kinds that project.conf `plugins:` declares ("element:NAME" / "source:NAME")
+  // -> where from ("pip package 'x' (project.conf:L:C)"), for errors: crossfarm
+  // loads no plugins.
+  std::map<std::string, std::string> plugin_kinds;
   std::map<std::string, NodePtr> include_cache;     // parsed include files
   std::map<std::string, NodePtr> kind_defaults;     // plugin yaml <- overrides
   // Per kind: project variables <- kind defaults, resolved once and reused by

@@ -2,9 +2,11 @@
 
 #include <algorithm>
 
-// The default YAML of BuildStream 1.6 (data/projectconfig.yaml and
-// plugins/elements/*.yaml of the 1.6.8 release Debian 12 ships as `buildstream`),
-// so kinds compose exactly as bst composes them.
+#include "common/element_plugin_yaml.h"
+
+// The builtin project configuration of BuildStream 1.6 (data/projectconfig.yaml
+// of the 1.6.8 release Debian 12 ships as `buildstream`) and the table of
+// element kinds; their plugin YAML is in common/element_plugin_yaml.cc.
 namespace crossfarm {
 namespace {
 
@@ -206,390 +208,22 @@ defaults:
   targets: []
 )YAML";
 
-constexpr std::string_view kImport = R"YAML(
-config:
-  source: /
-  target: /
-)YAML";
-
-constexpr std::string_view kManual = R"YAML(
-config:
-  configure-commands: []
-  build-commands: []
-  install-commands: []
-  strip-commands:
-  - |
-    %{strip-binaries}
-environment:
-  MAKEFLAGS: -j%{max-jobs}
-  V: 1
-environment-nocache:
-- MAKEFLAGS
-- V
-)YAML";
-
-constexpr std::string_view kAutotools = R"YAML(
-# Autotools default configurations
-
-variables:
-
-  autogen: |
-    export NOCONFIGURE=1;
-
-    if [ -x %{conf-cmd} ]; then true;
-    elif [ -x autogen ]; then ./autogen;
-    elif [ -x autogen.sh ]; then ./autogen.sh;
-    elif [ -x bootstrap ]; then ./bootstrap;
-    elif [ -x bootstrap.sh ]; then ./bootstrap.sh;
-    else autoreconf -ivf;
-    fi
-
-  # Project-wide extra arguments to be passed to `configure`
-  conf-global: ''
-
-  # Element-specific extra arguments to be passed to `configure`.
-  conf-local: ''
-
-  # For backwards compatibility only, do not use.
-  conf-extra: ''
-
-  conf-cmd: ./configure
-  conf-args: |
-
-    --prefix=%{prefix} \
-    --exec-prefix=%{exec_prefix} \
-    --bindir=%{bindir} \
-    --sbindir=%{sbindir} \
-    --sysconfdir=%{sysconfdir} \
-    --datadir=%{datadir} \
-    --includedir=%{includedir} \
-    --libdir=%{libdir} \
-    --libexecdir=%{libexecdir} \
-    --localstatedir=%{localstatedir} \
-    --sharedstatedir=%{sharedstatedir} \
-    --mandir=%{mandir} \
-    --infodir=%{infodir} %{conf-extra} %{conf-global} %{conf-local}
-
-  configure: |
-
-    %{conf-cmd} %{conf-args}
-
-  make: make
-  make-install: make -j1 DESTDIR="%{install-root}" install
-
-  # Set this if the sources cannot handle parallelization.
-  #
-  # notparallel: True
-
-config:
-
-  # Commands for configuring the software
-  #
-  configure-commands:
-  - |
-    %{autogen}
-  - |
-    %{configure}
-
-  # Commands for building the software
-  #
-  build-commands:
-  - |
-    %{make}
-
-  # Commands for installing the software into a
-  # destination folder
-  #
-  install-commands:
-  - |
-    %{make-install}
-
-  # Commands for stripping debugging information out of
-  # installed binaries
-  #
-  strip-commands:
-  - |
-    %{strip-binaries}
-
-# Use max-jobs CPUs for building and enable verbosity
-environment:
-  MAKEFLAGS: -j%{max-jobs}
-  V: 1
-
-# And dont consider MAKEFLAGS or V as something which may
-# effect build output.
-environment-nocache:
-- MAKEFLAGS
-- V
-)YAML";
-
-constexpr std::string_view kCmake = R"YAML(
-# CMake default configuration
-
-variables:
-
-  build-dir: _builddir
-
-  # Project-wide extra arguments to be passed to `cmake`
-  cmake-global: ''
-
-  # Element-specific extra arguments to be passed to `cmake`.
-  cmake-local: ''
-
-  # For backwards compatibility only, do not use.
-  cmake-extra: ''
-
-  # The cmake generator to use
-  generator: Unix Makefiles
-
-  cmake-args: |
-
-    -DCMAKE_INSTALL_PREFIX:PATH="%{prefix}" \
-    -DCMAKE_INSTALL_LIBDIR:PATH="%{lib}" %{cmake-extra} %{cmake-global} %{cmake-local}
-
-  cmake: |
-
-    cmake -B%{build-dir} -H. -G"%{generator}" %{cmake-args}
-
-  make: cmake --build %{build-dir} -- ${JOBS}
-  make-install: env DESTDIR="%{install-root}" cmake --build %{build-dir} --target install
-
-  # Set this if the sources cannot handle parallelization.
-  #
-  # notparallel: True
-
-config:
-
-  # Commands for configuring the software
-  #
-  configure-commands:
-  - |
-    %{cmake}
-
-  # Commands for building the software
-  #
-  build-commands:
-  - |
-    %{make}
-
-  # Commands for installing the software into a
-  # destination folder
-  #
-  install-commands:
-  - |
-    %{make-install}
-
-  # Commands for stripping debugging information out of
-  # installed binaries
-  #
-  strip-commands:
-  - |
-    %{strip-binaries}
-
-# Use max-jobs CPUs for building and enable verbosity
-environment:
-  JOBS: -j%{max-jobs}
-  V: 1
-
-# And dont consider JOBS or V as something which may
-# effect build output.
-environment-nocache:
-- JOBS
-- V
-)YAML";
-
-constexpr std::string_view kMake = R"YAML(
-# make default configurations
-
-variables:
-  make-args: >-
-    PREFIX="%{prefix}"
-  make-install-args: >-
-    %{make-args}
-    DESTDIR="%{install-root}"
-    install
-  make: make %{make-args}
-  make-install: make -j1 %{make-install-args}
-
-  # Set this if the sources cannot handle parallelization.
-  #
-  # notparallel: True
-
-config:
-
-  # Commands for building the software
-  #
-  build-commands:
-  - |
-    %{make}
-
-  # Commands for installing the software into a
-  # destination folder
-  #
-  install-commands:
-  - |
-    %{make-install}
-
-  # Commands for stripping debugging information out of
-  # installed binaries
-  #
-  strip-commands:
-  - |
-    %{strip-binaries}
-
-# Use max-jobs CPUs for building and enable verbosity
-environment:
-  MAKEFLAGS: -j%{max-jobs}
-  V: 1
-
-# And dont consider MAKEFLAGS or V as something which may
-# effect build output.
-environment-nocache:
-- MAKEFLAGS
-- V
-)YAML";
-
-constexpr std::string_view kMeson = R"YAML(
-# Meson default configuration
-
-variables:
-
-  build-dir: _builddir
-
-  # Project-wide extra arguments to be passed to `meson`
-  meson-global: ''
-
-  # Element-specific extra arguments to be passed to `meson`.
-  meson-local: ''
-
-  # For backwards compatibility only, do not use.
-  meson-extra: ''
-
-  meson-args: |
-
-    --prefix=%{prefix} \
-    --bindir=%{bindir} \
-    --sbindir=%{sbindir} \
-    --sysconfdir=%{sysconfdir} \
-    --datadir=%{datadir} \
-    --includedir=%{includedir} \
-    --libdir=%{libdir} \
-    --libexecdir=%{libexecdir} \
-    --localstatedir=%{localstatedir} \
-    --sharedstatedir=%{sharedstatedir} \
-    --mandir=%{mandir} \
-    --infodir=%{infodir} %{meson-extra} %{meson-global} %{meson-local}
-
-  meson: meson %{build-dir} %{meson-args}
-
-  ninja: |
-    ninja -j ${NINJAJOBS} -C %{build-dir}
-
-  ninja-install: |
-    env DESTDIR="%{install-root}" ninja -C %{build-dir} install
-
-  # Set this if the sources cannot handle parallelization.
-  #
-  # notparallel: True
-
-config:
-
-  # Commands for configuring the software
-  #
-  configure-commands:
-  - |
-    %{meson}
-
-  # Commands for building the software
-  #
-  build-commands:
-  - |
-    %{ninja}
-
-  # Commands for installing the software into a
-  # destination folder
-  #
-  install-commands:
-  - |
-    %{ninja-install}
-
-  # Commands for stripping debugging information out of
-  # installed binaries
-  #
-  strip-commands:
-  - |
-    %{strip-binaries}
-
-# Use max-jobs CPUs for building
-environment:
-  NINJAJOBS: |
-    %{max-jobs}
-
-# And dont consider NINJAJOBS as something which may
-# effect build output.
-environment-nocache:
-- NINJAJOBS
-)YAML";
-
-constexpr std::string_view kCompose = R"YAML(
-config:
-  integrate: True
-  include: []
-  exclude: []
-  include-orphans: True
-)YAML";
-
-constexpr std::string_view kScript = R"YAML(
-# Common script element variables
-variables:
-  # Defines the directory commands will be run from.
-  cwd: /
-
-# Script element configuration
-config:
-
-  # Defines whether to run the sandbox with '/' read-only.
-  # It is recommended to set root as read-only wherever possible.
-  root-read-only: False
-
-  # Defines whether we should mount a tmpfs filesystem at /dev/shm
-  #
-  create-dev-shm: False
-
-  # Defines where to stage elements which are direct or indirect dependencies.
-  # By default, all direct dependencies are staged to '/'.
-  # This is also commonly used to take one element as an environment
-  # containing the tools used to operate on the other element.
-  # layout:
-  # - element: foo-tools.bst
-  #   destination: /
-  # - element: foo-system.bst
-  #   destination: %{build-root}
-
-  # List of commands to run in the sandbox.
-  commands: []
-
-)YAML";
-
-constexpr std::string_view kFilter = R"YAML(
-config:
-  include: []
-  exclude: []
-  include-orphans: False
-)YAML";
-
+// BuildStream 1.6's core element kinds.
 struct KindEntry {
   std::string_view name;
-  std::string_view yaml;
-  bool supported;
+  KindSupport support;
+  bool build_element;  // a BuildElement: configure/build/install/strip commands
 };
 
 constexpr KindEntry kKinds[] = {
-    {"import", kImport, true},       {"manual", kManual, true},   {"autotools", kAutotools, true},
-    {"cmake", kCmake, true},         {"make", kMake, true},       {"meson", kMeson, true},
-    {"compose", kCompose, true},     {"stack", "", true},         {"script", kScript, true},
-    {"filter", kFilter, true},       {"distutils", "", false},    {"pip", "", false},
-    {"junction", "", false},
+    {"import", KindSupport::kSupported, false},    {"manual", KindSupport::kSupported, true},
+    {"autotools", KindSupport::kSupported, true},  {"cmake", KindSupport::kSupported, true},
+    {"make", KindSupport::kSupported, true},       {"meson", KindSupport::kSupported, true},
+    {"pip", KindSupport::kSupported, true},        {"distutils", KindSupport::kSupported, true},
+    {"makemaker", KindSupport::kSupported, true},  {"modulebuild", KindSupport::kSupported, true},
+    {"qmake", KindSupport::kSupported, true},      {"compose", KindSupport::kSupported, false},
+    {"stack", KindSupport::kSupported, false},     {"script", KindSupport::kSupported, false},
+    {"filter", KindSupport::kSupported, false},    {"junction", KindSupport::kUnsupported, false},
 };
 
 constexpr std::string_view kSourceKinds[] = {"local", "tar",   "patch",  "git",   "deb",
@@ -601,14 +235,32 @@ std::string_view BuiltinProjectDefaultsYaml() { return kProjectConfig; }
 
 KindSupport ElementKindSupport(std::string_view kind) {
   for (const auto& k : kKinds)
-    if (k.name == kind) return k.supported ? KindSupport::kSupported : KindSupport::kUnsupported;
+    if (k.name == kind) return k.support;
   return KindSupport::kUnknown;
 }
 
-std::string_view ElementKindDefaultsYaml(std::string_view kind) {
+bool IsBuildElementKind(std::string_view kind) {
   for (const auto& k : kKinds)
-    if (k.name == kind) return k.yaml;
-  return {};
+    if (k.name == kind) return k.build_element;
+  return false;
+}
+
+std::optional<std::vector<std::string_view>> ElementConfigKeys(std::string_view kind) {
+  // buildelement.py, compose.py, filter.py, script.py of bst 1.6.8.
+  if (IsBuildElementKind(kind))
+    return std::vector<std::string_view>{"configure-commands", "build-commands",
+                                         "install-commands", "strip-commands", "create-dev-shm"};
+  if (kind == "compose")
+    return std::vector<std::string_view>{"integrate", "include", "exclude", "include-orphans"};
+  if (kind == "filter") return std::vector<std::string_view>{"include", "exclude", "include-orphans"};
+  if (kind == "script")
+    return std::vector<std::string_view>{"commands", "root-read-only", "layout", "create-dev-shm"};
+  return std::nullopt;
+}
+
+std::string_view ElementKindDefaultsYaml(std::string_view kind) {
+  return ElementKindSupport(kind) == KindSupport::kSupported ? ElementPluginYaml(kind)
+                                                             : std::string_view();
 }
 
 std::vector<std::string_view> KnownElementKinds() {

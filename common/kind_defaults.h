@@ -4,6 +4,7 @@
 // crossfarm builds.
 #pragma once
 
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -14,6 +15,13 @@ std::string_view BuiltinProjectDefaultsYaml();
 
 enum class KindSupport { kSupported, kUnsupported, kUnknown };
 KindSupport ElementKindSupport(std::string_view kind);
+// A BuildElement kind (manual, autotools, cmake, make, meson, pip, distutils,
+// makemaker, modulebuild, qmake): runs config's configure-, build-, install-
+// and strip-commands in a sandbox.
+bool IsBuildElementKind(std::string_view kind);
+// The keys the kind's bst 1.6 plugin accepts in `config:` (its configure()'s
+// node_validate), or nullopt where the plugin checks none (import, stack).
+std::optional<std::vector<std::string_view>> ElementConfigKeys(std::string_view kind);
 // Default YAML of a supported element kind ("" for kinds without a .yaml).
 std::string_view ElementKindDefaultsYaml(std::string_view kind);
 // Supported and recognised-but-unsupported kinds, for did-you-mean.

@@ -83,15 +83,17 @@ Status OptionPool::DeclareOne(const std::string& name, const Node& node, const A
     CF_ASSIGN_OR_RETURN(auto def, GetStringList(node, "default"));
     CF_TRY(SetValue(o, Join(def, ","), node.KeyProvenance("default")));
   } else if (o.type == "arch") {
-    // bst: the first value naming the host arch; otherwise the host arch
-    // itself, which Validate() rejects unless the user overrides it.
+    // bst: uname's machine name, which must be listed. crossfarm: that exact
+    // name when listed, else the first value naming the same arch; otherwise
+    // the host arch itself, which Validate() rejects unless overridden.
     std::string host(arch.host ? arch.host->name : HostArch().name);
     std::string def = host;
-    for (const auto& v : o.values)
-      if (CanonicalArchName(v) == host) {
-        def = v;
-        break;
-      }
+    if (std::find(o.values.begin(), o.values.end(), host) == o.values.end())
+      for (const auto& v : o.values)
+        if (CanonicalArchName(v) == host) {
+          def = v;
+          break;
+        }
     o.value = ExprValue::String(def);
   } else {  // os
     CF_ASSIGN_OR_RETURN(std::string def, GetString(node, "default", "Linux"));

@@ -3,7 +3,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <set>
 #include <filesystem>
 #include <thread>
 
@@ -56,6 +55,29 @@ Result<int> FormatVersion(const Node& config) {
   } catch (...) {  // std::stoi: invalid_argument / out_of_range
   }
   return Err(UserError(v->Where(), "format-version must be an integer"));
+}
+
+// project.conf `plugins:` (a list of {origin, package-name | path, elements,
+// sources}): which kinds come from which plugin, for errors.
+Status ReadPluginKinds(const Node& config, std::map<std::string, std::string>& out) {
+  NodePtr plugins = config.Get("plugins");
+  if (!plugins || !plugins->IsSequence()) return Status::Ok();
+  for (const auto& origin : plugins->items) {
+    if (!origin->IsMapping()) continue;
+    CF_ASSIGN_OR_RETURN(std::string type, GetString(*origin, "origin", ""));
+    CF_ASSIGN_OR_RETURN(std::string package, GetString(*origin, "package-name", ""));
+    CF_ASSIGN_OR_RETURN(std::string path, GetString(*origin, "path", ""));
+    std::string from = type == "pip"     ? "pip package '" + package + "'"
+                       : type == "local" ? "local plugin in '" + path + "'"
+                                         : type + " plugin";
+    from += " (" + origin->Where().ToString() + ")";
+    for (std::string_view what : {"element", "source"}) {
+      CF_ASSIGN_OR_RETURN(NodePtr kinds, GetMapping(*origin, std::string(what) + "s"));
+      if (kinds)
+        for (const auto& [kind, _] : kinds->map) out[std::string(what) + ":" + kind] = from;
+    }
+  }
+  return Status::Ok();
 }
 
 }  // namespace
@@ -120,6 +142,7 @@ Status Project::ExtractSettings(Node& config, const Node& raw, const LoadOptions
                         TrackedRefs::Load(tracked_refs_path()));
     if (!tracked.empty()) config_.tracked_refs = std::make_shared<const TrackedRefs>(std::move(tracked));
   }
+  CF_TRY(ReadPluginKinds(config, config_.plugin_kinds));
   config.Erase("elements");
   config.Erase("sources");
   CF_TRY(FinalAssertions(config));
@@ -179,11 +202,7 @@ Result<std::vector<Element*>> Project::LoadTargets(const std::vector<std::string
 namespace {
 
 // Kinds that run commands in a sandbox: the only ones an accelerator helps.
-bool RunsSandbox(const Element& e) {
-  static const std::set<std::string, std::less<>> kinds = {"manual", "autotools", "cmake",
-                                                           "make",   "meson",     "script"};
-  return kinds.contains(e.kind);
-}
+bool RunsSandbox(const Element& e) { return IsBuildElementKind(e.kind) || e.kind == "script"; }
 
 }  // namespace
 

@@ -21,8 +21,11 @@ class EventReader {
   EventReader(std::string_view text, std::shared_ptr<const std::string> file)
       : file_(std::move(file)) {
     yaml_parser_initialize(&parser_);
-    yaml_parser_set_input_string(&parser_, reinterpret_cast<const unsigned char*>(text.data()),
-                                 text.size());
+    // libyaml asserts a non-null input; an empty string_view may have none.
+    static const unsigned char kEmpty[] = "";
+    yaml_parser_set_input_string(
+        &parser_, text.empty() ? kEmpty : reinterpret_cast<const unsigned char*>(text.data()),
+        text.size());
   }
   ~EventReader() { yaml_parser_delete(&parser_); }
   EventReader(const EventReader&) = delete;

@@ -127,6 +127,12 @@ TEST(OptionPoolTest, ArchOptionDefaultsToTheConfiguredArchUnderItsProjectSpellin
   EXPECT_EQ(Get(*arm, "machine_arch == 'arm'"), "true");
 }
 
+TEST(OptionPoolTest, ArchOptionPrefersTheExactNameAsBstDoes) {
+  auto pool = Pool("options:\n  a:\n    type: arch\n    values: [x86-64, x86_64]\n");
+  ASSERT_TRUE(pool.has_value());
+  EXPECT_EQ(Get(*pool, "a == 'x86_64'"), "true");
+}
+
 TEST(OptionPoolTest, ArchNotListedFailsUnlessOverridden) {
   auto pool = Pool(kOptions, "s390x");
   ASSERT_FALSE(pool.has_value());

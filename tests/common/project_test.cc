@@ -340,9 +340,26 @@ TEST(ProjectTest, ElementErrorsNameFileLineColumnAndSuggest) {
        "e.bst:2:1: unknown key 'depnds' in element\n  hint: did you mean 'depends'?"},
       {{{"project.conf", kConf}, {"e.bst", "kind: autotool\n"}},
        "e.bst:1:1: unknown element kind 'autotool'\n  hint: did you mean 'autotools'?"},
-      {{{"project.conf", kConf}, {"e.bst", "kind: distutils\n"}},
-       "e.bst:1:1: element kind 'distutils' is recognised but not supported by crossfarm\n  "
-       "hint: use a manual element with explicit commands"},
+      {{{"project.conf", kConf}, {"e.bst", "kind: manual\nconfig:\n  build-comands:\n  - make\n"}},
+       "e.bst:3:3: unknown key 'build-comands' in the config of kind 'manual'\n  hint: did you "
+       "mean 'build-commands'?"},
+      {{{"project.conf", "name: test\nelements:\n  filter:\n    config:\n      exclud: []\n"},
+        {"e.bst", "kind: filter\n"}},
+       "project.conf:5:7: unknown key 'exclud' in the config of kind 'filter'\n  hint: did you "
+       "mean 'exclude'?"},
+      {{{"project.conf", "name: test\nplugins:\n- origin: pip\n  package-name: bst-ext\n"
+                         "  elements: {flatpak_image: 0}\n  sources: {git_tag: 1}\n"},
+        {"e.bst", "kind: manual\nsources:\n- kind: git_tag\n"}},
+       "e.bst:3:3: source kind 'git_tag' comes from a plugin, pip package 'bst-ext' "
+       "(project.conf:3:3), and crossfarm loads no plugins\n  hint: the kinds crossfarm has: "
+       "local, tar, patch, git, deb, debian-source, remote, zip, ostree, bzr"},
+      {{{"project.conf", "name: test\nplugins:\n- origin: local\n  path: plugins/elements\n"
+                         "  elements:\n    collect: 0\n"},
+        {"e.bst", "kind: collect\n"}},
+       "e.bst:1:1: element kind 'collect' comes from a plugin, local plugin in 'plugins/elements' "
+       "(project.conf:3:3), and crossfarm loads no plugins\n  hint: the kinds crossfarm has: "
+       "import, manual, autotools, cmake, make, meson, pip, distutils, makemaker, modulebuild, "
+       "qmake, compose, stack, script, filter"},
       {{{"project.conf", kConf}, {"e.bst", "kind: junction\n"}},
        "e.bst:1:1: element kind 'junction' is recognised but not supported by crossfarm\n  "
        "hint: junctions are not supported: vendor the subproject's elements into this project"},
