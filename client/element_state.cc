@@ -8,6 +8,7 @@
 #include "cas/cas.h"
 #include "client/job_builder.h"
 #include "client/local_build.h"
+#include "common/accel.h"
 #include "common/arch.h"
 #include "common/project.h"
 
@@ -31,10 +32,18 @@ std::string AccelText(const Element& e, bool emulated, cas::Cas* cas) {
   if (!e.accelerator) return "";
   std::string text = e.accel + " via " + e.accelerator->name;
   if (!emulated) return "unused: native sandbox (" + text + ")";
-  // The worker's compiler probe, once one has run here (docs/acceleration.md).
+  // The worker's compiler probe, once one has run here, and why the last
+  // build ran unaccelerated if it did (docs/acceleration.md).
   if (cas)
     if (auto ref = cas->GetRef(AccelProbeRef(e.cache_key.value_or(""))))
-      if (auto note = cas->Get(ref->root)) text += "; probe: " + *note;
+      if (auto blob = cas->Get(ref->root)) {
+        AccelRunNote note = DecodeAccelRunNote(*blob);
+        if (!note.probe.empty()) text += "; probe: " + note.probe;
+        // A probe that found a difference is the reason itself: not twice.
+        if (!note.unaccelerated.empty())
+          text += note.unaccelerated == note.probe ? "; ran unaccelerated (the probe's finding)"
+                                                   : "; ran unaccelerated: " + note.unaccelerated;
+      }
   return text;
 }
 

@@ -169,8 +169,13 @@ void LocalBuild::RunJob(scheduler::JobId id) {
   }
   std::string where = outcome->sandbox_arch.empty()
                           ? "" : outcome->sandbox_arch + (outcome->emulated ? " emulated" : " native");
+  // Also in the job's log; here so that nobody has to read it to learn them.
+  auto warn = [&] {
+    for (const auto& w : outcome->warnings) progress_.Message("warning: " + label + ": " + w);
+  };
   if (!outcome->success) {
     progress_.JobFinished(label, false, where);
+    warn();
     ReportFailure(label, outcome->failure, outcome->log_path);
     return finish(false);
   }
@@ -190,6 +195,7 @@ void LocalBuild::RunJob(scheduler::JobId id) {
     artifacts_[&e] = info.root;
   }
   progress_.JobFinished(label, true, where);
+  warn();
   finish(true);
 }
 

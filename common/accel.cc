@@ -131,6 +131,29 @@ std::string EffectiveAccel(AccelMode mode, const AcceleratorInfo& info) {
   return "";
 }
 
+namespace {
+constexpr std::string_view kUnaccelerated = "unaccelerated: ";
+}  // namespace
+
+std::string EncodeAccelRunNote(const AccelRunNote& note) {
+  std::string text = note.probe;
+  if (!note.unaccelerated.empty()) text += "\n" + std::string(kUnaccelerated) + note.unaccelerated;
+  return text;
+}
+
+AccelRunNote DecodeAccelRunNote(std::string_view text) {
+  AccelRunNote note;
+  size_t eol = text.find('\n');
+  note.probe = std::string(text.substr(0, eol));
+  while (eol != std::string_view::npos) {
+    text.remove_prefix(eol + 1);
+    eol = text.find('\n');
+    std::string_view line = text.substr(0, eol);
+    if (line.starts_with(kUnaccelerated)) note.unaccelerated = std::string(line.substr(kUnaccelerated.size()));
+  }
+  return note;
+}
+
 std::string PoolKeyId(std::string_view key) {
   if (key.empty()) return "";
   return Sha256Hex(key).substr(0, 16);  // 8 bytes

@@ -84,6 +84,17 @@ Result<std::string> DeclaredAccelerator(const Element& e);
 // e.g. "distcc+host-tools", or "" for none.
 std::string EffectiveAccel(AccelMode mode, const AcceleratorInfo& info);
 
+// What `crossfarm show` says of an accelerated element's last build, as the
+// worker records it under AccelProbeRef (common/job_spec.h): the compiler
+// probe's finding, and why the job ran plainly emulated when it did.
+struct AccelRunNote {
+  std::string probe;          // "" when no probe ran
+  std::string unaccelerated;  // "" when the job was accelerated
+};
+std::string EncodeAccelRunNote(const AccelRunNote& note);
+// Also reads the notes of older workers, which hold the probe's finding only.
+AccelRunNote DecodeAccelRunNote(std::string_view text);
+
 // The distcc pool key (docs/acceleration.md, "A pool across machines"): the
 // scheduler makes one, hands it to each worker that authenticated to it, and
 // a worker's pool gateway lets in only relays that answer its nonce with

@@ -16,6 +16,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -107,9 +108,15 @@ Result<bool> AddEntry(const std::string& root, const std::string& rel, const fs:
   return true;
 }
 
-// Adds the accelerator's tree at `path` (a host-paths entry).
+// Adds the accelerator's tree at `path` (a host-paths entry). The programs it
+// placed (executable regular files, as accelerator paths) go to `programs`.
 Status AddHostPath(const std::string& root, const std::string& accel, const std::string& path,
-                   AccelStageReport& report) {
+                   AccelStageReport& report, std::set<std::string>& programs) {
+  auto add = [&](const std::string& rel, const fs::path& src, const struct stat& st) -> Result<bool> {
+    CF_ASSIGN_OR_RETURN(bool added, AddEntry(root, rel, src, st));
+    if (added && S_ISREG(st.st_mode) && (st.st_mode & 0111) != 0) programs.insert(src.string());
+    return added;
+  };
   // The parent resolves inside the accelerator; the entry itself is taken as
   // it is (a symlink like /usr/lib64/ld-linux-x86-64.so.2 stays a symlink).
   fs::path p(path);
@@ -125,7 +132,7 @@ Status AddHostPath(const std::string& root, const std::string& accel, const std:
     return Status::FromErrno("stat " + *real, errno);
   }
   std::string rel = Relative(accel, *real);
-  CF_ASSIGN_OR_RETURN(bool added, AddEntry(root, rel, *real, st));
+  CF_ASSIGN_OR_RETURN(bool added, add(rel, *real, st));
   report.added += added;
   if (!S_ISDIR(st.st_mode)) return Status::Ok();
   if (!added) {
@@ -139,7 +146,7 @@ Status AddHostPath(const std::string& root, const std::string& accel, const std:
     struct stat est{};
     if (::lstat(it->path().c_str(), &est) != 0) return Status::FromErrno("stat " + it->path().string(), errno);
     std::string erel = Relative(accel, it->path().string());
-    CF_ASSIGN_OR_RETURN(bool a, AddEntry(root, erel, it->path(), est));
+    CF_ASSIGN_OR_RETURN(bool a, add(erel, it->path(), est));
     report.added += a;
     if (S_ISDIR(est.st_mode) && !a) {
       // The root has something here: merge only into a real directory, never
@@ -152,6 +159,113 @@ Status AddHostPath(const std::string& root, const std::string& accel, const std:
   }
   if (ec) return Status::IOError("walk " + *real + ": " + ec.message());
   return Status::Ok();
+}
+
+// Whether `rel` resolves inside `root` (symlinks followed there) to a file.
+bool ResolvesToFile(const std::string& root, const std::string& rel) {
+  auto fd = OpenInRoot(root, rel, O_PATH);
+  struct stat st{};
+  return fd && ::fstat(fd->get(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+std::string JoinRel(const std::string& dir, const std::string& name) {
+  return dir.empty() ? name : dir + "/" + name;
+}
+
+// Makes the program interpreter `loader` (an absolute path, PT_INTERP of a
+// host-arch program placed in the root) resolve inside the root. The kernel
+// opens it by that path in the sandbox, so a root without it cannot start a
+// single host tool (bwrap: "execvp sh: No such file or directory"). A Debian
+// arm64 root made by mmdebstrap has no /lib64, the x86_64 loader's directory.
+//
+// The path is walked in the root. What is missing is created the way the
+// accelerator has it (its /lib64 -> usr/lib64 link copied, a directory made,
+// the file linked), then followed. What the root has is never replaced and
+// never written through: a real directory is entered, a symlink only
+// followed to see whether the rest already resolves (e.g. through the
+// host-paths staged before). Returns why the loader cannot be provided, or "".
+Result<std::string> ProvideLoader(const std::string& root, const std::string& accel,
+                                  const std::string& loader, AccelStageReport& report) {
+  if (ResolvesToFile(root, loader)) return std::string();
+  auto split = [](const std::string& path) {
+    std::deque<std::string> parts;
+    std::stringstream in(path);
+    for (std::string part; std::getline(in, part, '/');)
+      if (!part.empty() && part != ".") parts.push_back(part);
+    return parts;
+  };
+  std::deque<std::string> rest = split(loader);
+  std::string dir;  // where the walk is: a real directory of the root, relative to it
+  int links = 0;
+  auto rest_of = [&](const std::string& here) {
+    std::string path = here;
+    for (const auto& part : rest) path += "/" + part;
+    return path;
+  };
+  while (!rest.empty()) {
+    std::string name = rest.front();
+    rest.pop_front();
+    if (name == "..") {
+      dir = fs::path(dir).parent_path().string();
+      continue;
+    }
+    std::string here = JoinRel(dir, name);
+    CF_ASSIGN_OR_RETURN(UniqueFd dir_fd, OpenInRoot(root, dir, O_PATH | O_DIRECTORY));
+    struct stat st{};
+    if (::fstatat(dir_fd.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+      if (S_ISDIR(st.st_mode) && !rest.empty()) {
+        dir = here;
+        continue;
+      }
+      if (S_ISREG(st.st_mode) && rest.empty()) return std::string();
+      if (S_ISLNK(st.st_mode)) {
+        if (ResolvesToFile(root, rest_of(here))) return std::string();
+        std::error_code ec;
+        std::string target = fs::read_symlink(root + "/" + here, ec).string();
+        return "/" + here + " in the root is a symlink to " + target + ", where there is no " +
+               (rest.empty() ? std::string("loader") : rest.back());
+      }
+      return "/" + here + " in the root is a " + (S_ISDIR(st.st_mode) ? "directory" : "file") +
+             (rest.empty() ? "" : ", not a directory");
+    }
+    if (errno != ENOENT) return Err(Status::FromErrno("stat /" + here + " in " + root, errno));
+    // Missing in the root: as the accelerator has it.
+    auto accel_dir = RealPathInRoot(accel, dir);
+    struct stat ast{};
+    if (!accel_dir || ::lstat((*accel_dir + "/" + name).c_str(), &ast) != 0)
+      return "the accelerator has no /" + rest_of(here);
+    std::string src = *accel_dir + "/" + name;
+    if (S_ISLNK(ast.st_mode)) {
+      if (++links > 40) return "too many symlinks on the way to " + loader;
+      std::error_code ec;
+      fs::path target = fs::read_symlink(src, ec);
+      if (ec) return Err(Status::IOError("readlink " + src + ": " + ec.message()));
+      // A relative target means the same only from the same directory: where
+      // the accelerator's link sits elsewhere (reached through its own
+      // symlinks), name the place it points to absolutely.
+      std::string accel_rel = Relative(accel, *accel_dir);
+      if (target.is_relative() && accel_rel != dir)
+        target = (fs::path("/") / accel_rel / target).lexically_normal();
+      if (::symlinkat(target.c_str(), dir_fd.get(), name.c_str()) != 0)
+        return Err(Status::FromErrno("symlink /" + here + " in " + root, errno));
+      report.added += 1;
+      report.loader_paths.push_back("/" + here + " -> " + target.string());
+      std::deque<std::string> next = split(target.string());
+      rest.insert(rest.begin(), next.begin(), next.end());
+      if (target.is_absolute()) dir.clear();
+      continue;
+    }
+    if ((S_ISDIR(ast.st_mode) && !rest.empty()) || (S_ISREG(ast.st_mode) && rest.empty())) {
+      CF_TRY(AddEntry(root, here, src, ast));
+      report.added += 1;
+      report.loader_paths.push_back("/" + here);
+      if (rest.empty()) return std::string();
+      dir = here;
+      continue;
+    }
+    return "the accelerator's /" + here + " is no " + (rest.empty() ? "file" : "directory");
+  }
+  return loader + " resolves to a directory in the root";
 }
 
 // The accelerator files a host-tools entry names: itself, or the matches of a
@@ -337,10 +451,17 @@ Result<AccelStageReport> StageAccelerator(const std::string& root_dir, const std
   CF_ASSIGN_OR_RETURN(std::string root, Canonical(root_dir));
   CF_ASSIGN_OR_RETURN(std::string accel, Canonical(accel_dir));
   AccelStageReport report;
-  for (const auto& p : spec.host_paths) CF_TRY(AddHostPath(root, accel, p, report));
-  if (!spec.substitute_tools) return report;
+  std::set<std::string> programs;  // accelerator paths of the host-arch programs placed
+  for (const auto& p : spec.host_paths) CF_TRY(AddHostPath(root, accel, p, report, programs));
+
+  // The host tools to place: (accelerator file, root file it replaces, path).
+  struct Tool {
+    std::string from, to, path;
+  };
+  std::vector<Tool> tools;
   std::set<std::string> done;
-  for (const auto& pattern : spec.host_tools) {
+  const std::vector<std::string> no_tools;
+  for (const auto& pattern : spec.substitute_tools ? spec.host_tools : no_tools) {
     CF_ASSIGN_OR_RETURN(auto paths, ExpandTool(accel, pattern));
     for (const auto& path : paths) {
       if (IsMachineReportingTool(path)) {
@@ -353,25 +474,50 @@ Result<AccelStageReport> StageAccelerator(const std::string& root_dir, const std
       struct stat fst{}, tst{};
       if (::stat(from->c_str(), &fst) != 0 || ::lstat(to->c_str(), &tst) != 0) continue;
       if (!S_ISREG(fst.st_mode) || !S_ISREG(tst.st_mode) || !done.insert(*to).second) continue;
-      bool driver = path == spec.cc || (!spec.cxx.empty() && path == spec.cxx);
-      if (driver) {
-        // Both compilers stay in the root, beside the driver's path (gcc finds
-        // cc1 relative to its own directory), which gets GuardScript.
-        fs::path real(*to);
-        std::string dir = real.parent_path().string(), name = real.filename().string();
-        std::string in_root = "/" + Relative(root, dir);
-        std::string own = ".crossfarm-root-" + name, cross = ".crossfarm-cross-" + name;
-        CF_TRY(LinkOrCopy(*to, dir + "/" + own));
-        CF_TRY(LinkOrCopy(*from, dir + "/" + cross));
-        if (::unlink(to->c_str()) != 0) return Err(Status::FromErrno("unlink " + *to, errno));
-        CF_TRY(WriteExecutable(*to, GuardScript(in_root + "/" + cross, in_root + "/" + own, guard_dynamic_stack)));
-        report.replaced.push_back("/" + Relative(root, *to));
-        continue;
-      }
-      if (::unlink(to->c_str()) != 0) return Err(Status::FromErrno("unlink " + *to, errno));
-      CF_TRY(LinkOrCopy(*from, *to));
-      report.replaced.push_back("/" + Relative(root, *to));
+      tools.push_back({*from, *to, path});
+      programs.insert(*from);
     }
+  }
+
+  // Every program placed must find its loader in the root. Provided before a
+  // single tool replaces the root's: a root that cannot get one keeps all its
+  // own programs, and the caller does not build in it.
+  std::set<std::string> loaders;
+  for (const auto& program : programs) {
+    auto loader = ReadElfInterpreter(program);
+    // A damaged ELF file runs nowhere: no loader to provide for it.
+    if (!loader && loader.error().code() == StatusCode::kCorruption) continue;
+    if (!loader) return Err(loader.error());
+    if (!loader->empty()) loaders.insert(*loader);
+  }
+  for (const auto& loader : loaders) {
+    CF_ASSIGN_OR_RETURN(std::string why, ProvideLoader(root, accel, loader, report));
+    if (!why.empty()) {
+      report.unusable = "the host tools' loader " + loader + " cannot be provided: " + why;
+      return report;
+    }
+  }
+
+  for (const Tool& tool : tools) {
+    const std::string& path = tool.path;
+    bool driver = path == spec.cc || (!spec.cxx.empty() && path == spec.cxx);
+    if (driver) {
+      // Both compilers stay in the root, beside the driver's path (gcc finds
+      // cc1 relative to its own directory), which gets GuardScript.
+      fs::path real(tool.to);
+      std::string dir = real.parent_path().string(), name = real.filename().string();
+      std::string in_root = "/" + Relative(root, dir);
+      std::string own = ".crossfarm-root-" + name, cross = ".crossfarm-cross-" + name;
+      CF_TRY(LinkOrCopy(tool.to, dir + "/" + own));
+      CF_TRY(LinkOrCopy(tool.from, dir + "/" + cross));
+      if (::unlink(tool.to.c_str()) != 0) return Err(Status::FromErrno("unlink " + tool.to, errno));
+      CF_TRY(WriteExecutable(tool.to, GuardScript(in_root + "/" + cross, in_root + "/" + own, guard_dynamic_stack)));
+      report.replaced.push_back("/" + Relative(root, tool.to));
+      continue;
+    }
+    if (::unlink(tool.to.c_str()) != 0) return Err(Status::FromErrno("unlink " + tool.to, errno));
+    CF_TRY(LinkOrCopy(tool.from, tool.to));
+    report.replaced.push_back("/" + Relative(root, tool.to));
   }
   return report;
 }

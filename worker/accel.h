@@ -6,16 +6,18 @@
 //      (ProbeCompilers): same version and target, the same code for a probe
 //      program; a difference only in identification strings is allowed;
 //   2. stages host-arch files into the root (StageAccelerator): host-paths
-//      where the root has nothing, host-tools replacing the root's files;
+//      where the root has nothing, host-tools replacing the root's files,
+//      and the path of the loader (PT_INTERP) those programs need;
 //   3. for distcc, starts distccd natively in a sandbox of its own whose root
 //      is the accelerator only (DistccPool), both sandboxes in a network
 //      namespace with only loopback (PrivateNetwork), and points the build's
 //      compiler names at distcc (DistccEnvironment).
 // What rules acceleration out (no compiler to compare, a probe difference, a
-// guarded flag, no root for a private network) turns it off for the job with
-// a warning in its log; the build then runs plainly emulated. An error while
-// staging fails the job (an infrastructure error, retried): the root may be
-// half staged and must not be built in.
+// guarded flag, no root for a private network, a root the host tools' loader
+// cannot be put in) turns it off for the job with a warning in its log; the
+// build then runs plainly emulated. An error while staging fails the job (an
+// infrastructure error, retried): the root may be half staged and must not be
+// built in.
 #pragma once
 
 #include <atomic>
@@ -63,15 +65,26 @@ class NetnsScope {
 };
 
 struct AccelStageReport {
-  size_t added = 0;                   // host-paths entries new in the root
+  size_t added = 0;                   // host-paths (and loader path) entries new in the root
   std::vector<std::string> replaced;  // root paths now holding a host-arch file
   std::vector<std::string> refused;   // machine-reporting tools a glob matched
+  // What was created so that the loader (PT_INTERP) of every host-arch program
+  // placed resolves in the root: "/lib64 -> usr/lib64", "/usr/lib64".
+  std::vector<std::string> loader_paths;
+  // Set when a loader cannot be provided without replacing or writing through
+  // something the root has (e.g. /lib64 is a file): why. No host tool then
+  // replaced the root's, and the root must not be used for an accelerated
+  // build: the job runs plainly emulated.
+  std::string unusable;
 };
 
 // Stages the accelerator checkout `accel` into the staged root `root`
 // (see the file comment). Paths resolve inside each tree, never on the host;
 // an existing root entry is never replaced by a host-path, and a host-tool
 // the root lacks is not added (the build keeps seeing the tools it had).
+// The loader each placed host-arch program names (PT_INTERP) is made to
+// resolve in the root, missing path components created as the accelerator
+// has them; see `unusable` for a root where that is impossible.
 // With `guard_dynamic_stack` (the probe found the compilers differ on it) the
 // compiler driver becomes a script that compiles code with a VLA or alloca
 // with the root's own compiler, everything else with the cross compiler.

@@ -1,6 +1,8 @@
 #include "worker/elf_compare.h"
 
 #include <elf.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <bit>
@@ -15,6 +17,8 @@
 #include <system_error>
 
 #include <fmt/format.h>
+
+#include "worker/process.h"
 
 namespace crossfarm::worker {
 
@@ -51,9 +55,13 @@ struct Endian {
   }
 };
 
+// How much of a file ParseElf reads: everything, or only the ELF header and
+// the program headers (enough for how the file loads, e.g. its PT_INTERP).
+enum class ElfParts { kAll, kHeaders };
+
 // The ELF32 and ELF64 layouts differ only in field widths: one parser for both.
 template <typename Ehdr, typename Phdr, typename Shdr>
-Result<ElfFile> ParseElf(std::string_view data, const std::string& path) {
+Result<ElfFile> ParseElf(std::string_view data, const std::string& path, ElfParts parts) {
   const bool file_big = data[EI_DATA] == ELFDATA2MSB;
   const Endian e{file_big != (std::endian::native == std::endian::big)};
   Ehdr eh;
@@ -82,6 +90,8 @@ Result<ElfFile> ParseElf(std::string_view data, const std::string& path) {
     file.segments.push_back({e(ph.p_type), e(ph.p_flags), e(ph.p_offset), e(ph.p_vaddr),
                              e(ph.p_paddr), e(ph.p_filesz), e(ph.p_memsz), e(ph.p_align)});
   }
+
+  if (parts == ElfParts::kHeaders) return file;
 
   const uint64_t shoff = e(eh.e_shoff);
   uint64_t shnum = e(eh.e_shnum);
@@ -144,19 +154,35 @@ Result<ElfFile> ParseElf(std::string_view data, const std::string& path) {
   return file;
 }
 
-Result<ElfFile> ParseElfData(std::string_view data, const std::string& path) {
+Result<ElfFile> ParseElfData(std::string_view data, const std::string& path,
+                             ElfParts parts = ElfParts::kAll) {
   if (!HasElfMagic(data) || data.size() < EI_NIDENT)
     return Err(Status::InvalidArgument(path + ": not an ELF file"));
   if (data[EI_DATA] != ELFDATA2LSB && data[EI_DATA] != ELFDATA2MSB)
     return Err(Status::Corruption(path + ": unknown ELF byte order"));
   switch (data[EI_CLASS]) {
     case ELFCLASS32:
-      return ParseElf<Elf32_Ehdr, Elf32_Phdr, Elf32_Shdr>(data, path);
+      return ParseElf<Elf32_Ehdr, Elf32_Phdr, Elf32_Shdr>(data, path, parts);
     case ELFCLASS64:
-      return ParseElf<Elf64_Ehdr, Elf64_Phdr, Elf64_Shdr>(data, path);
+      return ParseElf<Elf64_Ehdr, Elf64_Phdr, Elf64_Shdr>(data, path, parts);
     default:
       return Err(Status::Corruption(path + ": unknown ELF class"));
   }
+}
+
+// Up to `size` bytes of `fd` from `offset` (fewer at the end of the file).
+Result<std::string> ReadAt(int fd, uint64_t offset, size_t size, const std::string& path) {
+  std::string out(size, '\0');
+  size_t got = 0;
+  while (got < size) {
+    ssize_t n = ::pread(fd, out.data() + got, size - got, static_cast<off_t>(offset + got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Err(Status::FromErrno("read " + path, errno));
+    if (n == 0) break;
+    got += static_cast<size_t>(n);
+  }
+  out.resize(got);
+  return out;
 }
 
 bool IsIgnored(const ElfCompareOptions& options, const std::string& name) {
@@ -181,6 +207,35 @@ bool IsElfFile(const std::string& path) {
 Result<ElfFile> ReadElfFile(const std::string& path) {
   CF_ASSIGN_OR_RETURN(std::string data, ReadWholeFile(path));
   return ParseElfData(data, path);
+}
+
+Result<std::string> ReadElfInterpreter(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return Err(Status::FromErrno("open " + path, errno));
+  // Linkers write the program headers and the interpreter's name right after
+  // the ELF header: the start of the file holds them, and cc1 (30 MB) is not
+  // read whole for a path of 28 bytes.
+  constexpr size_t kHead = 64 << 10;
+  CF_ASSIGN_OR_RETURN(std::string data, ReadAt(fd.get(), 0, kHead, path));
+  if (!HasElfMagic(data)) return std::string();
+  auto elf = ParseElfData(data, path, ElfParts::kHeaders);
+  if (!elf && data.size() == kHead) {  // program headers further in: read it all
+    CF_ASSIGN_OR_RETURN(data, ReadWholeFile(path));
+    elf = ParseElfData(data, path, ElfParts::kHeaders);
+  }
+  if (!elf) return Err(elf.error());
+  for (const ElfSegment& s : elf->segments) {
+    if (s.type != PT_INTERP) continue;
+    std::string name;
+    if (s.offset <= data.size() && data.size() - s.offset >= s.filesz) {
+      name = data.substr(s.offset, s.filesz);
+    } else {
+      CF_ASSIGN_OR_RETURN(name, ReadAt(fd.get(), s.offset, s.filesz, path));
+      if (name.size() != s.filesz) return Err(Status::Corruption(path + ": PT_INTERP outside the file"));
+    }
+    return name.substr(0, name.find('\0'));
+  }
+  return std::string();
 }
 
 ElfComparison CompareElf(const ElfFile& a, const ElfFile& b, const ElfCompareOptions& options) {

@@ -70,6 +70,13 @@ bool IsElfFile(const std::string& path);
 // outside the file is Corruption.
 Result<ElfFile> ReadElfFile(const std::string& path);
 
+// The program interpreter an ELF file names (PT_INTERP, e.g.
+// "/lib64/ld-linux-x86-64.so.2"): the dynamic loader the kernel runs it with,
+// which must exist at that path wherever the file runs. "" for a file without
+// one (static programs, shared libraries) or not ELF at all. Reads only the
+// headers and that segment.
+Result<std::string> ReadElfInterpreter(const std::string& path);
+
 struct ElfCompareOptions {
   // Sections that only identify the tool chain: their bytes may differ, and
   // either side may lack them (gcc -fno-ident emits no .comment at all).

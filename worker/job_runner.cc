@@ -28,12 +28,17 @@ struct AccelRun {
   std::unique_ptr<DistccPool> pool;         // declared after network: stopped first
   std::unique_ptr<PoolRelay> relay;         // to pool members on other workers
   UniqueFd root_lease;                      // the accelerated shared root's lock
+  std::string unaccelerated;                // why the job runs plainly emulated ("" if it does not)
 };
 
 
 namespace fs = std::filesystem;
 
 namespace {
+
+// The note of an accelerated root StageAccelerator could not use (why
+// follows); the root itself is then kept empty.
+constexpr std::string_view kUnusableRoot = "unusable: ";
 
 std::string RandomSuffix() {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
@@ -483,6 +488,7 @@ Result<JobOutcome> JobRunner::RunSandboxJob(const JobSpec& spec, JobOutcome outc
   if (spec.accel && outcome.emulated) {
     CF_ASSIGN_OR_RETURN(accel, SetUpAccel(spec, prepared, *arch, log));
     AppendLog(log, "# crossfarm: acceleration set up in " + watch.Lap() + "\n");
+    if (!accel->unaccelerated.empty()) outcome.warnings.push_back("not accelerated: " + accel->unaccelerated);
   }
 
   RunControl control{.timeout = std::chrono::milliseconds(0), .cancel = cancel};
@@ -558,7 +564,9 @@ Result<ProbeResult> JobRunner::CachedProbe(const JobSpec& spec, const std::strin
 Result<RootLease> JobRunner::AcceleratedRoot(const JobSpec& spec, const std::string& accel_checkout,
                                              bool guard, const LogSink& log) {
   const AccelSpec& a = *spec.accel;
-  std::string id = "accelerated root " + std::to_string(crossfarm::kAccelVersion) + (guard ? " guard" : "") +
+  // "loaders": roots staged before StageAccelerator provided the host tools'
+  // loader lack it; they must not be found again.
+  std::string id = "accelerated root " + std::to_string(crossfarm::kAccelVersion) + " loaders" + (guard ? " guard" : "") +
                    (a.substitute_tools ? " tools" : "") + (a.distcc ? " distcc" : "") + "\n";
   for (const auto& in : spec.inputs) id += in.root.ToString() + (in.accelerator ? " accelerator\n" : "\n");
   for (const auto& t : a.host_tools) id += "tool " + t + "\n";
@@ -577,7 +585,19 @@ Result<RootLease> JobRunner::AcceleratedRoot(const JobSpec& spec, const std::str
     // Its overlaps were reported for the plain root already.
     CF_TRY(StageArtifacts(dir, checkouts, StageMode::kHardLink));
     CF_ASSIGN_OR_RETURN(AccelStageReport staged, StageAccelerator(dir, accel_checkout, a, guard));
+    if (!staged.unusable.empty()) {
+      // Nothing of it is built in: only the verdict is kept (the note), so
+      // the next job with these inputs learns it without staging again.
+      CF_TRY(RemoveTree(dir));
+      CF_TRY(MakeDirs(dir));
+      return std::string(kUnusableRoot) + staged.unusable;
+    }
     std::string summary = std::to_string(staged.added) + " host paths added";
+    if (!staged.loader_paths.empty()) {
+      summary += " (for the host tools' loader:";
+      for (const auto& p : staged.loader_paths) summary += " " + p;
+      summary += ")";
+    }
     if (a.substitute_tools)
       summary += ", " + std::to_string(staged.replaced.size()) + " host tools replace the root's";
     for (const auto& r : staged.refused)
@@ -588,16 +608,30 @@ Result<RootLease> JobRunner::AcceleratedRoot(const JobSpec& spec, const std::str
     }
     return summary;
   }));
-  if (!staged_now) root.note += " (staged root reused)";
+  if (!staged_now && !root.note.starts_with(kUnusableRoot)) root.note += " (staged root reused)";
   return root;
 }
 
 Result<std::unique_ptr<AccelRun>> JobRunner::SetUpAccel(const JobSpec& spec, PreparedSandbox& prepared,
                                                         const ArchInfo& arch, const LogSink& log) {
   const AccelSpec& a = *spec.accel;
+  // What `crossfarm show` reports of this run (docs/acceleration.md).
+  AccelRunNote show_note;
+  auto record = [&] {
+    if (auto blob = cas_.Put(EncodeAccelRunNote(show_note))) {
+      proto::RefInfo info;
+      info.root = *blob;
+      info.element = spec.element;
+      (void)cas_.PutRef(AccelProbeRef(spec.cache_key), info);
+    }
+  };
   auto off = [&](const std::string& why) -> Result<std::unique_ptr<AccelRun>> {
     AppendLog(log, "# crossfarm: warning: not accelerated: " + why + "\n");
-    return std::unique_ptr<AccelRun>();
+    show_note.unaccelerated = why;
+    record();
+    auto plain = std::make_unique<AccelRun>();
+    plain->unaccelerated = why;
+    return plain;
   };
   auto input = std::ranges::find_if(spec.inputs, [](const StagedArtifact& in) { return in.accelerator; });
   if (input == spec.inputs.end()) return off("the job names no accelerator artifact");
@@ -627,13 +661,8 @@ Result<std::unique_ptr<AccelRun>> JobRunner::SetUpAccel(const JobSpec& spec, Pre
   CF_ASSIGN_OR_RETURN(ProbeResult probe, CachedProbe(spec, sb.root, arch, accel_root, log.path));
   const std::string& note = probe.note;
   const bool guard = probe.dynamic_stack_differs;
-  // The probe's finding, for `crossfarm show` (docs/acceleration.md).
-  if (auto blob = cas_.Put(note)) {
-    proto::RefInfo info;
-    info.root = *blob;
-    info.element = spec.element;
-    (void)cas_.PutRef(AccelProbeRef(spec.cache_key), info);
-  }
+  show_note.probe = note;
+  record();
   AppendLog(log, "# crossfarm: compiler probe: " + note + "\n");
   if (!probe.same_code) return off(note);
   if (UsesGuardedFlag(spec, probe.guarded_flags)) {
@@ -643,6 +672,7 @@ Result<std::unique_ptr<AccelRun>> JobRunner::SetUpAccel(const JobSpec& spec, Pre
   }
 
   CF_ASSIGN_OR_RETURN(auto accelerated, AcceleratedRoot(spec, checkout, guard, log));
+  if (accelerated.note.starts_with(kUnusableRoot)) return off(accelerated.note.substr(kUnusableRoot.size()));
   sb.root = accelerated.path;
   run->root_lease = std::move(accelerated.lock);
   std::string summary = accelerated.note;

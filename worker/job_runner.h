@@ -72,6 +72,9 @@ struct JobOutcome {
   std::string sandbox_arch;       // canonical name of the arch the sandbox ran
   bool emulated = false;
   double seconds = 0;
+  // For whoever started the job, beside its log (the CLI prints them): e.g.
+  // "not accelerated: ..." when acceleration was turned off for it.
+  std::vector<std::string> warnings;
 };
 
 // A staged sandbox ready to run: removed with its TempDir.
@@ -120,7 +123,8 @@ class JobRunner {
   Result<RootLease> SharedRoot(const JobSpec& spec, const std::vector<std::string>& checkouts,
                                const std::vector<std::string>& names, const LogSink& log);
   // Sets up acceleration (worker/accel.h) for an emulated job, or says in the
-  // log why not; the job then runs plainly emulated.
+  // log why not (AccelRun::unaccelerated); the job then runs plainly emulated.
+  // Either way `crossfarm show` gets the verdict (AccelProbeRef).
   Result<std::unique_ptr<AccelRun>> SetUpAccel(const JobSpec& spec, PreparedSandbox& prepared,
                                                const ArchInfo& arch, const LogSink& log);
   // The compiler probe of (accelerator, staged inputs), once per worker.
@@ -128,7 +132,8 @@ class JobRunner {
                                   const std::function<Result<std::string>()>& accel_root,
                                   const std::string& log_path);
   // The job's root with the accelerator staged in (StageAccelerator, and the
-  // distcc masquerade links), shared like SharedRoot; the note is a summary.
+  // distcc masquerade links), shared like SharedRoot; the note is a summary,
+  // or, for a root the host tools cannot run in, kUnusableRoot and why.
   Result<RootLease> AcceleratedRoot(const JobSpec& spec, const std::string& accel_checkout, bool guard,
                                     const LogSink& log);
 

@@ -479,5 +479,23 @@ TEST(PoolKeyTest, KeysAreRandomAndAnswersBindKeyNonceAndRequest) {
             "50ff9fd552ba6f7d7aea9a88e93f2ebee2870bf860cfd7a2b6cf2cbbed92a13e");
 }
 
+TEST(AccelRunNoteTest, ProbeAndWhyUnacceleratedRoundTrip) {
+  AccelRunNote both{"same code as the root's gcc 12.2.0 aarch64-linux-gnu",
+                    "the host tools' loader /lib64/ld-linux-x86-64.so.2 cannot be provided: /lib64 in the "
+                    "root is a file, not a directory"};
+  AccelRunNote back = DecodeAccelRunNote(EncodeAccelRunNote(both));
+  EXPECT_EQ(back.probe, both.probe);
+  EXPECT_EQ(back.unaccelerated, both.unaccelerated);
+  // Accelerated, or off before any probe ran.
+  EXPECT_EQ(DecodeAccelRunNote(EncodeAccelRunNote({"same code", ""})).unaccelerated, "");
+  AccelRunNote no_probe = DecodeAccelRunNote(EncodeAccelRunNote({"", "the root is writable"}));
+  EXPECT_EQ(no_probe.probe, "");
+  EXPECT_EQ(no_probe.unaccelerated, "the root is writable");
+  // What older workers stored: the probe's note alone.
+  AccelRunNote old = DecodeAccelRunNote("compilers differ: root 12.2.0, accelerator 12.3.0");
+  EXPECT_EQ(old.probe, "compilers differ: root 12.2.0, accelerator 12.3.0");
+  EXPECT_EQ(old.unaccelerated, "");
+}
+
 }  // namespace
 }  // namespace crossfarm

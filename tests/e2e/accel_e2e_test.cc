@@ -182,5 +182,129 @@ TEST_F(AccelE2ETest, AcceleratedOutputsAreTheSameCodeAsPlainEmulation) {
       << glog.output;
 }
 
+// Issue 23: a standard Debian 12 arm64 root made by mmdebstrap (minbase, gcc,
+// make, libc6-dev), which unlike the example's base has no /lib64, with the
+// example's accelerator declared as docs/acceleration.md shows. Its host tools
+// need the x86_64 loader at /lib64/ld-linux-x86-64.so.2: the worker provides
+// the path, or, where the root's /lib64 is unusable, falls back to plain
+// emulation and says so. The root is tests/worker/prepare-fixtures.sh's
+// cached mmdebstrap tarball, imported with a `tar` source.
+class AccelMmdebstrapE2ETest : public ::testing::Test {
+ protected:
+  static std::string RootTarball() { return TestCache() + "/mmdebstrap-bookworm-arm64.tar"; }
+
+  static void SetUpTestSuite() {
+    project_ = new TempTree("accel-mmdebstrap");
+    cache_ = new TempTree("accel-mmdebstrap-cache");
+    if (!fs::exists(RootTarball())) {
+      setup_error_ = RootTarball() + " is missing: run tests/worker/prepare-fixtures.sh (as root) once";
+      return;
+    }
+    auto cp = RunCmd("cp -a " + std::string(CROSSFARM_SOURCE_DIR) + "/examples/hello/. " +
+                     project_->path().string());
+    if (cp.exit_code != 0) setup_error_ = "copying the example failed:\n" + cp.output;
+    // The example's base, arm64 only, replaced by the mmdebstrap root; the
+    // accelerator declaration stays the example's.
+    WriteFile(project_->path() / "elements/base/arm64.bst",
+              "kind: import\n"
+              "description: Debian 12 arm64 made by mmdebstrap (no /lib64)\n"
+              "public:\n  crossfarm:\n    accelerator: accel/aarch64.bst\n"
+              "sources:\n- kind: tar\n  url: file://" + RootTarball() + "\n  base-dir: ''\n");
+    // A root whose /lib64 is a regular file: no loader can be put there.
+    WriteFile(project_->path() / "files/lib64", "not a directory\n");
+    WriteFile(project_->path() / "elements/lib64-file.bst",
+              "kind: import\nsources:\n- kind: local\n  path: files/lib64\n");
+    std::string hello = ReadFile(project_->path() / "elements/hello.bst");
+    std::string deps = "build-depends:\n- base.bst\n";
+    if (hello.find(deps) == std::string::npos) setup_error_ = "hello.bst has no `" + deps + "`";
+    hello.replace(hello.find(deps), deps.size(), deps + "- lib64-file.bst\n");
+    WriteFile(project_->path() / "elements/hello-lib64-file.bst", hello);
+    auto track = Cf("source track base/arm64.bst accel/aarch64-debs.bst");
+    if (track.exit_code != 0) setup_error_ = "source track failed:\n" + track.output;
+    auto binfmt = Cf("setup binfmt");
+    if (binfmt.exit_code != 0) setup_error_ = "crossfarm setup binfmt failed:\n" + binfmt.output;
+    // What an aarch64 hello needs to run under qemu-aarch64-static -L.
+    sysroot_ = cache_->path() / "sysroot";
+    fs::create_directories(sysroot_);
+    auto libs = RunCmd("tar -xf " + RootTarball() + " -C " + sysroot_.string() +
+                       " --wildcards ./lib ./usr/lib/ld-linux-aarch64.so.1 "
+                       "'./usr/lib/aarch64-linux-gnu/ld-linux-aarch64.so*' './usr/lib/aarch64-linux-gnu/libc.so*'");
+    if (libs.exit_code != 0) setup_error_ = "extracting the loader and libc failed:\n" + libs.output;
+  }
+  static void TearDownTestSuite() {
+    delete project_;
+    delete cache_;
+  }
+  void SetUp() override { ASSERT_TRUE(setup_error_.empty()) << setup_error_; }
+  static CommandResult Cf(const std::string& args) {
+    return RunCmd(std::string(CROSSFARM_BIN) + " -C " + project_->path().string() + " --cache-dir " +
+                  cache_->path().string() + " --mirror-dir " + TestCache() + "/mirror " + args);
+  }
+  // Checks the element out and runs its hello under qemu-user.
+  static fs::path CheckoutAndRun(const std::string& element) {
+    fs::path out = cache_->path() / ("out-" + element);
+    auto co = Cf("--arch aarch64 checkout " + element + " " + out.string());
+    EXPECT_EQ(co.exit_code, 0) << co.output;
+    auto run = RunCmd("qemu-aarch64-static -L " + sysroot_.string() + " " + (out / "usr/bin/hello").string());
+    EXPECT_EQ(run.exit_code, 0) << run.output;
+    EXPECT_EQ(run.output, "Hello from crossfarm!\n");
+    return out;
+  }
+  static std::string setup_error_;
+  static TempTree* project_;
+  static TempTree* cache_;
+  static fs::path sysroot_;
+};
+TempTree* AccelMmdebstrapE2ETest::project_ = nullptr;
+TempTree* AccelMmdebstrapE2ETest::cache_ = nullptr;
+fs::path AccelMmdebstrapE2ETest::sysroot_;
+std::string AccelMmdebstrapE2ETest::setup_error_;
+
+// One test for both roots: they share the imported base and the built
+// accelerator, the expensive part.
+TEST_F(AccelMmdebstrapE2ETest, AcceleratedWithoutLib64AndPlainWhereLib64IsAFile) {
+  // The root as mmdebstrap makes it: the accelerator's /lib64 -> usr/lib64
+  // is added, and the build is accelerated.
+  auto fast = Cf("--arch aarch64 --accel auto build hello.bst");
+  ASSERT_EQ(fast.exit_code, 0) << fast.output;
+  EXPECT_EQ(fast.output.find("not accelerated"), std::string::npos) << fast.output;
+  auto log = Cf("--arch aarch64 log hello.bst");
+  ASSERT_EQ(log.exit_code, 0) << log.output;
+  EXPECT_NE(log.output.find("# crossfarm: compiler probe: same code as the root's gcc"), std::string::npos)
+      << log.output;
+  EXPECT_NE(log.output.find("host tools replace the root's"), std::string::npos) << log.output;
+  EXPECT_NE(log.output.find("(for the host tools' loader: /lib64 -> usr/lib64)"), std::string::npos) << log.output;
+  EXPECT_EQ(log.output.find("not accelerated"), std::string::npos) << log.output;
+  auto show = Cf("--arch aarch64 show --deps none --format '%{accel}' hello.bst");
+  EXPECT_NE(show.output.find("distcc+host-tools via accel/aarch64.bst; probe: same code as the root's gcc"),
+            std::string::npos)
+      << show.output;
+  EXPECT_EQ(show.output.find("ran unaccelerated"), std::string::npos) << show.output;
+  fs::path fast_out = CheckoutAndRun("hello.bst");
+
+  // /lib64 a regular file: the loader cannot be provided without replacing
+  // it, so the job runs plainly emulated, says why, and still succeeds.
+  const std::string why =
+      "not accelerated: the host tools' loader /lib64/ld-linux-x86-64.so.2 cannot be provided: "
+      "/lib64 in the root is a file, not a directory";
+  auto plain = Cf("--arch aarch64 --accel auto build hello-lib64-file.bst");
+  ASSERT_EQ(plain.exit_code, 0) << plain.output;
+  EXPECT_NE(plain.output.find("warning: hello-lib64-file.bst: " + why), std::string::npos) << plain.output;
+  auto plog = Cf("--arch aarch64 log hello-lib64-file.bst");
+  EXPECT_NE(plog.output.find("# crossfarm: warning: " + why), std::string::npos) << plog.output;
+  EXPECT_EQ(plog.output.find("# crossfarm: accelerated by"), std::string::npos) << plog.output;
+  auto pshow = Cf("--arch aarch64 show --deps none --format '%{accel}' hello-lib64-file.bst");
+  EXPECT_NE(pshow.output.find("; ran unaccelerated: the host tools' loader /lib64/ld-linux-x86-64.so.2 "
+                              "cannot be provided: /lib64 in the root is a file, not a directory"),
+            std::string::npos)
+      << pshow.output;
+  fs::path plain_out = CheckoutAndRun("hello-lib64-file.bst");
+
+  // Plain emulation and acceleration built the same code.
+  auto diff = worker::CompareTrees(plain_out.string(), fast_out.string());
+  ASSERT_TRUE(diff) << diff.error().ToString();
+  EXPECT_TRUE(diff->EquivalentModuloIdents());
+}
+
 }  // namespace
 }  // namespace crossfarm::e2e

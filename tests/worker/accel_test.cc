@@ -28,6 +28,7 @@
 #include "common/accel.h"
 #include "common/arch.h"
 #include "common/digest.h"
+#include "tests/worker/elf_fixture.h"
 
 namespace crossfarm::worker {
 namespace {
@@ -205,6 +206,145 @@ TEST(StageAcceleratorTest, TreesNamedThroughASymlinkOrRelatively) {
   EXPECT_EQ(Read(t.root + "/usr/bin/sed"), "x86");
   EXPECT_EQ(Read(t.root + "/usr/lib/x86_64-linux-gnu/libc.so.6"), "x86-libc");
   EXPECT_EQ(report->added, 4u);
+}
+
+// The host tools' loader (PT_INTERP) in roots shaped like Debian's: the
+// accelerator is merged-/usr amd64 (lib64 -> usr/lib64, whose loader link
+// points at /lib/x86_64-linux-gnu), the root an arm64 one, by default as
+// mmdebstrap makes it: /lib -> usr/lib but no /lib64.
+constexpr const char* kLoader = "/lib64/ld-linux-x86-64.so.2";
+
+Trees MakeLoaderTrees(const std::string& loader_link = "/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2") {
+  auto d = TempDir::Create();
+  EXPECT_TRUE(d.has_value());
+  Trees t{std::move(*d), "", "", ""};
+  std::string base = fs::canonical(t.dir.path()).string();
+  t.root = base + "/root";
+  t.accel = base + "/accel";
+  Write(t.root + "/usr/bin/sed", "arm-sed");
+  Write(t.root + "/usr/lib/aarch64-linux-gnu/ld-linux-aarch64.so.1", "arm-ld");
+  Symlink("usr/lib", t.root + "/lib");
+  Symlink("usr/bin", t.root + "/bin");
+
+  Write(t.accel + "/usr/bin/sed", testing::ProgramWithInterpreter(kLoader));
+  ::chmod((t.accel + "/usr/bin/sed").c_str(), 0755);
+  Write(t.accel + "/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2", "x86-ld");
+  Symlink(loader_link, t.accel + "/usr/lib64/ld-linux-x86-64.so.2");
+  Symlink("usr/lib", t.accel + "/lib");
+  Symlink("usr/lib64", t.accel + "/lib64");
+  return t;
+}
+
+AccelSpec LoaderSpec() {
+  AccelSpec spec = Spec(true);
+  spec.host_paths = {"/usr/lib/x86_64-linux-gnu", "/usr/lib64/ld-linux-x86-64.so.2"};
+  spec.host_tools = {"/usr/bin/sed"};
+  return spec;
+}
+
+// Whether the kernel would find the loader: the path resolves inside the root.
+bool LoaderResolves(const std::string& root) {
+  auto fd = OpenInRoot(root, kLoader, O_RDONLY);
+  if (!fd) return false;
+  char buf[16] = {};
+  return ::read(fd->get(), buf, sizeof buf) == 6 && std::string(buf) == "x86-ld";
+}
+
+TEST(StageAcceleratorLoaderTest, ARootWithoutLib64GetsTheAcceleratorsLink) {
+  Trees t = MakeLoaderTrees();
+  auto report = StageAccelerator(t.root, t.accel, LoaderSpec());
+  ASSERT_TRUE(report.has_value()) << report.error().ToString();
+  EXPECT_EQ(report->unusable, "");
+  EXPECT_EQ(report->replaced, std::vector<std::string>{"/usr/bin/sed"});
+  ASSERT_TRUE(IsSymlink(t.root + "/lib64"));
+  EXPECT_EQ(fs::read_symlink(t.root + "/lib64").string(), "usr/lib64");
+  EXPECT_EQ(report->loader_paths, std::vector<std::string>{"/lib64 -> usr/lib64"});
+  EXPECT_TRUE(LoaderResolves(t.root));
+  // The root's own links are untouched; nothing went into its arm64 dirs.
+  EXPECT_EQ(fs::read_symlink(t.root + "/lib").string(), "usr/lib");
+  EXPECT_FALSE(Exists(t.root + "/usr/lib/aarch64-linux-gnu/ld-linux-x86-64.so.2"));
+}
+
+TEST(StageAcceleratorLoaderTest, ARootThatHasTheLoaderPathGetsNothingMore) {
+  // The example's base (deb sources create lib64 -> usr/lib64 on any arch).
+  Trees t = MakeLoaderTrees();
+  Symlink("usr/lib64", t.root + "/lib64");
+  auto report = StageAccelerator(t.root, t.accel, LoaderSpec());
+  ASSERT_TRUE(report.has_value()) << report.error().ToString();
+  EXPECT_EQ(report->unusable, "");
+  EXPECT_TRUE(report->loader_paths.empty());
+  EXPECT_EQ(report->replaced, std::vector<std::string>{"/usr/bin/sed"});
+  EXPECT_TRUE(LoaderResolves(t.root));
+}
+
+TEST(StageAcceleratorLoaderTest, ARealLib64DirGetsTheLoaderAsTheAcceleratorHasIt) {
+  // The accelerator's link is relative to its /usr/lib64: named absolutely
+  // in the root's /lib64, where the same text would point elsewhere.
+  Trees t = MakeLoaderTrees("../lib/x86_64-linux-gnu/ld-linux-x86-64.so.2");
+  fs::create_directories(t.root + "/lib64");
+  Write(t.root + "/lib64/other", "root-file");
+  auto report = StageAccelerator(t.root, t.accel, LoaderSpec());
+  ASSERT_TRUE(report.has_value()) << report.error().ToString();
+  EXPECT_EQ(report->unusable, "");
+  EXPECT_FALSE(IsSymlink(t.root + "/lib64"));
+  EXPECT_EQ(fs::read_symlink(t.root + "/lib64/ld-linux-x86-64.so.2").string(),
+            "/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2");
+  EXPECT_EQ(Read(t.root + "/lib64/other"), "root-file");
+  EXPECT_TRUE(LoaderResolves(t.root));
+}
+
+TEST(StageAcceleratorLoaderTest, ALib64FileMakesTheRootUnusableAndNothingIsReplaced) {
+  Trees t = MakeLoaderTrees();
+  Write(t.root + "/lib64", "not a directory");
+  auto report = StageAccelerator(t.root, t.accel, LoaderSpec());
+  ASSERT_TRUE(report.has_value()) << report.error().ToString();
+  EXPECT_EQ(report->unusable, std::string("the host tools' loader ") + kLoader +
+                                  " cannot be provided: /lib64 in the root is a file, not a directory");
+  EXPECT_TRUE(report->replaced.empty());
+  EXPECT_EQ(Read(t.root + "/usr/bin/sed"), "arm-sed");
+  EXPECT_EQ(Read(t.root + "/lib64"), "not a directory");
+}
+
+TEST(StageAcceleratorLoaderTest, ALib64LinkElsewhereIsNeverWrittenThrough) {
+  Trees t = MakeLoaderTrees();
+  Symlink("usr/lib/aarch64-linux-gnu", t.root + "/lib64");
+  auto report = StageAccelerator(t.root, t.accel, LoaderSpec());
+  ASSERT_TRUE(report.has_value()) << report.error().ToString();
+  EXPECT_NE(report->unusable.find("/lib64 in the root is a symlink to usr/lib/aarch64-linux-gnu, "
+                                  "where there is no ld-linux-x86-64.so.2"),
+            std::string::npos)
+      << report->unusable;
+  EXPECT_TRUE(report->replaced.empty());
+  EXPECT_EQ(Read(t.root + "/usr/bin/sed"), "arm-sed");
+  EXPECT_FALSE(Exists(t.root + "/usr/lib/aarch64-linux-gnu/ld-linux-x86-64.so.2"));
+  EXPECT_EQ(fs::read_symlink(t.root + "/lib64").string(), "usr/lib/aarch64-linux-gnu");
+}
+
+TEST(StageAcceleratorLoaderTest, AnAcceleratorWithoutTheLoaderIsUnusable) {
+  Trees t = MakeLoaderTrees();
+  fs::remove(t.accel + "/usr/lib64/ld-linux-x86-64.so.2");
+  auto report = StageAccelerator(t.root, t.accel, LoaderSpec());
+  ASSERT_TRUE(report.has_value()) << report.error().ToString();
+  EXPECT_NE(report->unusable.find("the accelerator has no /usr/lib64/ld-linux-x86-64.so.2"), std::string::npos)
+      << report->unusable;
+  EXPECT_TRUE(report->replaced.empty());
+}
+
+TEST(StageAcceleratorLoaderTest, HostPathProgramsNeedTheLoaderToo) {
+  // --accel distcc: no tool replaces the root's, but the distcc client added
+  // as a host-path runs in the root all the same.
+  Trees t = MakeLoaderTrees();
+  Write(t.accel + "/usr/bin/distcc", testing::ProgramWithInterpreter(kLoader));
+  ::chmod((t.accel + "/usr/bin/distcc").c_str(), 0755);
+  AccelSpec spec = LoaderSpec();
+  spec.substitute_tools = false;
+  spec.host_paths.push_back("/usr/bin/distcc");
+  auto report = StageAccelerator(t.root, t.accel, spec);
+  ASSERT_TRUE(report.has_value()) << report.error().ToString();
+  EXPECT_EQ(report->unusable, "");
+  EXPECT_TRUE(report->replaced.empty());
+  EXPECT_EQ(report->loader_paths, std::vector<std::string>{"/lib64 -> usr/lib64"});
+  EXPECT_TRUE(LoaderResolves(t.root));
 }
 
 TEST(MachineEnvironmentTest, Aarch64AndS390x) {

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/worker/elf_fixture.h"
 #include "worker/fs_util.h"
 
 namespace crossfarm::worker {
@@ -266,6 +267,37 @@ TEST_F(ElfCompareTest, TruncatedElfIsCorruption) {
   auto elf = ReadElfFile(Path("cut"));
   ASSERT_FALSE(elf.has_value());
   EXPECT_EQ(elf.error().code(), StatusCode::kCorruption);
+}
+
+TEST_F(ElfCompareTest, InterpreterOfProgramsOnly) {
+  Gcc("-O2 -Wl,--dynamic-linker=/opt/test/ld-test.so.1 t.c -o exe");
+  auto interp = ReadElfInterpreter(Path("exe"));
+  ASSERT_TRUE(interp.has_value()) << interp.error().ToString();
+  EXPECT_EQ(*interp, "/opt/test/ld-test.so.1");
+  // Objects, shared libraries and what is no ELF at all name no loader.
+  Gcc("-c t.c -o t.o");
+  Gcc("-shared -fPIC t.c -o libt.so");
+  for (const char* none : {"t.o", "libt.so", "t.c"}) {
+    auto r = ReadElfInterpreter(Path(none));
+    ASSERT_TRUE(r.has_value()) << none << ": " << r.error().ToString();
+    EXPECT_EQ(*r, "") << none;
+  }
+  EXPECT_EQ(ReadElfInterpreter(Path("missing")).error().code(), StatusCode::kNotFound);
+}
+
+TEST_F(ElfCompareTest, InterpreterFarIntoTheFile) {
+  // Only the start of a file is read first; a PT_INTERP beyond it still counts.
+  std::ofstream(Path("far"), std::ios::binary)
+      << testing::ProgramWithInterpreter("/lib64/ld-linux-x86-64.so.2", 200000);
+  auto interp = ReadElfInterpreter(Path("far"));
+  ASSERT_TRUE(interp.has_value()) << interp.error().ToString();
+  EXPECT_EQ(*interp, "/lib64/ld-linux-x86-64.so.2");
+  // Cut short: the segment lies outside the file.
+  std::string cut = testing::ProgramWithInterpreter("/lib64/ld-linux-x86-64.so.2", 200000).substr(0, 150000);
+  std::ofstream(Path("cut"), std::ios::binary) << cut;
+  auto bad = ReadElfInterpreter(Path("cut"));
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_EQ(bad.error().code(), StatusCode::kCorruption);
 }
 
 TEST_F(ElfCompareTest, Trees) {

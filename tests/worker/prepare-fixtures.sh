@@ -4,7 +4,12 @@
 #    (dpkg --add-architecture arm64 + apt-get download, reused by later runs);
 #  - binfmt_misc mounted and Debian's qemu-user-static handlers registered with
 #    flag F for the foreign archs of our table, the same steps as
-#    crossfarm::worker::SetupBinfmt (worker/binfmt.cc).
+#    crossfarm::worker::SetupBinfmt (worker/binfmt.cc);
+#  - a Debian 12 arm64 root made by mmdebstrap, as users make theirs (minbase
+#    with gcc, make, libc6-dev: no /lib64), as a tarball in
+#    $CROSSFARM_TEST_CACHE/mmdebstrap-bookworm-arm64.tar for the accel e2e
+#    tests (tests/e2e/accel_e2e_test.cc). Made once (10-20 minutes: the
+#    packages are configured under qemu, hence after the binfmt handlers).
 set -euo pipefail
 
 CACHE=${CROSSFARM_TEST_CACHE:-/var/cache/crossfarm-test}
@@ -64,4 +69,20 @@ for qemu in $QEMUS; do
     echo 1 > "$entry"
   fi
 done
+# --- an mmdebstrap arm64 root ------------------------------------------------
+ROOT_TAR=$CACHE/mmdebstrap-bookworm-arm64.tar
+if [ ! -s "$ROOT_TAR" ]; then
+  command -v mmdebstrap >/dev/null || {
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends mmdebstrap
+  }
+  # Written beside its final name, renamed when complete: an interrupted run
+  # leaves no tarball that looks finished. --skip=output/dev: no device nodes
+  # (bwrap gives each sandbox its own /dev; the artifact cache stores none).
+  rm -f "$ROOT_TAR".new.tar
+  mmdebstrap --quiet --variant=minbase --architectures=arm64 --include=gcc,make,libc6-dev \
+    --skip=output/dev bookworm "$ROOT_TAR".new.tar
+  mv "$ROOT_TAR".new.tar "$ROOT_TAR"
+fi
+
 echo "tests/worker fixtures ready in $CACHE"
