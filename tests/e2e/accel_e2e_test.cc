@@ -219,7 +219,7 @@ class AccelMmdebstrapE2ETest : public ::testing::Test {
     if (hello.find(deps) == std::string::npos) setup_error_ = "hello.bst has no `" + deps + "`";
     hello.replace(hello.find(deps), deps.size(), deps + "- lib64-file.bst\n");
     WriteFile(project_->path() / "elements/hello-lib64-file.bst", hello);
-    auto track = Cf("source track base/arm64.bst accel/aarch64-debs.bst");
+    auto track = Cf("source track --save base/arm64.bst accel/aarch64-debs.bst");
     if (track.exit_code != 0) setup_error_ = "source track failed:\n" + track.output;
     auto binfmt = Cf("setup binfmt");
     if (binfmt.exit_code != 0) setup_error_ = "crossfarm setup binfmt failed:\n" + binfmt.output;
