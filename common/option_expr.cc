@@ -47,6 +47,7 @@ struct Token {
 class Parser {
  public:
   Parser(std::string_view src, const ExprLookup& lookup) : src_(src), lookup_(lookup) {}
+  int depth_ = 0;
 
   Result<ExprValue> Parse() {
     CF_TRY(Next());
@@ -58,7 +59,9 @@ class Parser {
  private:
   static Status Error(std::string msg) { return Status::InvalidArgument(std::move(msg)); }
   std::unexpected<Status> Fail(std::string msg) const {
-    return Err(Error("invalid expression '" + std::string(src_) + "': " + msg));
+    std::string shown(src_.substr(0, 120));
+    if (src_.size() > shown.size()) shown += "...";
+    return Err(Error("invalid expression '" + shown + "': " + msg));
   }
 
   Status Next() {
@@ -137,8 +140,19 @@ class Parser {
     return lhs;
   }
 
+  // The parser recurses once per `not` and per bracket: a hostile expression
+  // (100,000 `not`s) must be an error, not a stack overflow.
+  static constexpr int kMaxDepth = 100;
+  struct DepthGuard {
+    int& depth;
+    explicit DepthGuard(int& d) : depth(d) { ++depth; }
+    ~DepthGuard() { --depth; }
+  };
+
   Result<ExprValue> ParseNot() {
     if (IsKeyword("not")) {
+      DepthGuard guard(depth_);
+      if (depth_ > kMaxDepth) return Fail("nested deeper than " + std::to_string(kMaxDepth) + " levels");
       CF_TRY(Next());
       CF_ASSIGN_OR_RETURN(ExprValue v, ParseNot());
       return ExprValue::Bool(!v.Truthy());
@@ -208,6 +222,8 @@ class Parser {
   Result<ExprValue> ParsePrimary() {
     Token t = tok_;
     if (t.kind == Token::Kind::kEnd) return Fail("unexpected end");
+    DepthGuard guard(depth_);
+    if (depth_ > kMaxDepth) return Fail("nested deeper than " + std::to_string(kMaxDepth) + " levels");
     if (IsOp("(")) {
       CF_TRY(Next());
       CF_ASSIGN_OR_RETURN(ExprValue v, ParseOr());

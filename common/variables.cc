@@ -39,6 +39,9 @@ void ScanRefs(std::string_view text, F on_ref) {
 // Resolves variables by index in the layer mapping. With a base, entries at
 // the same index as in the base layer (overlays keep positions) whose value
 // node is shared and whose references are all reusable take the base's value.
+// Larger than any real command line or path list; small enough to be held.
+constexpr size_t kMaxVariableSize = 16u << 20;
+
 struct Resolver {
   const Node& vars;
   std::vector<int> state;  // 0 new, 1 in progress, 2 done
@@ -124,8 +127,17 @@ struct Resolver {
         return;
       }
       auto r = Get(j);
-      if (!r) error = r.error();
-      else result += **r;
+      if (!r) {
+        error = r.error();
+      } else if (result.size() + (*r)->size() > kMaxVariableSize) {
+        // 40 levels of `vN: "%{vN-1}%{vN-1}"` would ask for a terabyte.
+        error = UserError(value->Where(), "variable '" + name + "' expands to more than " +
+                                              std::to_string(kMaxVariableSize >> 20) + " MiB",
+                          "a variable that references another one twice per level doubles "
+                          "with each level; reference it fewer times");
+      } else {
+        result += **r;
+      }
     });
     CF_TRY(error);
     result.append(text, last);

@@ -70,11 +70,44 @@ class EventReader {
   }
 
   void Remember(const yaml_char_t* anchor, const NodePtr& node) {
-    if (anchor) anchors_[reinterpret_cast<const char*>(anchor)] = node;
+    if (anchor) anchors_[reinterpret_cast<const char*>(anchor)] = {node, 1};
+  }
+
+  // Hostile input (docs/element-format.md "Limits"): nesting is bounded so the
+  // recursion here and in every later tree walk cannot overflow the stack, and
+  // the nodes of a file (alias copies included) so an alias bomb is an error,
+  // not an out-of-memory abort.
+  static constexpr int kMaxDepth = 200;
+  static constexpr size_t kMaxNodes = 5'000'000;
+
+  Status CountNodes(size_t n, const NodeMark& mark) {
+    nodes_ += n;
+    if (nodes_ <= kMaxNodes) return Status::Ok();
+    return UserError(mark.ToProvenance(),
+                     "the file expands to more than " + std::to_string(kMaxNodes) +
+                         " YAML nodes (aliases included)",
+                     "an alias of an alias multiplies the nodes; write the data out instead");
+  }
+
+  static size_t SubtreeSize(const Node& n) {
+    size_t size = 1;
+    for (const auto& item : n.items) size += SubtreeSize(*item);
+    for (const auto& [k, v] : n.map) size += SubtreeSize(*v);
+    return size;
   }
 
   Result<NodePtr> ReadNode(Event& ev) {
     NodeMark mark = Mark(ev.e.start_mark);
+    struct DepthGuard {
+      int& depth;
+      explicit DepthGuard(int& d) : depth(d) { ++depth; }
+      ~DepthGuard() { --depth; }
+    } guard(depth_);
+    if (depth_ > kMaxDepth)
+      return Err(UserError(mark.ToProvenance(),
+                           "YAML nested deeper than " + std::to_string(kMaxDepth) + " levels",
+                           "flatten the structure"));
+    CF_TRY(CountNodes(1, mark));
     switch (ev.e.type) {
       case YAML_SCALAR_EVENT: {
         auto& s = ev.e.data.scalar;
@@ -90,7 +123,8 @@ class EventReader {
         auto it = anchors_.find(reinterpret_cast<const char*>(ev.e.data.alias.anchor));
         if (it == anchors_.end())
           return Err(UserError(mark.ToProvenance(), "invalid YAML: unknown alias"));
-        return it->second->Clone();
+        CF_TRY(CountNodes(it->second.size, mark));
+        return it->second.node->Clone();
       }
       case YAML_SEQUENCE_START_EVENT: return ReadSequence(ev, std::move(mark));
       case YAML_MAPPING_START_EVENT: return ReadMapping(ev, std::move(mark));
@@ -108,7 +142,7 @@ class EventReader {
       CF_ASSIGN_OR_RETURN(NodePtr item, ReadNode(ev));
       seq->items.push_back(std::move(item));
     }
-    if (!anchor_name.empty()) anchors_[anchor_name] = seq;
+    if (!anchor_name.empty()) anchors_[anchor_name] = {seq, SubtreeSize(*seq)};
     return seq;
   }
 
@@ -128,13 +162,19 @@ class EventReader {
       // Duplicate keys: the last one wins, as in ruamel / yaml-cpp.
       map->Set(key->scalar, std::move(value), std::move(key_mark));
     }
-    if (!anchor_name.empty()) anchors_[anchor_name] = map;
+    if (!anchor_name.empty()) anchors_[anchor_name] = {map, SubtreeSize(*map)};
     return map;
   }
 
   yaml_parser_t parser_{};
   std::shared_ptr<const std::string> file_;
-  std::map<std::string, NodePtr> anchors_;
+  struct Anchor {
+    NodePtr node;
+    size_t size = 1;  // nodes in its subtree: what each alias of it adds
+  };
+  std::map<std::string, Anchor> anchors_;
+  int depth_ = 0;
+  size_t nodes_ = 0;
 };
 
 }  // namespace

@@ -1,0 +1,70 @@
+// Hostile project files (issue 19, point 4) are errors with file:line, never a
+// crash: each input here segfaulted or aborted with std::bad_alloc before.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "common/option_expr.h"
+#include "common/project.h"
+#include "common/yaml_loader.h"
+#include "tests/common/temp_project.h"
+
+namespace crossfarm {
+namespace {
+
+std::string Repeat(const std::string& s, int n) {
+  std::string out;
+  for (int i = 0; i < n; ++i) out += s;
+  return out;
+}
+
+TEST(HostileInputTest, DeepNestingIsAnErrorWithItsPlace) {
+  auto r = ParseYamlString("x: " + Repeat("[", 100000) + Repeat("]", 100000) + "\n", "deep.yml");
+  ASSERT_FALSE(r.has_value());
+  EXPECT_NE(r.error().message().find("deep.yml:1:"), std::string::npos) << r.error().message();
+  EXPECT_NE(r.error().message().find("nested deeper than"), std::string::npos);
+  // Real files stay far below the limit.
+  EXPECT_TRUE(ParseYamlString("x: " + Repeat("[", 50) + Repeat("]", 50) + "\n", "ok.yml").has_value());
+}
+
+TEST(HostileInputTest, AliasBombIsAnErrorNotAnAbort) {
+  std::string text = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n";
+  for (int i = 1; i < 10; ++i) {
+    std::string prev = "*a" + std::to_string(i - 1);
+    text += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [" + Repeat(prev + ", ", 9) + prev + "]\n";
+  }
+  auto r = ParseYamlString(text, "bomb.yml");
+  ASSERT_FALSE(r.has_value());
+  EXPECT_NE(r.error().message().find("bomb.yml:"), std::string::npos) << r.error().message();
+  EXPECT_NE(r.error().message().find("aliases included"), std::string::npos) << r.error().message();
+  // A few aliases are fine.
+  EXPECT_TRUE(ParseYamlString("a: &a [1, 2]\nb: *a\nc: *a\n", "ok.yml").has_value());
+}
+
+TEST(HostileInputTest, DeepExpressionsAreErrors) {
+  ExprLookup lookup = [](std::string_view) -> Result<ExprValue> { return ExprValue::String("x86_64"); };
+  for (const std::string& expr : {Repeat("(", 5000) + "arch == 'x86_64'" + Repeat(")", 5000),
+                                  Repeat("not ", 100000) + "arch == 'x86_64'"}) {
+    auto r = EvaluateOptionExpression(expr, lookup);
+    ASSERT_FALSE(r.has_value());
+    EXPECT_NE(r.error().message().find("nested deeper than"), std::string::npos) << r.error().message().substr(0, 300);
+    EXPECT_LT(r.error().message().size(), 400u) << "the message repeats the whole expression";
+  }
+  auto ok = EvaluateOptionExpression("not not (arch == 'x86_64')", lookup);
+  ASSERT_TRUE(ok.has_value()) << ok.error().message();
+  EXPECT_TRUE(*ok);
+}
+
+TEST(HostileInputTest, ExponentialVariablesAreAnErrorWithTheirPlace) {
+  std::string vars = "kind: manual\nvariables:\n  v0: aaaaaaaaaa\n";
+  for (int i = 1; i <= 40; ++i)
+    vars += "  v" + std::to_string(i) + ": \"%{v" + std::to_string(i - 1) + "}%{v" + std::to_string(i - 1) + "}\"\n";
+  testing::TempProject dir({{"project.conf", "name: p\nelement-path: elements\n"}, {"elements/e.bst", vars}});
+  auto loaded = testing::LoadProject(dir.dir(), {"e.bst"});
+  ASSERT_FALSE(loaded.has_value());
+  EXPECT_NE(loaded.error().message().find("elements/e.bst:"), std::string::npos) << loaded.error().message();
+  EXPECT_NE(loaded.error().message().find("expands to more than"), std::string::npos) << loaded.error().message();
+}
+
+}  // namespace
+}  // namespace crossfarm
