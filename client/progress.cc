@@ -88,9 +88,14 @@ void Progress::Finish() {
   finished_ = true;
   if (terminal_) ClearLocked();
   if (counts_.total == 0) return;
-  std::fprintf(out_, "[%s] finished: %zu built, %zu cached, %zu failed, %zu skipped\n",
+  // The parts add up to the element count: what neither ran nor was skipped
+  // for a failed dependency was not started (--on-error quit, an interrupt).
+  const size_t accounted = counts_.done + counts_.cached + counts_.failed + counts_.skipped;
+  const size_t not_started = counts_.total > accounted ? counts_.total - accounted : 0;
+  std::fprintf(out_, "[%s] finished: %zu built, %zu cached, %zu failed, %zu skipped%s\n",
                Elapsed(start_).c_str(), counts_.done, counts_.cached, counts_.failed,
-               counts_.skipped);
+               counts_.skipped,
+               not_started ? (", " + std::to_string(not_started) + " not started").c_str() : "");
 }
 
 void Progress::ClearLocked() {

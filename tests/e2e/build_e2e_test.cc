@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <regex>
 #include <thread>
 
 #include "tests/e2e/e2e_util.h"
@@ -279,6 +280,35 @@ TEST_F(BuildE2ETest, FailingCommandShowsTheLogTailAndExitsWithOne) {
   auto log = CfCached("log fails.bst");
   EXPECT_EQ(log.exit_code, 0) << log.output;
   EXPECT_NE(log.output.find("about-to-fail-loudly"), std::string::npos) << log.output;
+}
+
+// "N elements" and the final summary's parts add up (issue 21: "8 elements ...
+// 2 built, 0 cached, 1 failed, 0 skipped"), with --on-error quit too, and the
+// failure is printed once.
+TEST_F(BuildE2ETest, SummaryAddsUpToTheElementCount) {
+  AddManual("fails-early.bst", {"exit 3"});
+  WriteFile(project_->path() / "elements/after-failure.bst",
+            "kind: manual\nbuild-depends:\n- base.bst\n- fails-early.bst\n");
+  AddManual("slow-sibling.bst", {"sleep 2", "echo x > %{install-root}/x"});
+  AddManual("late-sibling.bst", {"echo y > %{install-root}/y"});
+  for (const char* mode : {"continue", "quit"}) {
+    auto cache = std::make_unique<TempTree>("summary");
+    auto build = RunCmd(Base() + " --cache-dir " + cache->path().string() + " build -j1 --on-error " + mode +
+                        " fails-early.bst after-failure.bst slow-sibling.bst late-sibling.bst");
+    EXPECT_EQ(build.exit_code, 1) << build.output;
+    std::smatch total, parts;
+    ASSERT_TRUE(std::regex_search(build.output, total, std::regex(R"((\d+) elements)"))) << build.output;
+    ASSERT_TRUE(std::regex_search(build.output, parts,
+                                  std::regex(R"(finished: (\d+) built, (\d+) cached, (\d+) failed, (\d+) skipped(, (\d+) not started)?)")))
+        << build.output;
+    int sum = 0;
+    for (int i : {1, 2, 3, 4, 6}) sum += parts[i].matched ? std::stoi(parts[i]) : 0;
+    EXPECT_EQ(sum, std::stoi(total[1])) << mode << ":\n" << build.output;
+    EXPECT_EQ(std::stoi(parts[3]), 1) << build.output;
+    size_t first = build.output.find("build failed:");
+    EXPECT_NE(first, std::string::npos) << build.output;
+    EXPECT_EQ(build.output.find("build failed:", first + 1), std::string::npos) << "printed twice:\n" << build.output;
+  }
 }
 
 TEST_F(BuildE2ETest, WrongTarballSha256IsAClearErrorAndStoresNothing) {
