@@ -179,7 +179,8 @@ int RunLog(const GlobalOptions& g, const std::string& target) {
   for (char& c : name)
     if (c == '/') c = '_';
   std::string path = CacheLayout(g).logs + "/" + name + "/" + *l->element->cache_key + ".log";
-  if (std::ifstream in(path); in) {
+  // With --remote the log is the cluster's (its worker's), never this machine's.
+  if (std::ifstream in(path); in && g.remote.empty()) {
     std::cout << in.rdbuf();
     return kExitOk;
   }

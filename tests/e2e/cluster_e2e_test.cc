@@ -166,6 +166,14 @@ TEST_F(ClusterE2ETest, RemoteBuildGivesTheSameArtifactsAsAnEmbeddedBuild) {
     EXPECT_EQ(a->root, b->root) << e;
     EXPECT_EQ(b->worker, "w1") << e;
   }
+  // `log --remote` is the cluster's log (w1's), even where this machine has
+  // a log of its own for that key (issue 21).
+  ASSERT_EQ(RunCmd(Cf() + " --cache-dir " + P("client-cache") + " build same.bst").exit_code, 0);
+  auto remote_log = RunCmd(Remote() + " log same.bst");
+  EXPECT_EQ(remote_log.exit_code, 0) << remote_log.output;
+  EXPECT_NE(remote_log.output.find("building-same-now"), std::string::npos) << remote_log.output;
+  auto local_log = RunCmd(Cf() + " --cache-dir " + P("client-cache") + " log same.bst");
+  EXPECT_NE(remote_log.output, local_log.output) << "the local log was printed for --remote";
   // A second build finds everything in the CAS and submits nothing.
   auto again = RunCmd(Remote() + " build same.bst");
   EXPECT_EQ(again.exit_code, 0) << again.output;
