@@ -2,12 +2,21 @@
 
 #include <unistd.h>
 
+#include <cstdlib>
+
 namespace crossfarm::client {
 
 Progress::Progress(ProgressMode mode, FILE* out) : out_(out) {
   terminal_ = mode == ProgressMode::kTerminal ||
               (mode == ProgressMode::kAuto && isatty(fileno(out)) && std::getenv("CI") == nullptr);
-  if (terminal_) thread_ = std::thread([this] { Loop(); });
+  // Without a terminal a status line every interval shows a long job is alive
+  // (GNU hello's configure ran 1 min 48 s in silence in a CI log).
+  if (!terminal_) {
+    plain_interval_ = std::chrono::seconds(30);
+    if (const char* env = std::getenv("CROSSFARM_PROGRESS_INTERVAL"))
+      if (int v = std::atoi(env); v > 0) plain_interval_ = std::chrono::seconds(v);
+  }
+  thread_ = std::thread([this] { Loop(); });
 }
 
 Progress::~Progress() {
@@ -118,11 +127,26 @@ void Progress::RedrawLocked() {
   std::fflush(out_);
 }
 
+void Progress::StatusLineLocked() {
+  if (finished_ || running_.empty()) return;
+  std::string jobs;
+  for (const auto& [element, r] : running_)
+    jobs += (jobs.empty() ? "" : ", ") + element + " " + Elapsed(r.start);
+  std::fprintf(out_, "[%s] running %zu (%s)  queued %zu  done %zu  cached %zu  failed %zu\n",
+               Elapsed(start_).c_str(), counts_.running, jobs.c_str(), counts_.queued, counts_.done,
+               counts_.cached, counts_.failed);
+  std::fflush(out_);
+}
+
 void Progress::Loop() {
   std::unique_lock lock(mu_);
   while (!stop_) {
-    RedrawLocked();
-    cv_.wait_for(lock, std::chrono::milliseconds(250));
+    if (terminal_) {
+      RedrawLocked();
+      cv_.wait_for(lock, std::chrono::milliseconds(250));
+    } else if (!cv_.wait_for(lock, plain_interval_, [this] { return stop_; })) {
+      StatusLineLocked();
+    }
   }
 }
 

@@ -1,7 +1,8 @@
 // Live build status on stderr: what runs where (element, arch, native/emulated,
 // worker, elapsed) and the queued / running / done / cached / failed counts.
 // On a terminal it redraws a status block a few times a second; otherwise it
-// prints one plain line per event (CI logs, pipes).
+// prints one plain line per event (CI logs, pipes) and, while jobs run, a
+// status line every 30 s ($CROSSFARM_PROGRESS_INTERVAL seconds).
 //
 // Thread-safe: the build loop and worker threads report events concurrently.
 #pragma once
@@ -48,6 +49,7 @@ class Progress {
   };
   std::string Elapsed(Clock::time_point since) const;
   void RedrawLocked();
+  void StatusLineLocked();
   void ClearLocked();
   void Loop();
 
@@ -61,6 +63,7 @@ class Progress {
   size_t drawn_lines_ = 0;
   ProgressCounts counts_;
   std::map<std::string, Running> running_;
+  std::chrono::seconds plain_interval_{30};
   std::thread thread_;
 };
 

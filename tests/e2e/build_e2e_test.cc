@@ -282,6 +282,16 @@ TEST_F(BuildE2ETest, FailingCommandShowsTheLogTailAndExitsWithOne) {
   EXPECT_NE(log.output.find("about-to-fail-loudly"), std::string::npos) << log.output;
 }
 
+// Without a terminal, a long job still shows it is alive: a status line at a
+// steady interval (issue 21: 1 min 48 s of silence on GNU hello in CI).
+TEST_F(BuildE2ETest, PlainProgressPrintsAStatusLineWhileJobsRun) {
+  AddManual("long.bst", {"sleep 3", "echo z > %{install-root}/z"});
+  auto build = RunCmd("CROSSFARM_PROGRESS_INTERVAL=1 " + Base() + " --cache-dir " + cache_->path().string() +
+                      " build long.bst");
+  ASSERT_EQ(build.exit_code, 0) << build.output;
+  EXPECT_NE(build.output.find("running 1 (long.bst 00:0"), std::string::npos) << build.output;
+}
+
 // "N elements" and the final summary's parts add up (issue 21: "8 elements ...
 // 2 built, 0 cached, 1 failed, 0 skipped"), with --on-error quit too, and the
 // failure is printed once.
