@@ -2,10 +2,14 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <algorithm>
 #include <filesystem>
+#include <string_view>
+#include <vector>
 
 #include "client/commands.h"
 #include "client/local_build.h"
+#include "common/node.h"
 #include "common/project.h"
 
 namespace crossfarm::client {
@@ -49,10 +53,26 @@ void LoadUserConfig(GlobalOptions& g) {
     auto set = [&](const char* key, std::string& out) {
       if (cfg[key]) out = cfg[key].as<std::string>();
     };
+    // docs/building.md "User configuration" lists these keys.
+    static const std::vector<std::string_view> kKeys = {"remote", "remote-key", "key", "cache-dir",
+                                                        "mirror-dir", "accel"};
+    if (!cfg.IsMap() && !cfg.IsNull()) {
+      PrintError(path + ": must be a mapping of the keys in docs/building.md (ignoring this config file)");
+      return;
+    }
+    for (const auto& kv : cfg) {
+      const std::string key = kv.first.as<std::string>();
+      if (std::find(kKeys.begin(), kKeys.end(), key) != kKeys.end()) continue;
+      std::string near = DidYouMean(key, kKeys);
+      PrintError(path + ":" + std::to_string(kv.first.Mark().line + 1) + ": unknown key '" + key +
+                 "' (ignored)" + (near.empty() ? "" : "; did you mean '" + near + "'?"));
+    }
     set("remote", g.remote);
     set("remote-key", g.remote_key);
     set("key", g.key);
     set("cache-dir", g.cache_dir);
+    set("mirror-dir", g.mirror_dir);
+    set("accel", g.accel);
   } catch (const YAML::Exception& e) {
     // A broken user config must not stop commands that don't need it; say so.
     PrintError(path + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg +

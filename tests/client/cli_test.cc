@@ -51,6 +51,19 @@ TEST_F(CliProjectTest, TheProjectIsFoundFromASubdirectory) {
   EXPECT_EQ(r.output, "sub/a.bst\n");
 }
 
+// The user config (docs/building.md): its keys are defaults, an unknown key is
+// named with its line and a suggestion, and the command still runs.
+TEST_F(CliProjectTest, UserConfigKeysAndTypos) {
+  WriteFile(dir_.path() / "xdg/crossfarm/config.yaml",
+            "cache-dir: " + (dir_.path() / "from-config").string() + "\nremote-kye: x\n");
+  auto r = RunCmd("cd " + dir_.path().string() + " && XDG_CONFIG_HOME=" + (dir_.path() / "xdg").string() + " " +
+                  CROSSFARM_BIN + " source track sub/a.bst");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("config.yaml:2: unknown key 'remote-kye' (ignored); did you mean 'remote-key'?"),
+            std::string::npos) << r.output;
+  EXPECT_TRUE(std::filesystem::exists(dir_.path() / "from-config/sources")) << r.output;
+}
+
 TEST_F(CliProjectTest, HintsKeepTheUsersOptions) {
   auto r = Cf("-C " + dir_.path().string() + " --cache-dir " + (dir_.path() / "cache").string() +
               " --arch aarch64 checkout sub/a.bst " + (dir_.path() / "out").string());
