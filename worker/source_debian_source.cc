@@ -1,6 +1,8 @@
-// `kind: debian-source` (crossfarm's own): a Debian source package at a pinned
-// version, through the host's apt deb-src configuration (no mirror URL in the
-// project). The ref pins the .dsc and its tarballs by sha256. Stage unpacks it with
+// `kind: debian-source` (crossfarm's own): a Debian source package, through the
+// host's apt deb-src configuration (no mirror URL in the project). The ref pins
+// the .dsc and its tarballs by sha256. With `version:` tracking stays on that
+// version; without it, tracking takes apt's candidate (as `deb` does), so a
+// project keeps working when a point release replaces the version. Stage unpacks it with
 // `dpkg-source -x` (Debian patches applied). Mirror cache: <cache_dir>/debian-source/.
 #include <filesystem>
 #include <sstream>
@@ -32,7 +34,7 @@ class DebianSourceSource final : public SourceBase {
 
   std::optional<std::string> Ref() const override {
     if (!ref_) return std::nullopt;
-    std::string text = "debian-source " + package_ + " " + version_ + "\n";
+    std::string text = "debian-source " + package_ + " " + (version_.empty() ? "-" : version_) + "\n";
     for (const auto& f : *ref_) text += f.file + " " + f.sha256 + "\n";
     return text;
   }
@@ -55,8 +57,47 @@ class DebianSourceSource final : public SourceBase {
   std::optional<std::vector<PinnedFile>> ref_;
 };
 
+// Without `version:`: the files of apt's candidate, from `apt-get source
+// --print-uris` ("'URL' FILE SIZE SHA256:HEX" per file).
+Result<YAML::Node> TrackCandidate(const std::string& package) {
+  auto out = RunChecked({"apt-get", "-qq", "source", "--print-uris", "--only-source", package});
+  if (!out) return Err(out.error());
+  YAML::Node ref(YAML::NodeType::Sequence);
+  std::istringstream lines(*out);
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream fields(line);
+    std::string url, file, size, sha;
+    if (!(fields >> url >> file >> size >> sha) || !sha.starts_with("SHA256:")) continue;
+    YAML::Node item;
+    item["file"] = file;
+    item["sha256"] = sha.substr(7);
+    ref.push_back(item);
+  }
+  if (ref.size() == 0)
+    return Err(Status::NotFound("apt knows no source package " + package + " (" + kDebSrcHint.data() + ")"));
+  return ref;
+}
+
+// The version whose .dsc has `dsc_sha256`, from `apt-cache showsrc`: what
+// `apt-get source` must be asked for when the element names no version.
+Result<std::string> VersionOfDsc(const std::string& package, const std::string& dsc_sha256) {
+  auto out = RunChecked({"apt-cache", "showsrc", "--only-source", package});
+  if (!out) return Err(out.error());
+  for (const auto& stanza : ParseControlStanzas(*out))
+    if (FieldOf(stanza, "Checksums-Sha256").find(dsc_sha256) != std::string::npos)
+      return FieldOf(stanza, "Version");
+  return Err(Status::NotFound("no version of source package " + package +
+                              " has the pinned .dsc any more: run `crossfarm source track` (or "
+                              "`crossfarm build --track-all`)"));
+}
+
 // "Checksums-Sha256" of the stanza of our version, from `apt-cache showsrc`.
 Result<YAML::Node> DebianSourceSource::Track() {
+  if (version_.empty()) {
+    auto candidate = TrackCandidate(package_);
+    if (!candidate) return Err(AtSource(candidate.error(), kDebSrcHint));
+    return candidate;
+  }
   auto out = RunChecked({"apt-cache", "showsrc", "--only-source", package_});
   if (!out) return Err(AtSource(out.error(), kDebSrcHint));
   std::vector<std::string> seen;
@@ -86,8 +127,17 @@ Result<YAML::Node> DebianSourceSource::Track() {
 
 Status DebianSourceSource::DownloadMissing(const std::string& dir) {
   CF_ASSIGN_OR_RETURN(TempDir tmp, TempDir::Make(dir, "download"));
+  std::string version = version_;
+  if (version.empty()) {
+    std::string dsc_sha;
+    for (const auto& f : *ref_)
+      if (f.file.ends_with(".dsc")) dsc_sha = f.sha256;
+    auto found = VersionOfDsc(package_, dsc_sha);
+    if (!found) return AtSource(found.error(), kDebSrcHint);
+    version = *found;
+  }
   auto out = RunChecked({"apt-get", "-q", "-o", "APT::Sandbox::User=root", "source",
-                         "--download-only", package_ + "=" + version_},
+                         "--download-only", package_ + "=" + version},
                         tmp.path());
   if (!out) return AtSource(out.error(), kDebSrcHint);
   for (const auto& f : *ref_) {
@@ -174,11 +224,11 @@ Result<std::unique_ptr<Source>> MakeDebianSourceSource(const YAML::Node& config,
                                                        const SourceContext& ctx) {
   CF_TRY(CheckKeys(config, where, {"package", "version", "ref"}));
   CF_ASSIGN_OR_RETURN(std::string package, RequiredString(config, "package", where));
-  CF_ASSIGN_OR_RETURN(std::string version, RequiredString(config, "version", where));
+  CF_ASSIGN_OR_RETURN(auto version, OptionalString(config, "version", where));
   CF_ASSIGN_OR_RETURN(auto ref, ParseRef(config["ref"], where));
   CF_ASSIGN_OR_RETURN(auto directory, OptionalString(config, "directory", where));
   return std::make_unique<DebianSourceSource>(where, ctx, directory.value_or(""),
-                                              std::move(package), std::move(version),
+                                              std::move(package), version.value_or(""),
                                               std::move(ref));
 }
 

@@ -48,6 +48,30 @@ TEST_F(DebianSourceTest, TrackFetchAndStageUnpackTheSourcePackage) {
   EXPECT_FALSE(std::filesystem::exists(dest + "/hostname-3.23+nmu1"));
 }
 
+// Without `version:` tracking takes apt's candidate and fetch finds the
+// version of the pinned .dsc itself: a project keeps working when a point
+// release replaces the version it was written for.
+TEST_F(DebianSourceTest, WithoutAVersionTrackTakesTheCandidateAndFetchFindsItsVersion) {
+  ctx_.cache_dir = scratch_.Sub("own-cache");  // nothing cached: fetch must download
+  auto ref = MustMake("{kind: debian-source, package: hostname}", ctx_)->Track();
+  ASSERT_TRUE(ref.has_value()) << ref.error().ToString();
+  std::string dsc;
+  for (const auto& item : *ref)
+    if (item["file"].as<std::string>().ends_with(".dsc")) dsc = item["file"].as<std::string>();
+  EXPECT_TRUE(dsc.starts_with("hostname_")) << dsc;
+  YAML::Emitter out;
+  out << YAML::Flow << *ref;
+  auto source = MustMake("{kind: debian-source, package: hostname, ref: " + std::string(out.c_str()) + "}", ctx_);
+  ASSERT_TRUE(source->Ref().has_value());
+  EXPECT_TRUE(source->Ref()->starts_with("debian-source hostname -\n")) << *source->Ref();
+  const Status fetched = source->Fetch();
+  ASSERT_TRUE(fetched.ok()) << fetched.ToString();
+  EXPECT_TRUE(std::filesystem::exists(ctx_.cache_dir + "/debian-source/" + dsc));
+  const std::string dest = scratch_.Sub("dest");
+  ASSERT_TRUE(source->Stage(dest).ok());
+  EXPECT_TRUE(std::filesystem::exists(dest + "/hostname.c"));
+}
+
 TEST_F(DebianSourceTest, WrongSha256InTheRefIsAClearError) {
   ctx_.cache_dir = scratch_.Sub("cache");
   const std::string wrong(64, 'd');
