@@ -204,7 +204,7 @@ TEST(DebConfigTest, MalformedConfigsAreUserErrorsNotExceptions) {
         "{kind: deb, packages: [a], arch: arm64, ref: 3}", "{kind: deb, packages: [a]}",
         "{kind: deb, packages: [a], arch: arm64, essential: maybe}",
         "{kind: debian-source, package: p, version: '1', ref: [{file: p.dsc}]}",
-        "{kind: debian-source, package: p}"}) {
+        "{kind: debian-source, version: '1'}"}) {  // no package
     const YAML::Node config = YAML::Load(yaml);
     auto source = MakeSource(config["kind"].as<std::string>(), config, testing::TestWhere(), ctx);
     ASSERT_FALSE(source.has_value()) << yaml;
