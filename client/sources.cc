@@ -95,7 +95,10 @@ Result<size_t> TrackSources(const Project& project, const std::vector<Element*>&
         }
         if (save) {
           std::string file = spec.where.file;
-          if (!file.empty() && file.front() != '/') file = project.directory() + "/" + file;
+          if (e->project && e->project->parent)  // "j.bst:elements/y.bst"
+            file = e->project->directory + "/" + file.substr(e->project->junction_name.size() + 1);
+          else if (!file.empty() && file.front() != '/')
+            file = project.directory() + "/" + file;
           CF_TRY(worker::WriteRefToElementFile(file, i, tracked));
           updates.push_back({e->name, spec.own_ref_base, i, nullptr});
         } else if (TrackedRefBase(text) == spec.own_ref_base) {
@@ -140,6 +143,11 @@ Result<std::vector<std::unique_ptr<worker::Source>>> SourcePlugins(const Project
   worker::SourceContext ctx;
   ctx.project_dir = project.directory();
   ctx.translate_url = [&project](const std::string& url) { return project.TranslateUrl(url); };
+  if (e.project && e.project->parent) {  // an element of a junction's subproject
+    const ProjectConfig* sub = e.project;
+    ctx.project_dir = sub->directory;
+    ctx.translate_url = [sub](const std::string& url) { return TranslateAlias(sub->aliases, url); };
+  }
   ctx.cache_dir = mirror_dir;
   ctx.target_arch = project.arch().host;
   if (!e.sandbox_build_arch.empty())

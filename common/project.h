@@ -31,6 +31,10 @@ struct LoadOptions {
   std::string tracked_refs_dir;
 };
 
+// "alias:path" -> aliases[alias] + "path"; other URLs unchanged.
+std::string TranslateAlias(const std::map<std::string, std::string>& aliases,
+                           const std::string& url);
+
 // Oldest / newest project format-version accepted (bst 1.6's BST_FORMAT_VERSION).
 inline constexpr int kMaxFormatVersion = 18;
 
@@ -84,6 +88,10 @@ class Project {
   std::string tracked_refs_dir_;
   std::map<std::string, std::shared_ptr<const AcceleratorInfo>> accelerators_;
   ElementMap elements_;
+  // Subprojects by junction name (their elements live in elements_).
+  Result<ProjectConfig*> OpenJunction(const Element& junction);
+  std::map<std::string, std::unique_ptr<Project>> subprojects_;
+  LoadOptions load_options_;
 };
 
 }  // namespace crossfarm
