@@ -1,0 +1,87 @@
+// Junctions (issue 17), checked against BuildStream 1.6 itself on
+// tests/data/projects/junction-local: a parent project reaches one subproject
+// through two junctions with different `config: options:`. Each subproject
+// element must resolve as bst resolves it (tests/e2e/bst_compare.h), under
+// bst's full name ("sub.bst:lib.bst"), in bst's `--deps` order.
+#include "tests/e2e/bst_compare.h"
+
+namespace crossfarm::e2e {
+namespace {
+
+const char* kProject = "junction-local";
+const std::vector<std::string> kElements = {"app.bst", "base.bst", "sub.bst:lib.bst",
+                                            "sub.bst:tool.bst", "sub-arm.bst:lib.bst",
+                                            "sub-arm.bst:tool.bst"};
+
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty() && !IsBstStatusLine(line)) out.push_back(line);
+  return out;
+}
+
+CommandResult Bst(const std::string& args) {
+  TempTree home("bst-home");
+  std::string h = home.path().string();
+  return RunCmd("cd " + ProjectDir(kProject) + " && XDG_CACHE_HOME=" + h +
+                "/cache XDG_CONFIG_HOME=" + h + "/config bst --no-interactive --no-colors " + args +
+                " 2>/dev/null");
+}
+
+CommandResult Crossfarm(const std::string& args) {
+  return RunCmd(std::string(CROSSFARM_BIN) + " -C " + ProjectDir(kProject) +
+                " --cache-dir /nonexistent " + args + " 2>/dev/null");
+}
+
+TEST(BstJunctionTest, SubprojectElementsResolveWithTheSubprojectsConfAndOptions) {
+  auto bst = ShowWithBst(kProject, kElements, {});
+  auto ours = ShowWithCrossfarm(kProject, kElements, {});
+  ExpectSameAsBst(bst, ours, kProject);
+  // The two junctions give the same files different options.
+  EXPECT_EQ(ours["sub.bst:lib.bst"].vars["extra"], "sub-is-blue");
+  EXPECT_EQ(ours["sub-arm.bst:lib.bst"].vars["extra"], "sub-is-not-blue");
+  EXPECT_EQ(ours["sub.bst:lib.bst"].vars["element-name"], "lib.bst");
+}
+
+TEST(BstJunctionTest, DependencyOrderAndFullNamesMatchBuildStreamForEveryScope) {
+  for (const char* scope : {"none", "run", "build", "all", "plan"}) {
+    for (const char* target : {"app.bst", "sub.bst:lib.bst"}) {
+      std::string args = std::string("show --deps ") + scope + " --format '%{name}' " + target;
+      auto b = Bst(args);
+      ASSERT_EQ(b.exit_code, 0) << b.output;
+      auto c = Crossfarm(std::string("show --deps ") + scope + " --json " + target);
+      ASSERT_EQ(c.exit_code, 0) << c.output;
+      std::vector<std::string> names;
+      for (const auto& j : nlohmann::json::parse(c.output)) names.push_back(j["name"]);
+      EXPECT_EQ(names, Lines(b.output)) << args;
+    }
+  }
+}
+
+// crossfarm's keys differ from bst's by design, but the same elements must
+// share a key: the subproject's tool.bst under two option sets differs in
+// environment, so in bst's key too. Keys are stable from run to run.
+TEST(BstJunctionTest, CacheKeysAreStableAndDistinctWhereBuildStreamsAre) {
+  auto bst = ShowWithBst(kProject, kElements, {});
+  std::map<std::string, std::string> keys;
+  for (int run = 0; run < 2; ++run) {
+    auto c = Crossfarm("show --deps none --json" + JoinArgs(kElements));
+    ASSERT_EQ(c.exit_code, 0) << c.output;
+    for (const auto& j : nlohmann::json::parse(c.output)) {
+      std::string name = j["name"], key = j["key"];
+      if (run == 1) {
+        EXPECT_EQ(keys[name], key) << name;
+      }
+      keys[name] = key;
+    }
+  }
+  for (const auto& a : kElements) {
+    for (const auto& b : kElements) {
+      EXPECT_EQ(keys[a] == keys[b], bst[a].key == bst[b].key) << a << " vs " << b;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace crossfarm::e2e
