@@ -5,6 +5,7 @@
 
 #include "common/digest.h"
 #include "common/directives.h"
+#include "common/graph.h"
 #include "common/kind_defaults.h"
 #include "common/variables.h"
 #include "common/yaml_loader.h"
@@ -67,6 +68,7 @@ std::string NormaliseElementName(std::string_view name) {
 }
 
 Result<NodePtr> ProjectConfig::LoadInclude(const std::string& path, const Provenance& where) {
+  if (size_t colon = path.find(':'); colon != std::string::npos) return LoadJunctionInclude(path, where);
   auto it = include_cache.find(path);
   if (it == include_cache.end()) {
     auto parsed = ParseYamlFile(directory + "/" + path, path);
@@ -77,6 +79,32 @@ Result<NodePtr> ProjectConfig::LoadInclude(const std::string& path, const Proven
     it = include_cache.emplace(path, *parsed).first;
   }
   return it->second->Clone();
+}
+
+// bst 1.6 _includes.py: "j.bst:file.yml" is file.yml of j.bst's subproject,
+// its (?) evaluated with the subproject's options and its own includes
+// relative to the subproject.
+Result<NodePtr> ProjectConfig::LoadJunctionInclude(const std::string& path,
+                                                   const Provenance& where) {
+  size_t colon = path.find(':');
+  std::string junction = NormaliseElementName(path.substr(0, colon));
+  if (junction.empty() || !open_junction)
+    return Err(UserError(where, "cannot include '" + path + "' here",
+                         "junction includes name a junction element of this project"));
+  if (!variables)  // still reading project.conf: its junctions cannot load yet
+    return Err(UserError(where, "cannot include '" + path + "': includes from junctions in "
+                                "project.conf are not supported",
+                         "include the file from the elements that need it"));
+  CF_ASSIGN_OR_RETURN(ProjectConfig * sub, OpenJunction(*this, junction, where));
+  std::string file = path.substr(colon + 1);
+  CF_ASSIGN_OR_RETURN(NodePtr node, sub->LoadInclude(file, where));
+  std::vector<std::string> chain = {file};
+  ConditionEvaluator eval = [sub](const std::string& x) { return sub->options.Evaluate(x); };
+  CF_TRY(ProcessConditionals(*node, eval));
+  CF_TRY(ProcessIncludes(
+      *node, [sub](const std::string& f, const Provenance& w) { return sub->LoadInclude(f, w); },
+      chain, &eval));
+  return node;
 }
 
 namespace {

@@ -168,7 +168,10 @@ struct ProjectConfig {
   std::map<std::string, ProjectConfig*> subprojects;
 
   // Loads an include file relative to the project directory (parsed once).
+  // "junction.bst:file.yml" is file.yml of the junction's subproject (opened
+  // on first use), already processed with the subproject's options.
   Result<NodePtr> LoadInclude(const std::string& path, const Provenance& where);
+  Result<NodePtr> LoadJunctionInclude(const std::string& path, const Provenance& where);
 };
 
 // Loads and resolves the element `name` (relative to element-path) from

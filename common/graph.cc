@@ -35,6 +35,14 @@ std::string ElementFile(const ProjectConfig& p, const std::string& name) {
 // Loader._get_loader).
 Result<ProjectConfig*> OpenJunction(ProjectConfig& p, const std::string& name,
                                     const Pending& want) {
+  return OpenJunction(p, name, want.referenced_at);
+}
+
+}  // namespace
+
+Result<ProjectConfig*> OpenJunction(ProjectConfig& p, const std::string& name,
+                                    const Provenance& where) {
+  Pending want{name, where};
   if (auto it = p.subprojects.find(name); it != p.subprojects.end()) return it->second;
   std::string rel = ElementFile(p, name);
   auto node = ParseYamlFile(p.directory + "/" + rel, rel);
@@ -52,6 +60,8 @@ Result<ProjectConfig*> OpenJunction(ProjectConfig& p, const std::string& name,
   p.subprojects[name] = *sub;
   return *sub;
 }
+
+namespace {
 
 // The ElementMap key of a dependency of an element of `p`. A junction that an
 // ancestor project also has is the ancestor's (bst: "junctions in the parent

@@ -11,7 +11,8 @@ namespace {
 const char* kProject = "junction-local";
 const std::vector<std::string> kElements = {"app.bst", "base.bst", "sub.bst:lib.bst",
                                             "sub.bst:tool.bst", "sub-arm.bst:lib.bst",
-                                            "sub-arm.bst:tool.bst"};
+                                            "sub-arm.bst:tool.bst", "uses-include.bst",
+                                            "uses-arm-include.bst"};
 
 std::vector<std::string> Lines(const std::string& text) {
   std::vector<std::string> out;
@@ -42,6 +43,11 @@ TEST(BstJunctionTest, SubprojectElementsResolveWithTheSubprojectsConfAndOptions)
   EXPECT_EQ(ours["sub.bst:lib.bst"].vars["extra"], "sub-is-blue");
   EXPECT_EQ(ours["sub-arm.bst:lib.bst"].vars["extra"], "sub-is-not-blue");
   EXPECT_EQ(ours["sub.bst:lib.bst"].vars["element-name"], "lib.bst");
+  // (@): sub.bst:include/common.yml takes the subproject's options and
+  // directory (its nested include).
+  EXPECT_EQ(ours["uses-include.bst"].vars["included-colour"], "blue-via-include");
+  EXPECT_EQ(ours["uses-arm-include.bst"].vars["included-colour"], "red-via-include");
+  EXPECT_EQ(ours["uses-include.bst"].vars["own"], "from-sub-nested");
 }
 
 TEST(BstJunctionTest, DependencyOrderAndFullNamesMatchBuildStreamForEveryScope) {
