@@ -22,16 +22,16 @@ std::vector<std::string> Lines(const std::string& text) {
   return out;
 }
 
-CommandResult Bst(const std::string& args) {
+CommandResult Bst(const std::string& args, const std::string& project = kProject) {
   TempTree home("bst-home");
   std::string h = home.path().string();
-  return RunCmd("cd " + ProjectDir(kProject) + " && XDG_CACHE_HOME=" + h +
+  return RunCmd("cd " + ProjectDir(project) + " && XDG_CACHE_HOME=" + h +
                 "/cache XDG_CONFIG_HOME=" + h + "/config bst --no-interactive --no-colors " + args +
                 " 2>/dev/null");
 }
 
-CommandResult Crossfarm(const std::string& args) {
-  return RunCmd(std::string(CROSSFARM_BIN) + " -C " + ProjectDir(kProject) +
+CommandResult Crossfarm(const std::string& args, const std::string& project = kProject) {
+  return RunCmd(std::string(CROSSFARM_BIN) + " -C " + ProjectDir(project) +
                 " --cache-dir /nonexistent " + args + " 2>/dev/null");
 }
 
@@ -51,18 +51,40 @@ TEST(BstJunctionTest, SubprojectElementsResolveWithTheSubprojectsConfAndOptions)
 }
 
 TEST(BstJunctionTest, DependencyOrderAndFullNamesMatchBuildStreamForEveryScope) {
+  const std::pair<const char*, const char*> targets[] = {
+      {kProject, "app.bst"}, {kProject, "sub.bst:lib.bst"}, {"junction-nested", "top.bst"},
+      {"junction-nested", "mid.bst:app.bst"}};
   for (const char* scope : {"none", "run", "build", "all", "plan"}) {
-    for (const char* target : {"app.bst", "sub.bst:lib.bst"}) {
+    for (const auto& [project, target] : targets) {
       std::string args = std::string("show --deps ") + scope + " --format '%{name}' " + target;
-      auto b = Bst(args);
+      auto b = Bst(args, project);
       ASSERT_EQ(b.exit_code, 0) << b.output;
-      auto c = Crossfarm(std::string("show --deps ") + scope + " --json " + target);
+      auto c = Crossfarm(std::string("show --deps ") + scope + " --json " + target, project);
       ASSERT_EQ(c.exit_code, 0) << c.output;
       std::vector<std::string> names;
       for (const auto& j : nlohmann::json::parse(c.output)) names.push_back(j["name"]);
       EXPECT_EQ(names, Lines(b.output)) << args;
     }
   }
+}
+
+// A junction inside a subproject (mid.bst's leaf.bst) loads a third project;
+// mid's shared.bst junction is replaced by the top project's own shared.bst,
+// whose options apply. Variables as bst's for the elements of every level.
+TEST(BstJunctionTest, NestedJunctionsAndParentJunctionsTakePrecedence) {
+  const std::vector<std::string> elements = {"top.bst", "mid.bst:app.bst", "shared.bst:o.bst"};
+  auto bst = ShowWithBst("junction-nested", elements, {});
+  auto ours = ShowWithCrossfarm("junction-nested", elements, {});
+  ExpectSameAsBst(bst, ours, "junction-nested");
+  EXPECT_EQ(ours["mid.bst:app.bst"].vars["who"], "mid");
+  EXPECT_EQ(ours["shared.bst:o.bst"].vars["level"], "from-top");
+  auto all = Crossfarm("show --deps all --json top.bst", "junction-nested");
+  ASSERT_EQ(all.exit_code, 0) << all.output;
+  std::map<std::string, nlohmann::json> by_name;
+  for (const auto& j : nlohmann::json::parse(all.output)) by_name[j["name"]] = j;
+  ASSERT_EQ(by_name.size(), 4u) << all.output;  // one shared.bst:o.bst, the top's
+  EXPECT_EQ(by_name["leaf.bst:l.bst"]["variables"]["who"], "leaf");
+  EXPECT_EQ(by_name["leaf.bst:l.bst"]["variables"]["element-name"], "l.bst");
 }
 
 // crossfarm's keys differ from bst's by design, but the same elements must
