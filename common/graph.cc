@@ -54,6 +54,8 @@ Result<ProjectConfig*> OpenJunction(ProjectConfig& p, const std::string& name,
                                               junction->kind));
   if (!p.open_junction)
     return Err(UserError(junction->where, "cannot load the subproject of junction " + name));
+  junction->project = &p;
+  junction->local_name = name;
   auto sub = p.open_junction(*junction);
   if (!sub) return Err(sub.error().WithContext("junction " + name));
   p.junction_elements[name] = std::move(junction);

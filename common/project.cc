@@ -276,19 +276,37 @@ Status Project::ResolveAccelerators(const std::vector<Element*>& loaded) {
   return Status::Ok();
 }
 
+// Where the junction's sources are: a single `local` source in place, other
+// sources fetched and staged by the client (bst stages them in its build dir).
+Result<std::string> Project::JunctionRoot(const Element& junction) {
+  if (junction.sources.empty())
+    return Err(UserError(junction.where, "junction " + junction.name + " has no sources",
+                         "point a local source at the subproject's directory"));
+  const SourceSpec& src = junction.sources[0];
+  if (junction.sources.size() == 1 && src.kind == "local" && src.directory.empty()) {
+    CF_ASSIGN_OR_RETURN(std::string path, GetString(*src.tree, "path", std::nullopt));
+    return config_.directory + "/" + path;
+  }
+  for (const auto& s : junction.sources)
+    if (!s.ref_text)
+      return Err(UserError(s.where, "Subproject has no ref for junction: " + junction.name,
+                           "add the source's ref to " + junction.name));
+  if (!load_options_.stage_junction)
+    return Err(UserError(junction.where, "junction " + junction.name +
+                                             " needs its sources fetched, which this command "
+                                             "cannot do",
+                         "use a single local source"));
+  return load_options_.stage_junction(junction);
+}
+
 // bst 1.6 plugins/elements/junction.py: the subproject is the junction's
 // staged sources at `config: path:`, with `config: options:` as its option
 // values (already substituted with the junction's variables).
 Result<ProjectConfig*> Project::OpenJunction(const Element& junction) {
-  if (junction.sources.size() != 1 || junction.sources[0].kind != "local")
-    return Err(UserError(junction.where, "junction " + junction.name +
-                                             " must have exactly one source, of kind 'local'",
-                         "point a local source at the subproject's directory"));
-  const SourceSpec& src = junction.sources[0];
-  CF_ASSIGN_OR_RETURN(std::string path, GetString(*src.tree, "path", std::nullopt));
+  CF_ASSIGN_OR_RETURN(std::string root, JunctionRoot(junction));
   CF_ASSIGN_OR_RETURN(std::string sub, GetString(*junction.config_tree, "path", ""));
   LoadOptions o = load_options_;
-  o.project_dir = config_.directory + "/" + path + (sub.empty() ? "" : "/" + sub);
+  o.project_dir = root + (sub.empty() ? "" : "/" + sub);
   o.option_overrides.clear();
   CF_ASSIGN_OR_RETURN(NodePtr opts, GetMapping(*junction.config_tree, "options"));
   if (opts)

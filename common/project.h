@@ -4,6 +4,7 @@
 // Not thread-safe. Element pointers stay valid for the Project's lifetime.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -29,6 +30,10 @@ struct LoadOptions {
   // Where the user's tracked refs live (common/tracked_refs.h): the project
   // reads <dir>/<project name>.yaml. "" = use the project's own refs only.
   std::string tracked_refs_dir;
+  // Fetches and stages the sources of a junction that has other sources than
+  // one `local` (tar, git...) and returns the directory holding them (the
+  // client's, client/sources.h StageJunction). Unset: such junctions are errors.
+  std::function<Result<std::string>(const Element& junction)> stage_junction;
 };
 
 // "alias:path" -> aliases[alias] + "path"; other URLs unchanged.
@@ -90,6 +95,7 @@ class Project {
   ElementMap elements_;
   // Subprojects by junction name (their elements live in elements_).
   Result<ProjectConfig*> OpenJunction(const Element& junction);
+  Result<std::string> JunctionRoot(const Element& junction);
   std::map<std::string, std::unique_ptr<Project>> subprojects_;
   LoadOptions load_options_;
 };
