@@ -87,6 +87,42 @@ TEST(BstJunctionTest, NestedJunctionsAndParentJunctionsTakePrecedence) {
   EXPECT_EQ(by_name["leaf.bst:l.bst"]["variables"]["element-name"], "l.bst");
 }
 
+// A junction whose source is a tarball of junction-local's subproject: bst
+// needs `bst fetch` first, crossfarm fetches and stages it while loading.
+// Same order, names and resolved variables as bst.
+TEST(BstJunctionTest, TarJunctionIsFetchedAndStagedBeforeTheSubprojectLoads) {
+  TempTree dir("tar-junction");
+  std::string d = dir.path().string();
+  ASSERT_EQ(RunCmd("tar -C " + ProjectDir(kProject) + " -czf " + d + "/sub.tar.gz sub").exit_code, 0);
+  std::string sha = RunCmd("sha256sum " + d + "/sub.tar.gz | cut -c1-64").output;
+  sha.erase(sha.find_last_not_of("\n") + 1);
+  WriteFile(dir.path() / "p/project.conf", "name: t\nformat-version: 18\n");
+  WriteFile(dir.path() / "p/sub.bst", "kind: junction\nsources:\n- kind: tar\n  url: file://" + d +
+                                          "/sub.tar.gz\n  ref: " + sha +
+                                          "\nconfig:\n  options:\n    colour: red\n");
+  WriteFile(dir.path() / "p/app.bst", "kind: manual\ndepends:\n- sub.bst:lib.bst\n");
+  std::string bst = "cd " + d + "/p && XDG_CACHE_HOME=" + d + "/bc XDG_CONFIG_HOME=" + d +
+                    "/bcf bst --no-interactive --no-colors ";
+  ASSERT_EQ(RunCmd(bst + "fetch sub.bst").exit_code, 0);
+  auto b = RunCmd(bst + "show --deps all --format '%{name} %{vars}' app.bst 2>/dev/null");
+  ASSERT_EQ(b.exit_code, 0) << b.output;
+  auto c = RunCmd(std::string(CROSSFARM_BIN) + " -C " + d + "/p --cache-dir " + d +
+                  "/cc show --deps all --json app.bst");
+  ASSERT_EQ(c.exit_code, 0) << c.output;
+  std::vector<std::string> names;
+  for (const auto& j : nlohmann::json::parse(c.output)) {
+    names.push_back(j["name"]);
+    if (j["name"] == "sub.bst:lib.bst") {
+      EXPECT_EQ(j["variables"]["extra"], "sub-is-not-blue");
+    }
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"sub.bst:tool.bst", "sub.bst:lib.bst", "app.bst"}));
+  EXPECT_NE(b.output.find("sub.bst:tool.bst"), std::string::npos) << b.output;
+  EXPECT_NE(b.output.find("extra: sub-is-not-blue"), std::string::npos) << b.output;
+  EXPECT_LT(b.output.find("sub.bst:tool.bst"), b.output.find("sub.bst:lib.bst")) << b.output;
+  EXPECT_LT(b.output.find("sub.bst:lib.bst"), b.output.find("app.bst")) << b.output;
+}
+
 // crossfarm's keys differ from bst's by design, but the same elements must
 // share a key: the subproject's tool.bst under two option sets differs in
 // environment, so in bst's key too. Keys are stable from run to run.
