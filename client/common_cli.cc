@@ -9,6 +9,7 @@
 
 #include "client/commands.h"
 #include "client/local_build.h"
+#include "client/sources.h"
 #include "common/node.h"
 #include "common/project.h"
 
@@ -132,6 +133,11 @@ Result<std::unique_ptr<Project>> LoadProject(const GlobalOptions& g) {
   opts.arch = arch;
   opts.option_overrides = g.options;
   opts.tracked_refs_dir = CacheLayout(g).tracked_refs;
+  // tar/git junctions: their sources are fetched and staged while loading.
+  CacheLayout layout(g);
+  opts.stage_junction = [layout](const Element& junction) {
+    return StageJunction(junction, layout.sources, layout.tmp);
+  };
   CF_ASSIGN_OR_RETURN(opts.accel, ParseAccelMode(g.accel));
   return Project::Load(opts);
 }

@@ -1,6 +1,7 @@
 #include "client/sources.h"
 
 #include <cstdio>
+#include <filesystem>
 #include <map>
 
 #include "common/digest.h"
@@ -95,7 +96,10 @@ Result<size_t> TrackSources(const Project& project, const std::vector<Element*>&
         }
         if (save) {
           std::string file = spec.where.file;
-          if (!file.empty() && file.front() != '/') file = project.directory() + "/" + file;
+          if (e->project && e->project->parent)  // "j.bst:elements/y.bst"
+            file = e->project->directory + "/" + file.substr(e->project->junction_name.size() + 1);
+          else if (!file.empty() && file.front() != '/')
+            file = project.directory() + "/" + file;
           CF_TRY(worker::WriteRefToElementFile(file, i, tracked));
           updates.push_back({e->name, spec.own_ref_base, i, nullptr});
         } else if (TrackedRefBase(text) == spec.own_ref_base) {
@@ -140,6 +144,11 @@ Result<std::vector<std::unique_ptr<worker::Source>>> SourcePlugins(const Project
   worker::SourceContext ctx;
   ctx.project_dir = project.directory();
   ctx.translate_url = [&project](const std::string& url) { return project.TranslateUrl(url); };
+  if (e.project && e.project->parent) {  // an element of a junction's subproject
+    const ProjectConfig* sub = e.project;
+    ctx.project_dir = sub->directory;
+    ctx.translate_url = [sub](const std::string& url) { return TranslateAlias(sub->aliases, url); };
+  }
   ctx.cache_dir = mirror_dir;
   ctx.target_arch = project.arch().host;
   if (!e.sandbox_build_arch.empty())
@@ -150,6 +159,41 @@ Result<std::vector<std::unique_ptr<worker::Source>>> SourcePlugins(const Project
     out.push_back(std::move(src));
   }
   return out;
+}
+
+Result<std::string> StageJunction(const Element& junction, const std::string& mirror_dir,
+                                  const std::string& stage_root) {
+  const ProjectConfig* p = junction.project;
+  worker::SourceContext ctx;
+  ctx.project_dir = p->directory;
+  ctx.translate_url = [p](const std::string& url) { return TranslateAlias(p->aliases, url); };
+  ctx.cache_dir = mirror_dir;
+  ctx.target_arch = p->arch.host;
+  Sha256 h;
+  std::vector<std::unique_ptr<worker::Source>> plugins;
+  for (const auto& s : junction.sources) {
+    CF_ASSIGN_OR_RETURN(auto src, worker::MakeSource(s.kind, s.config, s.where, ctx));
+    auto ref = src->Ref();
+    if (!ref)
+      return Err(UserError(s.where, "Subproject has no ref for junction: " + junction.name));
+    h.Update(s.kind + "\n" + s.directory + "\n" + *ref + "\n");
+    plugins.push_back(std::move(src));
+  }
+  // Staged once per set of refs; a finished stage is renamed into place.
+  const std::string dir = stage_root + "/junctions/" + h.FinishHex();
+  std::error_code ec;
+  if (std::filesystem::is_directory(dir, ec)) return dir;
+  std::filesystem::create_directories(stage_root + "/junctions", ec);
+  CF_ASSIGN_OR_RETURN(worker::TempDir tmp, worker::TempDir::Create(stage_root + "/junctions", "stage-"));
+  for (auto& src : plugins) {
+    Status st = src->Fetch();
+    if (st.ok()) st = src->Stage(tmp.path());
+    if (!st.ok()) return Err(st.WithContext("fetching junction " + junction.name));
+  }
+  std::filesystem::rename(tmp.path(), dir, ec);
+  if (ec && !std::filesystem::is_directory(dir))
+    return Err(Status::IOError("cannot move " + tmp.path() + " to " + dir + ": " + ec.message()));
+  return dir;
 }
 
 Result<std::vector<std::unique_ptr<worker::Source>>> SourceCache::Plugins(const Element& e) const {

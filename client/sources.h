@@ -20,6 +20,12 @@ Result<std::vector<std::unique_ptr<worker::Source>>> SourcePlugins(const Project
                                                                    const Element& e,
                                                                    const std::string& mirror_dir);
 
+// Fetches (into `mirror_dir`) and stages the sources of a junction element
+// under <stage_root>/junctions/<hash of their refs>, once, and returns that
+// directory: the subproject's files for Project (LoadOptions::stage_junction).
+Result<std::string> StageJunction(const Element& junction, const std::string& mirror_dir,
+                                  const std::string& stage_root);
+
 // Tracks the sources of `elements` (bst's `track`) and prints, per source, what
 // changed ("linux-libc-dev 6.1.192-2 -> 6.1.192-3"). New refs go into the
 // user's tracked refs (common/tracked_refs.h) unless `save`, which writes them

@@ -155,17 +155,19 @@ static std::string ChainText(const std::vector<std::string>& chain, const std::s
 static Status IncludeOne(Node& node, const std::string& file, const Provenance& where,
                          const IncludeLoader& load, std::vector<std::string>& chain,
                          const ConditionEvaluator* eval) {
-  if (file.find(':') != std::string::npos)
-    return UserError(where, "cannot include '" + file + "': junctions are not supported");
   if (std::find(chain.begin(), chain.end(), file) != chain.end())
     return UserError(where, "include cycle: " + ChainText(chain, file),
                      "remove one of the (@) includes in this chain");
   CF_ASSIGN_OR_RETURN(NodePtr included, load(file, where));
-  chain.push_back(file);
-  Status st = eval ? ProcessConditionals(*included, *eval) : Status::Ok();
-  if (st.ok()) st = ProcessIncludes(*included, load, chain, eval);
-  chain.pop_back();
-  CF_TRY(st);
+  // "junction.bst:file.yml" comes processed by its own project (its options,
+  // its directory) from the loader.
+  if (file.find(':') == std::string::npos) {
+    chain.push_back(file);
+    Status st = eval ? ProcessConditionals(*included, *eval) : Status::Ok();
+    if (st.ok()) st = ProcessIncludes(*included, load, chain, eval);
+    chain.pop_back();
+    CF_TRY(st);
+  }
   // The including mapping's own keys win over the included ones.
   Node old = node;
   node.map.clear();

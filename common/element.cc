@@ -5,6 +5,7 @@
 
 #include "common/digest.h"
 #include "common/directives.h"
+#include "common/graph.h"
 #include "common/kind_defaults.h"
 #include "common/variables.h"
 #include "common/yaml_loader.h"
@@ -67,6 +68,7 @@ std::string NormaliseElementName(std::string_view name) {
 }
 
 Result<NodePtr> ProjectConfig::LoadInclude(const std::string& path, const Provenance& where) {
+  if (size_t colon = path.find(':'); colon != std::string::npos) return LoadJunctionInclude(path, where);
   auto it = include_cache.find(path);
   if (it == include_cache.end()) {
     auto parsed = ParseYamlFile(directory + "/" + path, path);
@@ -77,6 +79,32 @@ Result<NodePtr> ProjectConfig::LoadInclude(const std::string& path, const Proven
     it = include_cache.emplace(path, *parsed).first;
   }
   return it->second->Clone();
+}
+
+// bst 1.6 _includes.py: "j.bst:file.yml" is file.yml of j.bst's subproject,
+// its (?) evaluated with the subproject's options and its own includes
+// relative to the subproject.
+Result<NodePtr> ProjectConfig::LoadJunctionInclude(const std::string& path,
+                                                   const Provenance& where) {
+  size_t colon = path.find(':');
+  std::string junction = NormaliseElementName(path.substr(0, colon));
+  if (junction.empty() || !open_junction)
+    return Err(UserError(where, "cannot include '" + path + "' here",
+                         "junction includes name a junction element of this project"));
+  if (!variables)  // still reading project.conf: its junctions cannot load yet
+    return Err(UserError(where, "cannot include '" + path + "': includes from junctions in "
+                                "project.conf are not supported",
+                         "include the file from the elements that need it"));
+  CF_ASSIGN_OR_RETURN(ProjectConfig * sub, OpenJunction(*this, junction, where));
+  std::string file = path.substr(colon + 1);
+  CF_ASSIGN_OR_RETURN(NodePtr node, sub->LoadInclude(file, where));
+  std::vector<std::string> chain = {file};
+  ConditionEvaluator eval = [sub](const std::string& x) { return sub->options.Evaluate(x); };
+  CF_TRY(ProcessConditionals(*node, eval));
+  CF_TRY(ProcessIncludes(
+      *node, [sub](const std::string& f, const Provenance& w) { return sub->LoadInclude(f, w); },
+      chain, &eval));
+  return node;
 }
 
 namespace {
@@ -131,8 +159,7 @@ Status CheckKind(const ProjectConfig& p, const Node& node, const std::string& ki
     case KindSupport::kUnsupported:
       return UserError(node.KeyProvenance("kind"),
                        "element kind '" + kind + "' is recognised but not supported by crossfarm",
-                       "junctions are not supported: vendor the subproject's elements into "
-                       "this project");
+                       "use a supported kind");
     case KindSupport::kUnknown: break;
   }
   std::string near = DidYouMean(kind, KnownElementKinds());
@@ -152,6 +179,32 @@ Result<NodePtr> Layer(std::initializer_list<const Node*> layers, std::string_vie
   return out;
 }
 
+// bst 1.6 _loader/types.py Dependency: "j.bst:y.bst" names y.bst of junction
+// j.bst unless `junction:` is given (then a ':' is an error).
+Status SplitJunction(const Node& dep, std::string& raw, DepSpec& spec) {
+  size_t colons = std::count(raw.begin(), raw.end(), ':');
+  if (!spec.junction.empty() && colons > 0)
+    return UserError(dep.Where(), "Dependency " + raw +
+                                      " contains `:` in its name. `:` characters are not allowed "
+                                      "in filename when junction attribute is specified.");
+  if (colons > 1)
+    return UserError(dep.Where(), "Dependency " + raw +
+                                      " contains multiple `:` in its name. Recursive lookups for "
+                                      "cross-junction elements is not allowed.",
+                     "declare the inner junction in this project and depend through it");
+  if (colons == 1) {
+    size_t colon = raw.find(':');
+    spec.junction = raw.substr(0, colon);
+    raw = raw.substr(colon + 1);
+  }
+  if (!spec.junction.empty()) {
+    std::string j = NormaliseElementName(spec.junction);
+    if (j.empty()) return UserError(dep.Where(), "invalid junction name '" + spec.junction + "'");
+    spec.junction = j;
+  }
+  return Status::Ok();
+}
+
 Status ParseDeps(const Node& node, std::string_view key, std::optional<DepType> fixed,
                  std::vector<DepSpec>& out) {
   NodePtr list = node.Get(key);
@@ -169,10 +222,7 @@ Status ParseDeps(const Node& node, std::string_view key, std::optional<DepType> 
       std::vector<std::string_view> allowed = {"filename", "junction"};
       if (!fixed) allowed.push_back("type");
       CF_TRY(ValidateKeys(*dep, allowed, "dependency"));
-      if (dep->Has("junction"))
-        return UserError(dep->KeyProvenance("junction"),
-                         "dependencies through junctions are not supported",
-                         "vendor the element into this project and depend on it directly");
+      CF_ASSIGN_OR_RETURN(spec.junction, GetString(*dep, "junction", ""));
       CF_ASSIGN_OR_RETURN(raw, GetString(*dep, "filename", std::nullopt));
       CF_ASSIGN_OR_RETURN(std::string type, GetString(*dep, "type", "all"));
       if (type == "build") spec.type = DepType::kBuild;
@@ -183,6 +233,7 @@ Status ParseDeps(const Node& node, std::string_view key, std::optional<DepType> 
     } else {
       return UserError(dep->Where(), "a dependency must be a file name or a mapping");
     }
+    CF_TRY(SplitJunction(*dep, raw, spec));
     spec.name = NormaliseElementName(raw);
     if (spec.name.empty())
       return UserError(dep->Where(), "invalid dependency name '" + raw + "'",

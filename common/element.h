@@ -6,6 +6,7 @@
 // substitution (as in bst).
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -52,13 +53,23 @@ struct SourceSpec {
 std::optional<std::string> SourceRefText(const NodePtr& ref);
 
 struct DepSpec {
-  std::string name;  // relative to element-path, normalised
+  // Relative to element-path, normalised. After loading (LoadElementGraph) the
+  // element's key in the ElementMap: "j.bst:y.bst" through a junction.
+  std::string name;
+  std::string junction;  // `junction:` or the "j.bst:" of "j.bst:y.bst"; "" = this project
   DepType type = DepType::kAll;
   Provenance where;
 };
 
+struct ProjectConfig;
+
 struct Element {
-  std::string name;  // "hello.bst", relative to element-path
+  // "hello.bst", relative to element-path; bst's full name "j.bst:hello.bst"
+  // for an element of the subproject of junction j.bst.
+  std::string name;
+  std::string local_name;  // relative to its own project's element-path
+  std::string junction;    // the junction of its project ("" for the top project)
+  const ProjectConfig* project = nullptr;  // the project it belongs to
   std::string kind;
   std::string description;
   Provenance where;  // the .bst file
@@ -142,8 +153,25 @@ struct ProjectConfig {
   std::map<std::string, NodePtr> split_rules_memo;  // read-only once stored
   std::vector<std::string> split_rule_refs;  // variables the split rules use
 
+  std::map<std::string, std::string> aliases;
+
+  // Junctions (docs/element-format.md). `parent` is null for the top project;
+  // `key_prefix` ("j.bst:", "" at the top) starts the ElementMap keys of this
+  // project's elements; `junction_name` is the junction's name in the parent.
+  ProjectConfig* parent = nullptr;
+  std::string key_prefix;
+  std::string junction_name;
+  // Loads the subproject of a junction element of this project (set by Project).
+  std::function<Result<ProjectConfig*>(const Element& junction)> open_junction;
+  // Junction elements of this project by name, and their subprojects.
+  std::map<std::string, std::unique_ptr<Element>> junction_elements;
+  std::map<std::string, ProjectConfig*> subprojects;
+
   // Loads an include file relative to the project directory (parsed once).
+  // "junction.bst:file.yml" is file.yml of the junction's subproject (opened
+  // on first use), already processed with the subproject's options.
   Result<NodePtr> LoadInclude(const std::string& path, const Provenance& where);
+  Result<NodePtr> LoadJunctionInclude(const std::string& path, const Provenance& where);
 };
 
 // Loads and resolves the element `name` (relative to element-path) from

@@ -1,6 +1,7 @@
 #include "common/graph.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -14,19 +15,95 @@ struct Pending {
   Provenance referenced_at;  // empty file: a command line target
 };
 
-Status MissingElement(const ProjectConfig& p, const Pending& want) {
+Status MissingElement(const ProjectConfig& p, const Pending& want, const std::string& name) {
+  if (!p.junction_name.empty())
+    return UserError(want.referenced_at, "could not find element '" + name +
+                                             "' in project referred to by junction element '" +
+                                             p.junction_name + "'",
+                     "names after 'junction.bst:' are relative to the subproject's element-path");
   std::string dir = p.element_path.empty() ? "." : p.element_path;
   return UserError(want.referenced_at,
-                   "could not find element '" + want.name + "' in elements directory '" + dir + "'",
+                   "could not find element '" + name + "' in elements directory '" + dir + "'",
                    "element names are relative to the project's element-path");
 }
 
-Result<Element*> LoadOne(ProjectConfig& p, ElementMap& elements, const Pending& want) {
-  std::string rel = p.element_path.empty() ? want.name : p.element_path + "/" + want.name;
+std::string ElementFile(const ProjectConfig& p, const std::string& name) {
+  return p.element_path.empty() ? name : p.element_path + "/" + name;
+}
+
+// The subproject of junction `name` of `p`, loaded on first use (bst 1.6
+// Loader._get_loader).
+Result<ProjectConfig*> OpenJunction(ProjectConfig& p, const std::string& name,
+                                    const Pending& want) {
+  return OpenJunction(p, name, want.referenced_at);
+}
+
+}  // namespace
+
+Result<ProjectConfig*> OpenJunction(ProjectConfig& p, const std::string& name,
+                                    const Provenance& where) {
+  Pending want{name, where};
+  if (auto it = p.subprojects.find(name); it != p.subprojects.end()) return it->second;
+  std::string rel = ElementFile(p, name);
   auto node = ParseYamlFile(p.directory + "/" + rel, rel);
-  if (!node && node.error().IsNotFound()) return Err(MissingElement(p, want));
+  if (!node && node.error().IsNotFound()) return Err(MissingElement(p, want, name));
   if (!node) return Err(node.error());
-  CF_ASSIGN_OR_RETURN(auto element, ResolveElement(p, want.name, *node));
+  CF_ASSIGN_OR_RETURN(auto junction, ResolveElement(p, name, *node));
+  if (junction->kind != "junction")
+    return Err(UserError(junction->where, name + ": Expected junction but element kind is " +
+                                              junction->kind));
+  if (!p.open_junction)
+    return Err(UserError(junction->where, "cannot load the subproject of junction " + name));
+  junction->project = &p;
+  junction->local_name = name;
+  auto sub = p.open_junction(*junction);
+  if (!sub) return Err(sub.error().WithContext("junction " + name));
+  p.junction_elements[name] = std::move(junction);
+  p.subprojects[name] = *sub;
+  return *sub;
+}
+
+namespace {
+
+// The ElementMap key of a dependency of an element of `p`. A junction that an
+// ancestor project also has is the ancestor's (bst: "junctions in the parent
+// take precedence"), the topmost one winning.
+std::string DepKey(const ProjectConfig& p, const DepSpec& d) {
+  if (d.junction.empty()) return p.key_prefix + d.name;
+  const ProjectConfig* owner = &p;
+  std::error_code ec;
+  for (const ProjectConfig* a = p.parent; a; a = a->parent)
+    if (a->subprojects.count(d.junction) ||
+        std::filesystem::exists(a->directory + "/" + ElementFile(*a, d.junction), ec))
+      owner = a;
+  return owner->key_prefix + d.junction + ":" + d.name;
+}
+
+Result<Element*> LoadOne(ProjectConfig& top, ElementMap& elements, const Pending& want) {
+  // "j.bst:k.bst:y.bst": y.bst of the subproject of k.bst of the subproject of j.bst.
+  ProjectConfig* p = &top;
+  std::string local = want.name;
+  for (size_t colon; (colon = local.find(':')) != std::string::npos;) {
+    CF_ASSIGN_OR_RETURN(p, OpenJunction(*p, local.substr(0, colon), want));
+    local = local.substr(colon + 1);
+  }
+  std::string rel = ElementFile(*p, local);
+  // Named as bst names the files of a subproject: "j.bst:elements/y.bst".
+  auto node = ParseYamlFile(p->directory + "/" + rel,
+                            p->junction_name.empty() ? rel : p->junction_name + ":" + rel);
+  if (!node && node.error().IsNotFound()) return Err(MissingElement(*p, want, local));
+  if (!node) return Err(node.error());
+  CF_ASSIGN_OR_RETURN(auto element, ResolveElement(*p, local, *node));
+  if (element->kind == "junction")
+    return Err(UserError(want.referenced_at, want.referenced_at.file.empty()
+                                                 ? local + " is a junction: it cannot be loaded"
+                                                 : "Cannot depend on junction",
+                         "name an element of the subproject: '" + local + ":ELEMENT.bst'"));
+  element->local_name = local;
+  element->junction = p->junction_name;
+  element->project = p;
+  if (!p->junction_name.empty()) element->name = p->junction_name + ":" + local;
+  for (DepSpec& d : element->dep_specs) d.name = DepKey(*p, d);
   Element* raw = element.get();
   elements[want.name] = std::move(element);
   return raw;
@@ -113,7 +190,8 @@ Result<std::vector<Element*>> LoadElementGraph(ProjectConfig& p, ElementMap& ele
   if (!out) {
     // Leave the map as it was: half-loaded elements have no links or keys.
     for (Element* e : fresh) {
-      std::string name = e->name;  // erase destroys e
+      // An element of project p has the key p.key_prefix + its local name.
+      std::string name = e->project ? e->project->key_prefix + e->local_name : e->name;
       elements.erase(name);
     }
     loaded.clear();
@@ -176,7 +254,11 @@ class Reachability {
 
 using DepEntry = std::pair<Element*, DepType>;
 
+const std::string& SortName(const Element& e) { return e.local_name.empty() ? e.name : e.local_name; }
+
 // bst 1.6 _loader/loader.py dependency_cmp.
+// Names compare as written in the dependency: the name inside its project,
+// then the junction (an element through a junction before a local one).
 int CompareDeps(Reachability& r, const DepEntry& a, const DepEntry& b) {
   if (r.Depends(a.first, b.first)) return 1;
   if (r.Depends(b.first, a.first)) return -1;
@@ -184,8 +266,16 @@ int CompareDeps(Reachability& r, const DepEntry& a, const DepEntry& b) {
     if (a.second == DepType::kRuntime) return 1;
     if (b.second == DepType::kRuntime) return -1;
   }
-  if (a.first->name > b.first->name) return 1;
-  if (a.first->name < b.first->name) return -1;
+  const Element& x = *a.first;
+  const Element& y = *b.first;
+  if (int c = SortName(x).compare(SortName(y)); c != 0) return c > 0 ? 1 : -1;
+  if (!x.junction.empty() && !y.junction.empty()) {
+    if (int c = x.junction.compare(y.junction); c != 0) return c > 0 ? 1 : -1;
+  } else if (!x.junction.empty()) {
+    return -1;
+  } else if (!y.junction.empty()) {
+    return 1;
+  }
   return 0;
 }
 

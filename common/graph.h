@@ -29,6 +29,12 @@ Result<std::vector<Element*>> LoadElementGraph(ProjectConfig& project, ElementMa
                                                const std::vector<std::string>& targets,
                                                std::vector<Element*>& loaded);
 
+// The subproject of junction `name` (an element of `p`), loaded on first use.
+// Errors: the junction is missing (reported at `where`), is not a junction,
+// or its subproject does not load.
+Result<ProjectConfig*> OpenJunction(ProjectConfig& p, const std::string& name,
+                                    const Provenance& where);
+
 // Elements reachable from `roots`, dependencies before dependents.
 std::vector<Element*> TopologicalOrder(const std::vector<Element*>& roots);
 

@@ -223,7 +223,7 @@ constexpr KindEntry kKinds[] = {
     {"makemaker", KindSupport::kSupported, true},  {"modulebuild", KindSupport::kSupported, true},
     {"qmake", KindSupport::kSupported, true},      {"compose", KindSupport::kSupported, false},
     {"stack", KindSupport::kSupported, false},     {"script", KindSupport::kSupported, false},
-    {"filter", KindSupport::kSupported, false},    {"junction", KindSupport::kUnsupported, false},
+    {"filter", KindSupport::kSupported, false},    {"junction", KindSupport::kSupported, false},
 };
 
 constexpr std::string_view kSourceKinds[] = {"local", "tar",   "patch",  "git",   "deb",

@@ -103,6 +103,8 @@ Result<NodePtr> Project::ReadConf(const LoadOptions& options) {
 }
 
 Status Project::LoadConf(const LoadOptions& options) {
+  load_options_ = options;
+  config_.open_junction = [this](const Element& j) { return OpenJunction(j); };
   config_.arch = options.arch;
   config_.accel_mode = options.accel;
   if (!config_.arch.host) config_.arch.host = &HostArch();
@@ -157,6 +159,7 @@ Status Project::ExtractSettings(Node& config, const Node& raw, const LoadOptions
       if (!v->IsScalar()) return UserError(v->Where(), "alias '" + k + "' must be a URL");
       aliases_[k] = v->scalar;
     }
+  config_.aliases = aliases_;
   if (NodePtr rv = raw.Get("variables"); rv && rv->IsMapping())
     for (std::string_view v : {"project-name", "element-name", "max-jobs"})
       if (rv->Has(v))
@@ -273,6 +276,58 @@ Status Project::ResolveAccelerators(const std::vector<Element*>& loaded) {
   return Status::Ok();
 }
 
+// Where the junction's sources are: a single `local` source in place, other
+// sources fetched and staged by the client (bst stages them in its build dir).
+Result<std::string> Project::JunctionRoot(const Element& junction) {
+  if (junction.sources.empty())
+    return Err(UserError(junction.where, "junction " + junction.name + " has no sources",
+                         "point a local source at the subproject's directory"));
+  const SourceSpec& src = junction.sources[0];
+  if (junction.sources.size() == 1 && src.kind == "local" && src.directory.empty()) {
+    CF_ASSIGN_OR_RETURN(std::string path, GetString(*src.tree, "path", std::nullopt));
+    return config_.directory + "/" + path;
+  }
+  for (const auto& s : junction.sources)
+    if (!s.ref_text)
+      return Err(UserError(s.where, "Subproject has no ref for junction: " + junction.name,
+                           "add the source's ref to " + junction.name));
+  if (!load_options_.stage_junction)
+    return Err(UserError(junction.where, "junction " + junction.name +
+                                             " needs its sources fetched, which this command "
+                                             "cannot do",
+                         "use a single local source"));
+  return load_options_.stage_junction(junction);
+}
+
+// bst 1.6 plugins/elements/junction.py: the subproject is the junction's
+// staged sources at `config: path:`, with `config: options:` as its option
+// values (already substituted with the junction's variables).
+Result<ProjectConfig*> Project::OpenJunction(const Element& junction) {
+  CF_ASSIGN_OR_RETURN(std::string root, JunctionRoot(junction));
+  CF_ASSIGN_OR_RETURN(std::string sub, GetString(*junction.config_tree, "path", ""));
+  LoadOptions o = load_options_;
+  o.project_dir = root + (sub.empty() ? "" : "/" + sub);
+  o.option_overrides.clear();
+  CF_ASSIGN_OR_RETURN(NodePtr opts, GetMapping(*junction.config_tree, "options"));
+  if (opts)
+    for (const auto& [k, v] : opts->map) {
+      if (!v->IsScalar()) return Err(UserError(v->Where(), "option '" + k + "' must be a scalar"));
+      o.option_overrides.emplace_back(k, v->scalar);
+    }
+  std::error_code ec;
+  if (!fs::exists(o.project_dir + "/project.conf", ec))
+    return Err(UserError(junction.where, "Could not find the project.conf file for " +
+                                             junction.name + ". Expecting a project at path '" +
+                                             (sub.empty() ? "." : sub) + "'"));
+  CF_ASSIGN_OR_RETURN(auto project, Load(o));
+  ProjectConfig* c = &project->config_;
+  c->parent = &config_;
+  c->junction_name = junction.name;
+  c->key_prefix = config_.key_prefix + junction.name + ":";
+  subprojects_[junction.name] = std::move(project);
+  return c;
+}
+
 Result<std::vector<std::string>> Project::AllElementNames() const {
   fs::path root = fs::path(config_.directory) / config_.element_path;
   std::vector<std::string> out;
@@ -296,10 +351,15 @@ std::vector<Element*> Project::Plan(const std::vector<Element*>& targets, Scope 
 }
 
 std::string Project::TranslateUrl(const std::string& url) const {
+  return TranslateAlias(aliases_, url);
+}
+
+std::string TranslateAlias(const std::map<std::string, std::string>& aliases,
+                           const std::string& url) {
   size_t colon = url.find(':');
   if (colon == std::string::npos) return url;
-  auto it = aliases_.find(url.substr(0, colon));
-  if (it == aliases_.end()) return url;
+  auto it = aliases.find(url.substr(0, colon));
+  if (it == aliases.end()) return url;
   return it->second + url.substr(colon + 1);
 }
 

@@ -4,6 +4,7 @@
 // Not thread-safe. Element pointers stay valid for the Project's lifetime.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -29,7 +30,15 @@ struct LoadOptions {
   // Where the user's tracked refs live (common/tracked_refs.h): the project
   // reads <dir>/<project name>.yaml. "" = use the project's own refs only.
   std::string tracked_refs_dir;
+  // Fetches and stages the sources of a junction that has other sources than
+  // one `local` (tar, git...) and returns the directory holding them (the
+  // client's, client/sources.h StageJunction). Unset: such junctions are errors.
+  std::function<Result<std::string>(const Element& junction)> stage_junction;
 };
+
+// "alias:path" -> aliases[alias] + "path"; other URLs unchanged.
+std::string TranslateAlias(const std::map<std::string, std::string>& aliases,
+                           const std::string& url);
 
 // Oldest / newest project format-version accepted (bst 1.6's BST_FORMAT_VERSION).
 inline constexpr int kMaxFormatVersion = 18;
@@ -84,6 +93,11 @@ class Project {
   std::string tracked_refs_dir_;
   std::map<std::string, std::shared_ptr<const AcceleratorInfo>> accelerators_;
   ElementMap elements_;
+  // Subprojects by junction name (their elements live in elements_).
+  Result<ProjectConfig*> OpenJunction(const Element& junction);
+  Result<std::string> JunctionRoot(const Element& junction);
+  std::map<std::string, std::unique_ptr<Project>> subprojects_;
+  LoadOptions load_options_;
 };
 
 }  // namespace crossfarm

@@ -226,11 +226,21 @@ TEST(IncludeTest, IncludeCycleIsReportedWithTheChain) {
             "one of the (@) includes in this chain");
 }
 
-TEST(IncludeTest, MissingIncludeAndJunctionIncludeFail) {
-  IncludeFixture f{{{"e.bst", "(@): nope.yml\n"}, {"j.bst", "(@): junction.bst:file.yml\n"}}};
+TEST(IncludeTest, MissingIncludeFails) {
+  IncludeFixture f{{{"e.bst", "(@): nope.yml\n"}}};
   EXPECT_EQ(f.Process("e.bst"), "ERROR: e.bst:1:1: include file 'nope.yml' not found");
-  EXPECT_EQ(f.Process("j.bst"),
-            "ERROR: j.bst:1:1: cannot include 'junction.bst:file.yml': junctions are not supported");
+}
+
+// The loader processes "junction.bst:file.yml" with the subproject's options
+// and directory (ProjectConfig::LoadJunctionInclude): ProcessIncludes takes it
+// as it comes, and the including file's own keys still win.
+TEST(IncludeTest, JunctionIncludeIsTakenAsTheLoaderProcessedIt) {
+  IncludeFixture f{{{"j.bst", "(@): junction.bst:file.yml\nb: own\n"},
+                    {"junction.bst:file.yml", "a: from-junction\nb: theirs\n(@): not-here.yml\n"}}};
+  std::string out = f.Process("j.bst");
+  EXPECT_NE(out.find("from-junction"), std::string::npos) << out;
+  EXPECT_NE(out.find("own"), std::string::npos) << out;
+  EXPECT_EQ(out.find("theirs"), std::string::npos) << out;
 }
 
 }  // namespace

@@ -360,14 +360,52 @@ TEST(ProjectTest, ElementErrorsNameFileLineColumnAndSuggest) {
        "(project.conf:3:3), and crossfarm loads no plugins\n  hint: the kinds crossfarm has: "
        "import, manual, autotools, cmake, make, meson, pip, distutils, makemaker, modulebuild, "
        "qmake, compose, stack, script, filter"},
-      {{{"project.conf", kConf}, {"e.bst", "kind: junction\n"}},
-       "e.bst:1:1: element kind 'junction' is recognised but not supported by crossfarm\n  "
-       "hint: junctions are not supported: vendor the subproject's elements into this project"},
       {{{"project.conf", kConf}, {"e.bst", "description: no kind\n"}},
        "e.bst:1:1: missing required key 'kind'"},
+      // bst 1.6.8: "e.bst [line 3 column 2]: Could not find element 'j.bst' in elements directory"
       {{{"project.conf", kConf}, {"e.bst", "kind: manual\ndepends:\n- {filename: a.bst, junction: j.bst}\n"}},
-       "e.bst:3:21: dependencies through junctions are not supported\n  hint: vendor the element "
-       "into this project and depend on it directly"},
+       "e.bst:3:3: could not find element 'j.bst' in elements directory '.'\n  hint: element "
+       "names are relative to the project's element-path"},
+      // bst 1.6.8: "e.bst [line 3 column 2]: Cannot depend on junction"
+      {{{"project.conf", kConf},
+        {"j.bst", "kind: junction\nsources:\n- kind: local\n  path: .\n"},
+        {"e.bst", "kind: manual\ndepends:\n- j.bst\n"}},
+       "e.bst:3:3: Cannot depend on junction\n  hint: name an element of the subproject: "
+       "'j.bst:ELEMENT.bst'"},
+      // bst 1.6.8: "e.bst [line 3 column 2]: Could not find element 'missing.bst' in project
+      // referred to by junction element 'j.bst'"
+      {{{"project.conf", kConf}, {"sub/project.conf", "name: sub\n"},
+        {"j.bst", "kind: junction\nsources:\n- kind: local\n  path: sub\n"},
+        {"e.bst", "kind: manual\ndepends:\n- j.bst:missing.bst\n"}},
+       "e.bst:3:3: could not find element 'missing.bst' in project referred to by junction "
+       "element 'j.bst'\n  hint: names after 'junction.bst:' are relative to the subproject's "
+       "element-path"},
+      // bst 1.6.8: "j.bst:c.bst [line 3 column 2]: Could not find element 'x.bst' in project
+      // referred to by junction element 'j.bst'"
+      {{{"project.conf", kConf}, {"sub/project.conf", "name: sub\n"},
+        {"sub/c.bst", "kind: manual\ndepends:\n- x.bst\n"},
+        {"j.bst", "kind: junction\nsources:\n- kind: local\n  path: sub\n"},
+        {"e.bst", "kind: manual\ndepends:\n- j.bst:c.bst\n"}},
+       "j.bst:c.bst:3:3: could not find element 'x.bst' in project referred to by junction "
+       "element 'j.bst'\n  hint: names after 'junction.bst:' are relative to the subproject's "
+       "element-path"},
+      // bst 1.6.8: "e.bst [line 3 column 2]: Dependency j.bst:k.bst:c.bst contains multiple `:`
+      // in its name. Recursive lookups for cross-junction elements is not allowed."
+      {{{"project.conf", kConf}, {"e.bst", "kind: manual\ndepends:\n- j.bst:k.bst:c.bst\n"}},
+       "e.bst:3:3: Dependency j.bst:k.bst:c.bst contains multiple `:` in its name. Recursive "
+       "lookups for cross-junction elements is not allowed.\n  hint: declare the inner junction "
+       "in this project and depend through it"},
+      // bst 1.6.8: "Circular dependency detected for element: c2.bst": the subproject's
+      // j.bst is the parent's (junctions in the parent take precedence).
+      {{{"project.conf", kConf}, {"sub/project.conf", "name: sub\n"},
+        {"sub/j.bst", "kind: junction\nsources:\n- kind: local\n  path: .\n"},
+        {"sub/c2.bst", "kind: manual\ndepends:\n- {filename: d.bst, junction: j.bst}\n"},
+        {"sub/d.bst", "kind: manual\ndepends:\n- c2.bst\n"},
+        {"j.bst", "kind: junction\nsources:\n- kind: local\n  path: sub\n"},
+        {"e.bst", "kind: manual\ndepends:\n- j.bst:c2.bst\n"}},
+       "j.bst:c2.bst: circular dependency detected at element: j.bst:c2.bst\nDependency chain: "
+       "j.bst:c2.bst -> j.bst:d.bst -> j.bst:c2.bst\n  hint: remove one of the dependencies in "
+       "this chain"},
       {{{"project.conf", kConf}, {"e.bst", "kind: manual\ndepends:\n- {filename: a.bst, type: bild}\n"}},
        "e.bst:3:21: dependency type 'bild' is not 'build', 'runtime' or 'all'"},
       {{{"project.conf", kConf}, {"e.bst", "kind: manual\nbuild-depends:\n- {filename: a.bst, type: build}\n"}},

@@ -395,3 +395,39 @@ TEST_F(BuildE2ETest, MissingRefIsABadInputError) {
 
 }  // namespace
 }  // namespace crossfarm::e2e
+
+namespace crossfarm::e2e {
+namespace {
+
+// Issue 17: an element of a junction's subproject builds like any other. The
+// subproject reaches this project's busybox base through its own junction
+// sys.bst (local path ".."), and stages its own local source.
+TEST_F(BuildE2ETest, JunctionedManualElementBuildsOnTheParentsBase) {
+  fs::path p = project_->path();
+  WriteFile(p / "elements/sub.bst", "kind: junction\nsources:\n- kind: local\n  path: sub\n"
+                                    "config:\n  options:\n    greeting: hello-from-option\n");
+  WriteFile(p / "sub/project.conf",
+            "name: subproject\nelement-path: elements\noptions:\n  greeting:\n    type: enum\n"
+            "    values: [plain, hello-from-option]\n    default: plain\n    description: x\n"
+            "    variable: greeting\nvariables:\n  prefix: /opt/sub\n");
+  WriteFile(p / "sub/elements/sys.bst", "kind: junction\nsources:\n- kind: local\n  path: ..\n");
+  WriteFile(p / "sub/files/hello/hello.txt", "hello source\n");
+  WriteFile(p / "sub/elements/hello.bst",
+            "kind: manual\nbuild-depends:\n- sys.bst:base.bst\nsources:\n- kind: local\n"
+            "  path: files/hello\nconfig:\n  install-commands:\n"
+            "  - mkdir -p %{install-root}%{prefix}\n"
+            "  - cat hello.txt > %{install-root}%{prefix}/out.txt\n"
+            "  - echo %{greeting} %{element-name} >> %{install-root}%{prefix}/out.txt\n");
+  auto build = CfCached("build sub.bst:hello.bst");
+  ASSERT_EQ(build.exit_code, 0) << build.output;
+  EXPECT_NE(build.output.find("sub.bst:hello.bst"), std::string::npos) << build.output;
+  fs::path out = cache_->path() / "out";
+  auto co = CfCached("checkout --deps none sub.bst:hello.bst " + out.string());
+  ASSERT_EQ(co.exit_code, 0) << co.output;
+  EXPECT_EQ(ReadFile(out / "opt/sub/out.txt"), "hello source\nhello-from-option hello.bst\n");
+  auto show = CfCached("show --format '%{state} %{name}' sub.bst:hello.bst");
+  EXPECT_NE(show.output.find("cached sub.bst:hello.bst"), std::string::npos) << show.output;
+}
+
+}  // namespace
+}  // namespace crossfarm::e2e
