@@ -123,6 +123,10 @@ class LocalStore : public Store {
   uint64_t Sweep(const std::unordered_set<Digest, DigestHash>& marked, GcReport& report);
   Status VerifyEntry(const Digest& digest, std::string_view value);
   uint64_t ScrubCacheFiles();
+  Result<uint64_t> DropCorruptTables();
+  std::vector<std::string> EntryKeys();
+  void ScrubEntry(const std::string& key, VerifyReport& report);
+  bool ClosureComplete(const RefInfo& ref);
   void RemoveCacheFiles(const Digest& digest);
   std::string CachePath(const Digest& digest, bool executable) const;
 

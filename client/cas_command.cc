@@ -87,10 +87,15 @@ Status RunGc(cas::Cas& c, const CasArgs& a) {
 
 Status RunVerify(cas::Cas& c) {
   CF_ASSIGN_OR_RETURN(auto r, c.Verify());
-  std::printf("blobs checked: %llu\ncorrupt removed: %llu\ncache files removed: %llu\n",
+  std::printf("blobs checked: %llu\ncorrupt removed: %llu\ncache files removed: %llu\n"
+              "tables removed: %llu\n",
               static_cast<unsigned long long>(r.blobs_checked),
               static_cast<unsigned long long>(r.corrupt_removed),
-              static_cast<unsigned long long>(r.cache_files_removed));
+              static_cast<unsigned long long>(r.cache_files_removed),
+              static_cast<unsigned long long>(r.tables_removed));
+  for (const auto& name : r.damaged_refs) std::printf("damaged ref: %s\n", name.c_str());
+  if (!r.damaged_refs.empty())
+    std::printf("damaged refs lost data: rebuild them (crossfarm build) or delete them\n");
   return Status::Ok();
 }
 
