@@ -93,6 +93,9 @@ class LocalStore : public Store {
   // Path of a read-only file (0444, or 0555 if `executable`) in DIR/files holding
   // the blob, created and verified on first use. Never write through it.
   Result<std::string> CachedFile(const Digest& digest, bool executable);
+  // Unlinks the files/ cache copies of `digest` (made again from the store on
+  // next use): for a copy that may have been written through a hard link.
+  void RemoveCacheFiles(const Digest& digest);
   const std::string& dir() const { return dir_; }
 
  private:
@@ -127,7 +130,6 @@ class LocalStore : public Store {
   std::vector<std::string> EntryKeys();
   void ScrubEntry(const std::string& key, VerifyReport& report);
   bool ClosureComplete(const RefInfo& ref);
-  void RemoveCacheFiles(const Digest& digest);
   std::string CachePath(const Digest& digest, bool executable) const;
 
   std::string dir_;
