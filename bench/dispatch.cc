@@ -132,8 +132,8 @@ std::pair<double, double> RealJobs(const std::filesystem::path& bin) {
   auto cas_key = cas::GenerateKeyPair(p("cas"));
   if (!sched || !client || !worker || !cas_key) return {0, 0};
   std::ofstream(p("clients")) << client->public_key << "\n";
-  std::ofstream(p("workers")) << worker->public_key << "\n";
-  std::ofstream(p("cas-allow")) << client->public_key << "\n" << worker->public_key << "\n"
+  std::ofstream(p("workers")) << worker->public_key << " worker\n";
+  std::ofstream(p("cas-allow")) << client->public_key << "\n" << worker->public_key << " worker\n"
                                 << sched->public_key << "\n";
   std::vector<pid_t> pids;
   pids.push_back(Spawn({(bin / "cas/crossfarm-cas").string(), "--listen", "tcp://127.0.0.1:*", "--dir",
@@ -183,7 +183,7 @@ int Run() {
   auto worker = cas::GenerateKeyPair(p("worker"));
   if (!sched || !client || !worker) return 1;
   std::ofstream(p("clients")) << client->public_key << "\n";
-  std::ofstream(p("workers")) << worker->public_key << "\n";
+  std::ofstream(p("workers")) << worker->public_key << " worker\n";
   auto bin = SelfDir().parent_path();
   pid_t sched_pid = Spawn({(bin / "scheduler/crossfarm-scheduler").string(), "--listen", "tcp://127.0.0.1:*",
                            "--state", p("state"), "--key", p("sched.key"), "--clients", p("clients"),

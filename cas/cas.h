@@ -62,6 +62,11 @@ class Cas {
   Result<GcReport> Gc(std::optional<uint64_t> quota = std::nullopt) { return store_->Gc(quota); }
   Result<VerifyReport> Verify() { return store_->Verify(); }
 
+  // Local stores: drop the hard-link cache copies of `digest` (LocalStore::RemoveCacheFiles).
+  void ForgetCachedFiles(const Digest& digest) {
+    if (local_) local_->RemoveCacheFiles(digest);
+  }
+
   BlobAccess& blobs() { return *blobs_; }
   Store& store() { return *store_; }
   bool is_local() const { return local_ != nullptr; }

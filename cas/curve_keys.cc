@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
@@ -97,13 +98,58 @@ Result<std::string> LoadPublicKey(const std::string& path) {
   return Err(Status::InvalidArgument(path + " does not hold a Z85 public key (a NAME.pub from crossfarm keygen)"));
 }
 
-Result<std::vector<std::string>> LoadAllowList(const std::string& path) {
-  CF_ASSIGN_OR_RETURN(auto lines, ReadLines(path));
-  for (size_t i = 0; i < lines.size(); ++i)
-    if (!IsZ85Key(lines[i]))
-      return Err(Status::InvalidArgument(path + ":" + std::to_string(i + 1) +
-                                         ": not a Z85 public key (40 characters)"));
-  return lines;
+const char* RoleName(KeyRole role) {
+  switch (role) {
+    case KeyRole::kClient: return "client";
+    case KeyRole::kWorker: return "worker";
+    case KeyRole::kAdmin: return "admin";
+  }
+  return "?";
+}
+
+Result<AllowedKey> ParseAllowLine(const std::string& line, const std::string& where) {
+  std::istringstream words(line);
+  AllowedKey entry;
+  words >> entry.key;
+  if (!IsZ85Key(entry.key))
+    return Err(Status::InvalidArgument(where + ": not a Z85 public key (40 characters)"));
+  bool has_role = false;
+  for (std::string w; words >> w;) {
+    if (w.starts_with("name=") && w.size() > 5 && entry.name.empty()) {
+      entry.name = w.substr(5);
+      continue;
+    }
+    std::optional<KeyRole> role;
+    for (KeyRole r : {KeyRole::kClient, KeyRole::kWorker, KeyRole::kAdmin})
+      if (w == RoleName(r)) role = r;
+    if (!role || has_role)
+      return Err(Status::InvalidArgument(where + ": unexpected '" + w +
+                                         "' after the key (one role: client, worker or admin; name=NAME)"));
+    entry.role = *role;
+    has_role = true;
+  }
+  return entry;
+}
+
+Result<std::vector<AllowedKey>> LoadAllowList(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Err(Status::FromErrno("opening " + path, errno));
+  std::vector<AllowedKey> list;
+  int number = 0;
+  for (std::string line; std::getline(in, line);) {
+    ++number;
+    auto first = line.find_first_not_of(" \t\r");
+    if (first == std::string::npos || line[first] == '#') continue;
+    CF_ASSIGN_OR_RETURN(auto entry, ParseAllowLine(line.substr(first), path + ":" + std::to_string(number)));
+    list.push_back(std::move(entry));
+  }
+  return list;
+}
+
+std::vector<std::string> KeysOf(const std::vector<AllowedKey>& list) {
+  std::vector<std::string> keys;
+  for (const auto& e : list) keys.push_back(e.key);
+  return keys;
 }
 
 namespace {

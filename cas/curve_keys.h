@@ -3,8 +3,11 @@
 // NAME.key (mode 0600) holds both halves:   public-key = <Z85>
 //                                          secret-key = <Z85>
 // NAME.pub holds the public key alone on one line, ready to append to an allow
-// list. Allow lists: one Z85 public key per line; lines starting with '#' are
-// comments ('#' is a Z85 character, so there are no trailing comments).
+// list. Allow lists (docs/security.md): one Z85 public key per line, optionally
+// followed by words: a role (`client`, `worker` or `admin`; default `client`) and
+// `name=NAME` (the only worker name this key may register, scheduler lists).
+// Lines starting with '#' are comments ('#' is a Z85 character, so there are no
+// trailing comments). A plain list of keys is a valid list of client keys.
 #pragma once
 
 #include <memory>
@@ -32,7 +35,22 @@ Result<CurveKeyPair> GenerateKeyPair(const std::string& name);
 Result<CurveKeyPair> LoadSecretKey(const std::string& path);
 // Reads a .pub file (or the public half of a .key file).
 Result<std::string> LoadPublicKey(const std::string& path);
-Result<std::vector<std::string>> LoadAllowList(const std::string& path);
+// What a key may do on the CAS (docs/security.md "Roles"): each role can do
+// everything the one before it can.
+enum class KeyRole { kClient, kWorker, kAdmin };
+const char* RoleName(KeyRole role);
+
+struct AllowedKey {
+  std::string key;  // Z85
+  KeyRole role = KeyRole::kClient;
+  std::string name;  // "" unless the line says name=NAME
+  bool operator==(const std::string& other) const { return key == other; }
+};
+
+// One allow list line (no comment, trimmed). InvalidArgument naming `where`.
+Result<AllowedKey> ParseAllowLine(const std::string& line, const std::string& where);
+Result<std::vector<AllowedKey>> LoadAllowList(const std::string& path);
+std::vector<std::string> KeysOf(const std::vector<AllowedKey>& list);
 // True for 40 characters of the Z85 alphabet.
 bool IsZ85Key(const std::string& key);
 
@@ -44,6 +62,10 @@ class ZapHandler {
  public:
   static Result<std::unique_ptr<ZapHandler>> Start(zmq::context_t& context,
                                                    const std::vector<std::string>& allowed);
+  static Result<std::unique_ptr<ZapHandler>> Start(zmq::context_t& context,
+                                                   const std::vector<AllowedKey>& allowed) {
+    return Start(context, KeysOf(allowed));
+  }
   ~ZapHandler();
 
  private:

@@ -213,11 +213,18 @@ Status LocalStore::LoadCounters() {
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_->info));
   uint64_t count = 0, bytes = 0;
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    CF_ASSIGN_OR_RETURN(Digest d, DigestFromKey(internal::View(it->key())));
+    auto d = DigestFromKey(internal::View(it->key()));
+    if (!d) continue;  // a bad key: Verify removes it
     ++count;
-    bytes += StoredBytes(d);
+    bytes += StoredBytes(*d);
   }
-  if (!it->status().ok()) return FromRocks(it->status(), "scanning blob_info");
+  // A corrupt table must not stop the store from opening: `cas verify` is what
+  // removes it, and it recounts.
+  if (it->status().IsCorruption())
+    spdlog::error("cas: the store is damaged, counts are partial; run crossfarm cas verify dir={} error=\"{}\"",
+                  dir_, it->status().ToString());
+  else if (!it->status().ok())
+    return FromRocks(it->status(), "scanning blob_info");
   blob_count_ = count;
   blob_bytes_ = bytes;
   return Status::Ok();

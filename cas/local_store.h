@@ -93,6 +93,9 @@ class LocalStore : public Store {
   // Path of a read-only file (0444, or 0555 if `executable`) in DIR/files holding
   // the blob, created and verified on first use. Never write through it.
   Result<std::string> CachedFile(const Digest& digest, bool executable);
+  // Unlinks the files/ cache copies of `digest` (made again from the store on
+  // next use): for a copy that may have been written through a hard link.
+  void RemoveCacheFiles(const Digest& digest);
   const std::string& dir() const { return dir_; }
 
  private:
@@ -123,7 +126,10 @@ class LocalStore : public Store {
   uint64_t Sweep(const std::unordered_set<Digest, DigestHash>& marked, GcReport& report);
   Status VerifyEntry(const Digest& digest, std::string_view value);
   uint64_t ScrubCacheFiles();
-  void RemoveCacheFiles(const Digest& digest);
+  Result<uint64_t> DropCorruptTables();
+  std::vector<std::string> EntryKeys();
+  void ScrubEntry(const std::string& key, VerifyReport& report);
+  bool ClosureComplete(const RefInfo& ref);
   std::string CachePath(const Digest& digest, bool executable) const;
 
   std::string dir_;

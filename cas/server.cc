@@ -7,6 +7,8 @@
 
 #include "cas/curve_keys.h"
 
+#include <unordered_map>
+
 namespace crossfarm::cas {
 
 using proto::CasOp;
@@ -70,6 +72,39 @@ void HandleTreeAndRefs(LocalStore& store, const CasRequest& req, CasResponse& re
 
 }  // namespace
 
+namespace {
+
+const char* OpName(CasOp op) {
+  static const char* kNames[] = {"findMissing", "batchUpload", "batchRead", "putLarge", "getManifest",
+                                 "getTree", "getRef", "putRef", "deleteRef", "listRefs", "stats", "gc",
+                                 "verify"};
+  auto i = static_cast<size_t>(op);
+  return i < std::size(kNames) ? kNames[i] : "unknown";
+}
+
+KeyRole NeededRole(const CasRequest& req) {
+  switch (req.op) {
+    case CasOp::kPutRef: return req.name.starts_with("sources/") ? KeyRole::kClient : KeyRole::kWorker;
+    case CasOp::kDeleteRef:
+    case CasOp::kStats:
+    case CasOp::kGc:
+    case CasOp::kVerify: return KeyRole::kAdmin;
+    default: return KeyRole::kClient;
+  }
+}
+
+}  // namespace
+
+Status Authorize(KeyRole role, const CasRequest& req) {
+  KeyRole needed = NeededRole(req);
+  if (static_cast<int>(role) >= static_cast<int>(needed)) return Status::Ok();
+  std::string what = OpName(req.op);
+  if (req.op == CasOp::kPutRef || req.op == CasOp::kDeleteRef) what += " " + req.name;
+  return Status::PermissionDenied(what + " needs the " + RoleName(needed) + " role; this key is a " +
+                                  RoleName(role) + " on this CAS (the role is the word after the key "
+                                  "in the CAS's --allow list, docs/security.md)");
+}
+
 CasResponse HandleRequest(LocalStore& store, const CasRequest& req) {
   CasResponse resp;
   resp.request_id = req.request_id;
@@ -96,7 +131,10 @@ CasResponse HandleRequest(LocalStore& store, const CasRequest& req) {
 
 namespace {
 
-std::string Respond(LocalStore& store, const zmq::message_t& payload) {
+using RoleMap = CasServer::RoleMap;
+
+std::string Respond(LocalStore& store, const RoleMap& roles, const std::string& key,
+                    const zmq::message_t& payload) {
   auto req = proto::DecodeRequest(payload.to_string_view());
   if (!req) {
     spdlog::warn("cas: undecodable request bytes={} error=\"{}\"", payload.size(),
@@ -105,15 +143,31 @@ std::string Respond(LocalStore& store, const zmq::message_t& payload) {
     resp.status = req.error();
     return proto::EncodeResponse(resp);
   }
+  KeyRole role = KeyRole::kAdmin;
+  if (!roles.empty()) {
+    auto it = roles.find(key);
+    role = it == roles.end() ? KeyRole::kClient : it->second;
+  }
+  if (Status s = Authorize(role, *req); !s.ok()) {
+    spdlog::warn("cas: refused op={} name={} key={} role={}: needs a higher role",
+                 OpName(req->op), req->name, key, RoleName(role));
+    CasResponse resp;
+    resp.request_id = req->request_id;
+    resp.status = s;
+    return proto::EncodeResponse(resp);
+  }
   return proto::EncodeResponse(HandleRequest(store, *req));
 }
 
-void ServeWorker(zmq::socket_t socket, LocalStore* store) {
+// Requests arrive as [peer key, payload]: the proxy adds the key (the ZAP
+// User-Id), which does not survive the inproc hop on its own.
+void ServeWorker(zmq::socket_t socket, LocalStore* store, const RoleMap* roles) {
   while (true) {
     try {
-      zmq::message_t payload;
-      if (!socket.recv(payload)) continue;
-      std::string reply = Respond(*store, payload);
+      std::vector<zmq::message_t> parts;
+      if (!zmq::recv_multipart(socket, std::back_inserter(parts))) continue;
+      if (parts.size() != 2) continue;  // the proxy always sends two
+      std::string reply = Respond(*store, *roles, parts[0].to_string(), parts[1]);
       socket.send(zmq::buffer(reply), zmq::send_flags::none);
     } catch (const zmq::error_t& e) {
       if (e.num() == ETERM) return;
@@ -128,6 +182,12 @@ bool WellFormed(const std::vector<zmq::message_t>& parts, size_t max_frame) {
          parts[2].size() > 0;
 }
 
+// The Z85 key the ZAP handler admitted this message's peer with; "" without CURVE.
+std::string PeerKey(zmq::message_t& payload) {
+  const char* user = zmq_msg_gets(payload.handle(), "User-Id");
+  return user ? std::string(user) : std::string();
+}
+
 void Proxy(zmq::socket_t frontend, zmq::socket_t backend, size_t max_frame) {
   while (true) {
     try {
@@ -138,6 +198,7 @@ void Proxy(zmq::socket_t frontend, zmq::socket_t backend, size_t max_frame) {
         std::vector<zmq::message_t> parts;
         (void)zmq::recv_multipart(frontend, std::back_inserter(parts));
         if (WellFormed(parts, max_frame)) {
+          parts.insert(parts.begin() + 2, zmq::message_t(PeerKey(parts[2])));
           zmq::send_multipart(backend, parts);
         } else {
           size_t bytes = 0;
@@ -164,6 +225,8 @@ Result<std::unique_ptr<CasServer>> CasServer::Start(LocalStore& store, ServerOpt
   std::unique_ptr<CasServer> server(new CasServer());
   server->context_ = std::make_unique<zmq::context_t>(1);
   auto& ctx = *server->context_;
+  if (!options.secret_key.empty())
+    for (const auto& k : options.allowed_keys) server->roles_[k.key] = k.role;
   try {
     zmq::socket_t frontend(ctx, zmq::socket_type::router);
     frontend.set(zmq::sockopt::linger, 0);
@@ -189,7 +252,7 @@ Result<std::unique_ptr<CasServer>> CasServer::Start(LocalStore& store, ServerOpt
       zmq::socket_t worker(ctx, zmq::socket_type::rep);
       worker.set(zmq::sockopt::linger, 0);
       worker.connect(inproc);
-      server->threads_.emplace_back(ServeWorker, std::move(worker), &store);
+      server->threads_.emplace_back(ServeWorker, std::move(worker), &store, &server->roles_);
     }
     server->threads_.emplace_back(Proxy, std::move(frontend), std::move(backend),
                                   options.max_frame_bytes);

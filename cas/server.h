@@ -11,8 +11,10 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
+#include "cas/curve_keys.h"
 #include "cas/local_store.h"
 #include "cas/remote_store.h"
 
@@ -22,7 +24,6 @@ class context_t;
 
 namespace crossfarm::cas {
 
-class ZapHandler;
 
 struct ServerOptions {
   std::string listen = "tcp://127.0.0.1:*";  // "*" port: ephemeral, see endpoint()
@@ -30,7 +31,9 @@ struct ServerOptions {
   size_t max_frame_bytes = kMaxFrameBytes;
   std::string public_key;               // Z85 server pair; empty secret_key: plain
   std::string secret_key;               //   TCP, logged as a warning
-  std::vector<std::string> allowed_keys;  // Z85 client public keys (CURVE only)
+  // Z85 public keys and their roles (CURVE only). Every request is checked
+  // against the role of the key that sent it; plain TCP serves everyone as admin.
+  std::vector<AllowedKey> allowed_keys;
 };
 
 class CasServer {
@@ -45,15 +48,24 @@ class CasServer {
   const std::string& endpoint() const { return endpoint_; }
   void Stop();
 
+  // Roles by Z85 key; empty when the server runs without CURVE (everyone admin).
+  using RoleMap = std::unordered_map<std::string, KeyRole>;
+
  private:
   CasServer() = default;
   std::unique_ptr<zmq::context_t> context_;
   std::unique_ptr<ZapHandler> zap_;
+  RoleMap roles_;  // read by the worker threads, written before they start
   std::vector<std::thread> threads_;
   std::string endpoint_;
 };
 
 // Serves one decoded request against `store` (the worker threads' core).
 proto::CasResponse HandleRequest(LocalStore& store, const proto::CasRequest& request);
+
+// OK if `role` may send `request` (docs/security.md "Roles"), else
+// PermissionDenied saying which role it needs. Reads: everyone; blobs and
+// `sources/` refs: client; other refs: worker; deleteRef, stats, gc, verify: admin.
+Status Authorize(KeyRole role, const proto::CasRequest& request);
 
 }  // namespace crossfarm::cas

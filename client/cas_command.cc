@@ -7,6 +7,7 @@
 
 #include "cas/cas.h"
 #include "cas/curve_keys.h"
+#include "worker/checkout_stamp.h"
 
 namespace crossfarm::client {
 namespace {
@@ -85,12 +86,23 @@ Status RunGc(cas::Cas& c, const CasArgs& a) {
   return Status::Ok();
 }
 
-Status RunVerify(cas::Cas& c) {
+Status RunVerify(cas::Cas& c, const CasArgs& a, const GlobalOptions& g) {
   CF_ASSIGN_OR_RETURN(auto r, c.Verify());
-  std::printf("blobs checked: %llu\ncorrupt removed: %llu\ncache files removed: %llu\n",
+  // The checkouts beside a local store hard-link its files: an edited one is
+  // dropped here even when the store's own copy is already gone.
+  if (a.cas.empty()) {
+    CF_ASSIGN_OR_RETURN(auto dropped, worker::ScrubCheckouts(c, g.CacheDir() + "/checkouts"));
+    for (const auto& hex : dropped) std::printf("checkout removed: %s\n", hex.c_str());
+  }
+  std::printf("blobs checked: %llu\ncorrupt removed: %llu\ncache files removed: %llu\n"
+              "tables removed: %llu\n",
               static_cast<unsigned long long>(r.blobs_checked),
               static_cast<unsigned long long>(r.corrupt_removed),
-              static_cast<unsigned long long>(r.cache_files_removed));
+              static_cast<unsigned long long>(r.cache_files_removed),
+              static_cast<unsigned long long>(r.tables_removed));
+  for (const auto& name : r.damaged_refs) std::printf("damaged ref: %s\n", name.c_str());
+  if (!r.damaged_refs.empty())
+    std::printf("damaged refs lost data: rebuild them (crossfarm build) or delete them\n");
   return Status::Ok();
 }
 
@@ -100,7 +112,7 @@ Status Run(const CasArgs& a, const GlobalOptions& g) {
   if (a.sub == "export") return RunExport(*c, a);
   if (a.sub == "stats") return RunStats(*c);
   if (a.sub == "gc") return RunGc(*c, a);
-  return RunVerify(*c);
+  return RunVerify(*c, a, g);
 }
 
 CLI::App* AddSub(CLI::App& cas, CasArgs& a, const char* name, const char* help) {

@@ -109,6 +109,8 @@ struct VerifyReport {
   blobsChecked @0 :UInt64;
   corruptRemoved @1 :UInt64;
   cacheFilesRemoved @2 :UInt64;
+  tablesRemoved @3 :UInt64;
+  damagedRefs @4 :List(Text);
 }
 
 struct Response {

@@ -246,6 +246,9 @@ void BuildResponseReports(cp::Response::Builder b, const CasResponse& resp) {
   verify.setBlobsChecked(resp.verify.blobs_checked);
   verify.setCorruptRemoved(resp.verify.corrupt_removed);
   verify.setCacheFilesRemoved(resp.verify.cache_files_removed);
+  verify.setTablesRemoved(resp.verify.tables_removed);
+  auto damaged = verify.initDamagedRefs(static_cast<unsigned>(resp.verify.damaged_refs.size()));
+  for (unsigned i = 0; i < damaged.size(); ++i) damaged.set(i, resp.verify.damaged_refs[i]);
 }
 
 CasResponse ReadResponse(cp::Response::Reader r) {
@@ -263,7 +266,8 @@ CasResponse ReadResponse(cp::Response::Reader r) {
   auto g = r.getGc();
   resp.gc = {g.getRefsRemoved(), g.getBlobsRemoved(), g.getBytesRemoved(), g.getBlobsKeptForGrace()};
   auto v = r.getVerify();
-  resp.verify = {v.getBlobsChecked(), v.getCorruptRemoved(), v.getCacheFilesRemoved()};
+  resp.verify = {v.getBlobsChecked(), v.getCorruptRemoved(), v.getCacheFilesRemoved(), v.getTablesRemoved(), {}};
+  for (auto name : v.getDamagedRefs()) resp.verify.damaged_refs.push_back(ToString(name));
   return resp;
 }
 }  // namespace

@@ -46,8 +46,12 @@ Result<crossfarm::scheduler::SchedulerOptions> OptionsFrom(const Flags& f) {
   o.secret_key = pair.secret_key;
   if (f.clients.empty() || f.workers.empty())
     return Err(Status::InvalidArgument("--key needs --clients FILE and --workers FILE (allow lists)"));
-  CF_ASSIGN_OR_RETURN(o.client_keys, crossfarm::cas::LoadAllowList(f.clients));
-  CF_ASSIGN_OR_RETURN(o.worker_keys, crossfarm::cas::LoadAllowList(f.workers));
+  CF_ASSIGN_OR_RETURN(auto clients, crossfarm::cas::LoadAllowList(f.clients));
+  CF_ASSIGN_OR_RETURN(auto workers, crossfarm::cas::LoadAllowList(f.workers));
+  o.client_keys = crossfarm::cas::KeysOf(clients);
+  o.worker_keys = crossfarm::cas::KeysOf(workers);
+  for (const auto& w : workers)
+    if (!w.name.empty()) o.worker_names[w.name] = w.key;
   return o;
 }
 

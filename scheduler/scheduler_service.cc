@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <unordered_map>
 #include <unordered_set>
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
@@ -31,7 +32,30 @@ struct Loop {
   // worker whose heartbeat names another. Only workers reach Handle(kRegister),
   // so only they learn it (over CurveZMQ when the cluster has keys).
   std::string pool_key, pool_key_id;
+  // Worker name -> key bound to it (pinned by the allow list or first come),
+  // and the pinned name of each key that has one. CURVE only.
+  std::unordered_map<std::string, std::string> name_keys, pinned_names;
+  std::unordered_set<std::string> refusals_logged;  // "key name": one log line each
 };
+
+// A name belongs to the key the allow list pins it to, else to the first key
+// that registered it; a key with a pinned name registers only that name.
+Status CheckWorkerName(Loop& loop, const std::string& name, const std::string& key) {
+  if (!loop.curve) return Status::Ok();
+  auto pinned = loop.pinned_names.find(key);
+  std::string why;
+  if (pinned != loop.pinned_names.end() && pinned->second != name) {
+    why = "this key may only register as worker " + pinned->second + " (name= in the --workers list)";
+  } else {
+    auto [it, inserted] = loop.name_keys.try_emplace(name, key);
+    if (inserted) spdlog::info("scheduler: worker name bound worker={} key={}", name, key);
+    if (it->second == key) return Status::Ok();
+    why = "worker name " + name + " is bound to another key; give this worker its own --name";
+  }
+  if (loop.refusals_logged.insert(key + " " + name).second)
+    spdlog::warn("scheduler: refused register worker={} key={}: {}", name, key, why);
+  return Status::PermissionDenied(why);
+}
 
 unsigned RoleOf(const Loop& loop, zmq::message_t& payload, std::string& key) {
   if (!loop.curve) return kClient | kWorker;
@@ -125,6 +149,8 @@ void Receive(Loop& loop, std::vector<zmq::message_t>& parts, Clock::time_point n
         std::string("this key may not send ") + proto::MsgKindName(m->kind) + " messages (it is not in the " +
         (needed == kWorker ? "--workers" : "--clients") + " allow list of the scheduler)"));
   }
+  if (m->kind == MsgKind::kRegister)
+    if (Status s = CheckWorkerName(loop, m->worker.name, key); !s.ok()) return Reply(loop, route, s);
   Handle(loop, route, *m, now);
 }
 
@@ -185,6 +211,10 @@ Result<std::unique_ptr<SchedulerService>> SchedulerService::Start(SchedulerOptio
                                           {options.worker_keys.begin(), options.worker_keys.end()},
                                           !options.secret_key.empty(), options.max_frame_bytes,
                                           options.cas_url, options.cas_public_key});
+  for (const auto& [name, key] : options.worker_names) {
+    loop->name_keys[name] = key;
+    loop->pinned_names[key] = name;
+  }
   CF_ASSIGN_OR_RETURN(loop->pool_key, NewPoolKey());
   loop->pool_key_id = PoolKeyId(loop->pool_key);
   CF_TRY(loop->state.Recover(Clock::now()));

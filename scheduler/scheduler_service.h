@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -37,6 +38,10 @@ struct SchedulerOptions {
   std::string state_dir;  // RocksDB job store; empty: in memory only (tests)
   std::string public_key, secret_key;  // Z85 server pair; empty: plain TCP (dev only)
   std::vector<std::string> client_keys, worker_keys;  // allow lists (CURVE only)
+  // Worker name -> the only key that may register it (`name=` in --workers).
+  // Other names are bound to the first key that registers them, for the life
+  // of the scheduler process (docs/security.md).
+  std::map<std::string, std::string> worker_names;
   std::chrono::milliseconds heartbeat_timeout{10000};
   uint32_t max_retries = 3;
   std::string cas_url, cas_public_key;  // told to clients in status replies

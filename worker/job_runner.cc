@@ -1,5 +1,7 @@
 #include "worker/job_runner.h"
 
+#include <spdlog/spdlog.h>
+
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -16,6 +18,7 @@
 
 #include "common/accel.h"
 #include "worker/accel.h"
+#include "worker/checkout_stamp.h"
 #include "worker/fs_util.h"
 #include "worker/staging.h"
 
@@ -165,12 +168,22 @@ JobRunner::JobRunner(cas::Cas& cas, JobRunnerOptions options)
 
 Result<std::string> JobRunner::Checkout(const Digest& root) {
   std::string path = options_.checkout_dir + "/" + root.Hex();
-  if (::access(path.c_str(), F_OK) == 0) return path;
   // One checkout at a time in this process: two jobs staging the same base at
   // once exported it twice into the same file cache and one of them lost a
   // link (ENOENT) half way; a hard-link checkout takes well under a second.
   std::lock_guard lock(checkout_mu_);
-  if (::access(path.c_str(), F_OK) == 0) return path;
+  if (::access(path.c_str(), F_OK) == 0) {
+    // Never stage a checkout edited since it was made (checkout_stamp.h).
+    Status fresh = CheckCheckoutStamp(options_.checkout_dir, root.Hex());
+    if (fresh.ok()) return path;
+    spdlog::warn("worker: checkout re-made dir={} reason=\"{}\"", path, fresh.message());
+    CF_TRY(RemoveCheckout(options_.checkout_dir, root.Hex()));
+    // The edit went through a hard link into the CAS files cache: drop those
+    // copies so the new checkout links fresh ones made from the verified store.
+    CF_ASSIGN_OR_RETURN(auto nodes, cas_.GetTree(root));
+    for (const auto& node : nodes)
+      for (const auto& f : node.directory.files) cas_.ForgetCachedFiles(f.digest);
+  }
   CF_TRY(MakeDirs(options_.checkout_dir));
   // Export next to the final place, then rename: a checkout is either complete
   // or absent, even if we are killed half way or race another job.
@@ -185,6 +198,7 @@ Result<std::string> JobRunner::Checkout(const Digest& root) {
     (void)RemoveTree(tmp);
     if (err != EEXIST && err != ENOTEMPTY) return Err(Status::FromErrno("rename to " + path, err));
   }
+  CF_TRY(WriteCheckoutStamp(options_.checkout_dir, root));
   return path;
 }
 

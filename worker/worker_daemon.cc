@@ -127,6 +127,7 @@ proto::WorkerInfo WorkerDaemon::Info() {
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(options_.cache_dir + "/checkouts", ec)) {
     if (info.cache_roots.size() >= kMaxCacheRoots) break;
+    if (entry.path().filename().string().starts_with(".")) continue;  // .stamps, .tmp-*
     info.cache_roots.push_back(entry.path().filename().string());
   }
   return info;

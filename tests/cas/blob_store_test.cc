@@ -1,6 +1,8 @@
 // LocalStore blobs: put/get, dedup, chunked large blobs, corruption handling.
 #include <rocksdb/db.h>
 
+#include <fstream>
+
 #include "cas/cas.h"
 #include "cas/local_store.h"
 #include "tests/cas/test_util.h"
@@ -257,6 +259,116 @@ TEST(VerifyingBlobAccessTest, BadBytesFromTheBackendBecomeCorruption) {
   EXPECT_EQ((*batch)[0].error().code(), StatusCode::kCorruption);
   Digest evil = Digest::OfBytes("evil");
   EXPECT_EQ(verified.Get(evil).value_or(""), "evil");
+}
+
+}  // namespace
+}  // namespace crossfarm::cas
+
+namespace crossfarm::cas {
+namespace {
+
+// Issue 19: real bytes flipped in real RocksDB files of a closed store.
+class ScrubTest : public ::testing::Test {
+ protected:
+  // Blobs of 8 KiB go to blob files (min_blob_size 4 KiB); a one-file tree
+  // under a ref, and a second ref to a blob that stays good.
+  void SetUp() override {
+    auto store = LocalStore::Open(dir_.path());
+    ASSERT_OK(store);
+    for (int i = 0; i < 4; ++i) {
+      auto d = Digest::OfBytes(RandomBytes(8192, 10 + i));
+      ASSERT_OK((*store)->Put(d, RandomBytes(8192, 10 + i)));
+      blobs_.push_back(d);
+    }
+    DirectoryData dir;
+    dir.files.push_back({"data", blobs_[0], false});
+    std::string node = proto::EncodeDirectory(dir);
+    root_ = Digest::OfBytes(node);
+    ASSERT_OK((*store)->Put(root_, node));
+    ASSERT_OK((*store)->PutRef("artifacts/one", {.root = root_}));
+    good_ = Digest::OfBytes("small and good");
+    ASSERT_OK((*store)->Put(good_, "small and good"));
+    ASSERT_OK((*store)->PutRef("artifacts/small", {.root = good_}));
+  }
+  // Flips the byte at `offset` of `path`.
+  static void Flip(const std::filesystem::path& path, std::streamoff offset) {
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    ASSERT_TRUE(f) << path;
+    f.seekg(offset);
+    char c = 0;
+    f.get(c);
+    f.seekp(offset);
+    f.put(static_cast<char>(c ^ 0x5a));
+  }
+  std::vector<std::filesystem::path> FilesEnding(const std::string& ext) {
+    std::vector<std::filesystem::path> out;
+    for (const auto& e : std::filesystem::directory_iterator(dir_ / "db"))
+      if (e.path().extension() == ext) out.push_back(e.path());
+    return out;
+  }
+  // The SST files of one column family (store closed).
+  std::vector<std::string> TablesOf(const std::string& family) {
+    rocksdb::Options options;
+    std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
+        {rocksdb::kDefaultColumnFamilyName, {}}, {"blobs", {}}, {"blob_info", {}}, {"refs", {}}};
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* db = nullptr;
+    std::vector<std::string> out;
+    EXPECT_TRUE(rocksdb::DB::OpenForReadOnly(options, dir_ / "db", cfs, &handles, &db).ok());
+    if (!db) return out;
+    std::vector<rocksdb::LiveFileMetaData> files;
+    db->GetLiveFilesMetaData(&files);
+    for (const auto& f : files)
+      if (f.column_family_name == family) out.push_back(f.db_path + f.name);
+    for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
+    delete db;
+    return out;
+  }
+  TempDir dir_;
+  std::vector<Digest> blobs_;
+  Digest root_, good_;
+};
+
+TEST_F(ScrubTest, AByteFlippedInABlobFileIsRemovedReportedAndTheSecondVerifyPasses) {
+  auto files = FilesEnding(".blob");
+  ASSERT_EQ(files.size(), 1u);
+  // Past the blob file header, inside the first record's value.
+  Flip(files[0], 4000);
+  auto store = LocalStore::Open(dir_.path());
+  ASSERT_OK(store);
+  auto report = (*store)->Verify();
+  ASSERT_OK(report);
+  EXPECT_EQ(report->corrupt_removed, 1u);
+  auto again = (*store)->Verify();
+  ASSERT_OK(again);
+  EXPECT_EQ(again->corrupt_removed, 0u);
+  int present = 0;
+  for (const auto& d : blobs_) present += (*store)->Get(d).has_value();
+  EXPECT_EQ(present, 3);
+  EXPECT_EQ((*store)->Get(good_).value_or(""), "small and good");
+  bool data_lost = !(*store)->Get(blobs_[0]).has_value();
+  EXPECT_EQ(report->damaged_refs, data_lost ? std::vector<std::string>{"artifacts/one"}
+                                            : std::vector<std::string>{});
+}
+
+TEST_F(ScrubTest, AByteFlippedInAnSstIsRemovedWithItsTableAndTheSecondVerifyPasses) {
+  auto tables = TablesOf("blob_info");
+  ASSERT_EQ(tables.size(), 1u);
+  Flip(tables[0], 20);  // the first data block
+  auto store = LocalStore::Open(dir_.path());
+  ASSERT_OK(store);
+  auto report = (*store)->Verify();
+  ASSERT_OK(report);
+  EXPECT_EQ(report->tables_removed, 1u);
+  // Without blob_info the entries are leftovers: removed, both refs lost data.
+  EXPECT_EQ(report->damaged_refs, (std::vector<std::string>{"artifacts/one", "artifacts/small"}));
+  auto again = (*store)->Verify();
+  ASSERT_OK(again);
+  EXPECT_EQ(again->tables_removed, 0u);
+  EXPECT_EQ(again->corrupt_removed, 0u);
+  // The store works on: uploads come back.
+  ASSERT_OK((*store)->Put(good_, "small and good"));
+  EXPECT_EQ((*store)->Get(good_).value_or(""), "small and good");
 }
 
 }  // namespace

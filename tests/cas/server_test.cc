@@ -274,3 +274,61 @@ TEST(CurveKeysTest, KeyFilesRoundTripAndAreNotOverwritten) {
 
 }  // namespace
 }  // namespace crossfarm::cas
+
+namespace crossfarm::cas {
+namespace {
+
+TEST(AllowListTest, LinesGiveKeyRoleAndNameAndPlainKeysAreClients) {
+  const std::string k = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7";
+  struct Case { std::string line; bool ok; KeyRole role; std::string name; };
+  const Case cases[] = {
+      {k, true, KeyRole::kClient, ""},
+      {k + " worker", true, KeyRole::kWorker, ""},
+      {k + "  admin", true, KeyRole::kAdmin, ""},
+      {k + " worker name=w1", true, KeyRole::kWorker, "w1"},
+      {k + " name=w1", true, KeyRole::kClient, "w1"},
+      {k + " root", false, KeyRole::kClient, ""},
+      {k + " worker admin", false, KeyRole::kClient, ""},
+      {"short worker", false, KeyRole::kClient, ""},
+  };
+  for (const auto& c : cases) {
+    auto r = ParseAllowLine(c.line, "list:1");
+    ASSERT_EQ(r.has_value(), c.ok) << c.line;
+    if (!c.ok) {
+      EXPECT_EQ(r.error().code(), StatusCode::kInvalidArgument);
+      EXPECT_NE(r.error().message().find("list:1"), std::string::npos);
+      continue;
+    }
+    EXPECT_EQ(r->key, k);
+    EXPECT_EQ(r->role, c.role) << c.line;
+    EXPECT_EQ(r->name, c.name) << c.line;
+  }
+}
+
+TEST(AuthorizeTest, EachOperationNeedsItsRole) {
+  using proto::CasOp;
+  auto req = [](CasOp op, std::string name = "") {
+    proto::CasRequest r;
+    r.op = op;
+    r.name = std::move(name);
+    return r;
+  };
+  auto allowed = [](KeyRole role, const proto::CasRequest& r) { return Authorize(role, r).ok(); };
+  for (CasOp op : {CasOp::kFindMissing, CasOp::kBatchUpload, CasOp::kBatchRead, CasOp::kPutLarge,
+                   CasOp::kGetManifest, CasOp::kGetTree, CasOp::kGetRef, CasOp::kListRefs})
+    EXPECT_TRUE(allowed(KeyRole::kClient, req(op)));
+  EXPECT_TRUE(allowed(KeyRole::kClient, req(CasOp::kPutRef, "sources/abc")));
+  EXPECT_FALSE(allowed(KeyRole::kClient, req(CasOp::kPutRef, "artifacts/abc")));
+  EXPECT_TRUE(allowed(KeyRole::kWorker, req(CasOp::kPutRef, "artifacts/abc")));
+  for (CasOp op : {CasOp::kDeleteRef, CasOp::kStats, CasOp::kGc, CasOp::kVerify}) {
+    EXPECT_FALSE(allowed(KeyRole::kClient, req(op)));
+    EXPECT_FALSE(allowed(KeyRole::kWorker, req(op)));
+    EXPECT_TRUE(allowed(KeyRole::kAdmin, req(op)));
+  }
+  Status s = Authorize(KeyRole::kClient, req(CasOp::kPutRef, "artifacts/abc"));
+  EXPECT_EQ(s.code(), StatusCode::kPermissionDenied);
+  EXPECT_NE(s.message().find("putRef artifacts/abc needs the worker role"), std::string::npos) << s.message();
+}
+
+}  // namespace
+}  // namespace crossfarm::cas

@@ -118,8 +118,8 @@ class ClusterE2ETest : public ::testing::Test {
         P("client.out"), P("client.out"));
   }
   std::string ClientOut() const { return ReadFile(P("client.out")); }
-  std::unique_ptr<cas::Cas> RemoteCas() {
-    auto pair = cas::LoadSecretKey(keys_->Path("client.key"));
+  std::unique_ptr<cas::Cas> RemoteCas(const std::string& key = "client") {
+    auto pair = cas::LoadSecretKey(keys_->Path(key + ".key"));
     cas::CasOptions o;
     o.remote.server_public_key = *cas::LoadPublicKey(keys_->Path("cas.pub"));
     o.remote.client_public_key = pair->public_key;
@@ -264,6 +264,107 @@ TEST_F(ClusterE2ETest, UnknownKeysAndWrongRolesAreRefusedAndLogged) {
   EXPECT_NE(as_worker.exit_code, 0) << as_worker.output;
   EXPECT_NE(as_worker.output.find("--clients"), std::string::npos) << as_worker.output;
   EXPECT_NE(sched_->Log().find("not allow-listed as a client"), std::string::npos) << sched_->Log();
+}
+
+// Issue 19: a client key used to be able to point artifacts/<key of u3> at u1's
+// root, and every later checkout of u3 got u1's files.
+TEST_F(ClusterE2ETest, AClientKeyCannotWriteArtifactRefsDeleteOrCollectOnTheCas) {
+  StartCas();
+  StartScheduler();
+  auto w1 = StartWorker("w1");
+  ASSERT_TRUE(WorkersRegistered(1));
+  AddManual("u1.bst", {"mkdir -p %{install-root}/u", "echo one > %{install-root}/u/which.txt"});
+  AddManual("u3.bst", {"mkdir -p %{install-root}/u", "echo three > %{install-root}/u/which.txt"});
+  auto built = RunCmd(Remote() + " build u1.bst u3.bst");
+  ASSERT_EQ(built.exit_code, 0) << built.output;  // the worker role writes artifact refs
+  auto client = RemoteCas();
+  auto listed = client->ListRefs("artifacts/");
+  ASSERT_TRUE(listed) << listed.error().ToString();
+  std::string u1 = "artifacts/" + KeyOf("u1.bst"), u3 = "artifacts/" + KeyOf("u3.bst");
+  auto r1 = client->GetRef(u1), r3 = client->GetRef(u3);
+  ASSERT_TRUE(r1 && r3);
+  EXPECT_EQ(r3->worker, "w1");
+  auto denied = [](const Status& s) { return s.code() == StatusCode::kPermissionDenied; };
+  auto error_of = [](const auto& r) { return r ? Status::Ok() : r.error(); };
+  Status put = client->PutRef(u3, *r1);
+  EXPECT_TRUE(denied(put)) << put.ToString();
+  EXPECT_NE(put.message().find("needs the worker role"), std::string::npos) << put.ToString();
+  EXPECT_TRUE(denied(client->PutRef("accel-probes/x", *r1)));
+  EXPECT_TRUE(denied(client->DeleteRef(u3)));
+  EXPECT_TRUE(denied(error_of(client->Stats())));
+  EXPECT_TRUE(denied(error_of(client->Gc(0))));
+  EXPECT_TRUE(denied(error_of(client->Verify())));
+  // Source refs stay the client's to write.
+  EXPECT_TRUE(client->PutRef("sources/issue19", *r1).ok());
+  EXPECT_EQ(client->GetRef(u3)->root, r3->root);
+  std::string client_key = ReadFile(keys_->Path("client.pub"));
+  client_key.pop_back();
+  std::string log = cas_->Log();
+  EXPECT_NE(log.find("cas: refused op=putRef name=" + u3 + " key=" + client_key), std::string::npos) << log;
+  EXPECT_NE(log.find("op=gc"), std::string::npos) << log;
+  // A fresh client's checkout of u3 still gets u3's files.
+  auto out = RunCmd(Cf() + " --cache-dir " + P("fresh-cache") + " --remote " + sched_url_ + " --remote-key " +
+                    keys_->Path("sched.pub") + " --key " + keys_->Path("client.key") + " checkout u3.bst " +
+                    P("u3-out"));
+  ASSERT_EQ(out.exit_code, 0) << out.output;
+  EXPECT_EQ(ReadFile(P("u3-out/u/which.txt")), "three\n");
+  // The worker's key may write artifact refs, but is no admin.
+  auto worker = RemoteCas("w1");
+  EXPECT_TRUE(worker->PutRef("artifacts/issue19", *r1).ok());
+  EXPECT_TRUE(denied(worker->DeleteRef("artifacts/issue19")));
+}
+
+// Issue 19: w2's key could register as w1, and status showed the impostor
+// until w1's next heartbeat.
+TEST_F(ClusterE2ETest, AWorkerNameBelongsToTheFirstKeyThatRegisteredIt) {
+  StartCas();
+  StartScheduler();
+  auto w1 = StartWorker("w1", 2);
+  ASSERT_TRUE(WorkersRegistered(1));
+  auto impostor = std::make_unique<Daemon>(
+      std::vector<std::string>{BuildBin("worker/crossfarm-worker"), "--name", "w1", "--scheduler", sched_url_,
+                               "--scheduler-key", P("sched.pub"), "--cas", cas_url_, "--cas-key", P("cas.pub"),
+                               "--key", P("w2.key"), "--slots", "7", "--cache", P("w2-cache"),
+                               "--heartbeat-ms", "100"},
+      P("w2.out"), P("w2.err"));
+  EXPECT_TRUE(WaitFor([&] { return impostor->Log().find("bound to another key") != std::string::npos; }, 30s))
+      << impostor->Log();
+  std::string w2_key = ReadFile(keys_->Path("w2.pub"));
+  w2_key.pop_back();
+  EXPECT_NE(sched_->Log().find("refused register worker=w1 key=" + w2_key), std::string::npos) << sched_->Log();
+  // Several refused heartbeats later, w1 is still the one with 2 slots.
+  for (int i = 0; i < 10; ++i) {
+    auto st = RunCmd(Remote() + " status");
+    ASSERT_EQ(st.exit_code, 0) << st.output;
+    EXPECT_EQ(st.output.find("slots=7"), std::string::npos) << st.output;
+    EXPECT_NE(st.output.find("workers: 1"), std::string::npos) << st.output;
+  }
+  // The impostor under its own name is welcome.
+  impostor.reset();
+  auto w2 = StartWorker("w2");
+  EXPECT_TRUE(WorkersRegistered(2));
+}
+
+// A name pinned in the --workers list cannot be taken even before its worker comes.
+TEST_F(ClusterE2ETest, AWorkerNamePinnedInTheAllowListIsOnlyItsKeys) {
+  auto pub = [&](const char* k) {
+    std::string p = ReadFile(keys_->Path(std::string(k) + ".pub"));
+    return p.substr(0, p.find('\n'));
+  };
+  WriteFile(keys_->dir / "workers", pub("w1") + " name=w1\n" + pub("w2") + "\n" + pub("w3") + "\n");
+  StartCas();
+  StartScheduler();
+  auto impostor = std::make_unique<Daemon>(
+      std::vector<std::string>{BuildBin("worker/crossfarm-worker"), "--name", "w1", "--scheduler", sched_url_,
+                               "--scheduler-key", P("sched.pub"), "--cas", cas_url_, "--cas-key", P("cas.pub"),
+                               "--key", P("w2.key"), "--cache", P("w2-cache"), "--heartbeat-ms", "100"},
+      P("w2.out"), P("w2.err"));
+  EXPECT_TRUE(WaitFor([&] { return impostor->Log().find("bound to another key") != std::string::npos; }, 30s))
+      << impostor->Log();
+  impostor.reset();
+  auto w3 = StartWorker("w3");  // an unpinned key under its own name: welcome
+  auto w1 = StartWorker("w1");
+  EXPECT_TRUE(WorkersRegistered(2));
 }
 
 TEST_F(ClusterE2ETest, MalformedAndWrongVersionMessagesAreDroppedWithoutACrash) {

@@ -88,7 +88,9 @@ struct ClusterKeys {
     for (const char* k : {"sched", "cas", "w1", "w2", "w3", "client", "stranger"})
       RunCmd(BuildBin("client/crossfarm") + " keygen --out " + (dir / k).string());
     auto pub = [&](const char* k) { return ReadFile(dir / (std::string(k) + ".pub")); };
-    WriteFile(dir / "cas-allow", pub("w1") + pub("w2") + pub("w3") + pub("client"));
+    // Workers write artifact refs: the worker role (docs/security.md).
+    auto worker = [&](const char* k) { auto p = pub(k); return p.substr(0, p.find('\n')) + " worker\n"; };
+    WriteFile(dir / "cas-allow", worker("w1") + worker("w2") + worker("w3") + pub("client"));
     WriteFile(dir / "clients", pub("client"));
     WriteFile(dir / "workers", pub("w1") + pub("w2") + pub("w3"));
   }

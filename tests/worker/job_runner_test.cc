@@ -12,6 +12,7 @@
 #include <fstream>
 
 #include "tests/worker/test_roots.h"
+#include "worker/checkout_stamp.h"
 
 namespace crossfarm::worker {
 namespace {
@@ -276,6 +277,45 @@ TEST(SplitGlobTest, MatchesLikeBuildStream) {
   };
   for (const auto& c : cases)
     EXPECT_EQ(SplitGlobMatch(c.pattern, c.path), c.match) << c.pattern << " vs " << c.path;
+}
+
+}  // namespace
+}  // namespace crossfarm::worker
+
+namespace crossfarm::worker {
+namespace {
+
+// Issue 19: a file edited in <cache>/checkouts/<root>/ (a hard link into the
+// store) went into the next dependent build.
+TEST_F(JobRunnerTest, AnEditedCheckoutIsRemadeFromTheStoreBeforeItIsUsedAgain) {
+  Digest dep = ImportFiles({{"data.txt", "original\n"}});
+  auto first = runner_->Checkout(dep);
+  ASSERT_TRUE(first.has_value()) << first.error().ToString();
+  std::string file = *first + "/data.txt";
+  ASSERT_EQ(::chmod(file.c_str(), 0644), 0);
+  { std::ofstream(file, std::ios::trunc) << "tampered\n"; }
+  auto second = runner_->Checkout(dep);
+  ASSERT_TRUE(second.has_value()) << second.error().ToString();
+  EXPECT_EQ(ReadFile(*second + "/data.txt"), "original\n");
+  // And again, unchanged: the stamp of the re-made checkout holds.
+  EXPECT_EQ(ReadFile(runner_->Checkout(dep).value_or("") + "/data.txt"), "original\n");
+}
+
+TEST_F(JobRunnerTest, CasVerifyScrubDropsCheckoutsWhoseFilesNoLongerMatch) {
+  Digest dep = ImportFiles({{"data.txt", "original\n"}});
+  Digest other = ImportFiles({{"other.txt", "kept\n"}});
+  auto c = runner_->Checkout(dep);
+  ASSERT_TRUE(c.has_value());
+  ASSERT_TRUE(runner_->Checkout(other).has_value());
+  std::string file = *c + "/data.txt";
+  ASSERT_EQ(::chmod(file.c_str(), 0644), 0);
+  { std::ofstream(file, std::ios::trunc) << "tampered\n"; }
+  auto removed = ScrubCheckouts(*cas_, dir_->path() + "/checkouts");
+  ASSERT_TRUE(removed.has_value()) << removed.error().ToString();
+  EXPECT_EQ(*removed, std::vector<std::string>{dep.Hex()});
+  EXPECT_FALSE(fs::exists(*c));
+  EXPECT_TRUE(fs::exists(dir_->path() + "/checkouts/" + other.Hex() + "/other.txt"));
+  EXPECT_EQ(ScrubCheckouts(*cas_, dir_->path() + "/checkouts")->size(), 0u);
 }
 
 }  // namespace
