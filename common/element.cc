@@ -229,9 +229,12 @@ Result<SourceSpec> ParseSource(ProjectConfig& p, const Node& src, const std::str
   CF_ASSIGN_OR_RETURN(s.kind, GetString(src, "kind", std::nullopt));
   if (!IsKnownSourceKind(s.kind)) {
     std::string near = DidYouMean(s.kind, KnownSourceKinds());
+    std::string supported;
+    for (std::string_view k : KnownSourceKinds()) {
+      supported += (supported.empty() ? "" : ", ") + std::string(k);
+    }
     return Err(UserError(src.KeyProvenance("kind"), "unknown source kind '" + s.kind + "'",
-                         near.empty() ? "supported: local, tar, patch, git, deb, debian-source, "
-                                        "remote, zip, ostree, bzr"
+                         near.empty() ? "supported: " + supported
                                       : "did you mean '" + near + "'?"));
   }
   NodePtr config = Node::MakeMapping(src.mark);

@@ -592,8 +592,11 @@ constexpr KindEntry kKinds[] = {
     {"junction", "", false},
 };
 
-constexpr std::string_view kSourceKinds[] = {"local", "tar",   "patch",  "git",   "deb",
-                                             "debian-source", "remote", "zip", "ostree", "bzr"};
+// Must equal the worker's factory table (worker/source.cc kKinds); the unit test
+// SourceKindsTest.LoaderAndFactoryTableAgree checks it, since common/ may not
+// include worker/.
+constexpr std::string_view kSourceKinds[] = {"local", "tar", "patch", "git", "deb",
+                                             "debian-source"};
 
 }  // namespace
 

@@ -62,8 +62,15 @@ Result<std::unique_ptr<Source>> MakeSource(const std::string& kind, const YAML::
       return Err(UserError(where, std::string("bad ") + kind + " source: " + e.what()));
     }
   }
-  return Err(UserError(where, "unknown source kind '" + kind + "'",
-                       "use one of: local, tar, patch, git, deb, debian-source"));
+  std::string kinds;
+  for (std::string_view k : SourceKinds()) kinds += (kinds.empty() ? "" : ", ") + std::string(k);
+  return Err(UserError(where, "unknown source kind '" + kind + "'", "use one of: " + kinds));
+}
+
+std::vector<std::string_view> SourceKinds() {
+  std::vector<std::string_view> out;
+  for (const auto& entry : kKinds) out.push_back(entry.kind);
+  return out;
 }
 
 namespace source_internal {
@@ -107,6 +114,17 @@ Result<std::optional<std::string>> OptionalString(const YAML::Node& config, std:
     return Err(UserError(At(where, node), "`" + std::string(key) + ":` must be a string"));
   }
   return std::optional<std::string>(node.Scalar());
+}
+
+Result<bool> OptionalBool(const YAML::Node& config, std::string_view key, bool fallback,
+                          const Provenance& where) {
+  const YAML::Node node = config[std::string(key)];
+  if (!node.IsDefined() || node.IsNull()) return fallback;
+  bool value = fallback;
+  if (!node.IsScalar() || !YAML::convert<bool>::decode(node, value)) {
+    return Err(UserError(At(where, node), "`" + std::string(key) + ":` must be true or false"));
+  }
+  return value;
 }
 
 Result<std::string> RequiredString(const YAML::Node& config, std::string_view key,

@@ -22,6 +22,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/arch.h"
@@ -56,6 +57,11 @@ class Source {
 // InvalidArgument (UserError) for an unknown kind or a bad config.
 Result<std::unique_ptr<Source>> MakeSource(const std::string& kind, const YAML::Node& config,
                                            const Provenance& where, const SourceContext& ctx);
+
+// The kinds MakeSource builds, in table order. The loader's list
+// (crossfarm::KnownSourceKinds, common/kind_defaults.cc) must hold the same kinds:
+// tests/worker/source_kinds_test.cc checks that they agree.
+std::vector<std::string_view> SourceKinds();
 
 // Rewrites the `ref:` of source #source_index (0-based) in the .bst file, keeping
 // every other byte of the file (comments, order, quoting) as it was. Inserts a
@@ -98,6 +104,9 @@ Status CheckKeys(const YAML::Node& config, const Provenance& where,
 // The scalar at `key`; nullopt when absent; UserError when not a scalar.
 Result<std::optional<std::string>> OptionalString(const YAML::Node& config, std::string_view key,
                                                   const Provenance& where);
+// The boolean at `key` (YAML true/false/yes/no); `fallback` when absent.
+Result<bool> OptionalBool(const YAML::Node& config, std::string_view key, bool fallback,
+                          const Provenance& where);
 // The scalar at `key`; UserError naming the key when missing.
 Result<std::string> RequiredString(const YAML::Node& config, std::string_view key,
                                    const Provenance& where);

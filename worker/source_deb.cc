@@ -277,17 +277,6 @@ Result<std::string> ResolveArch(const YAML::Node& config, const Provenance& wher
   return *arch;
 }
 
-Result<bool> OptionalBool(const YAML::Node& config, const char* key, bool fallback,
-                          const Provenance& where) {
-  const YAML::Node n = config[key];
-  if (!n.IsDefined() || n.IsNull()) return fallback;
-  bool value = fallback;
-  if (!n.IsScalar() || !YAML::convert<bool>::decode(n, value)) {
-    return Err(UserError(At(where, n), std::string("`") + key + ":` must be true or false"));
-  }
-  return value;
-}
-
 }  // namespace
 
 Result<std::unique_ptr<Source>> MakeDebSource(const YAML::Node& config, const Provenance& where,
