@@ -154,6 +154,9 @@ Result<bool> PlaceEntry(archive_entry* entry, const std::string& dest,
     CF_ASSIGN_OR_RETURN(target, ResolveInRoot(dest, rel, is_dir));
   }
   archive_entry_copy_pathname(entry, target.c_str());
+  if (opts.modes == ExtractModes::kZip && archive_entry_filetype(entry) != AE_IFLNK) {
+    archive_entry_set_perm(entry, is_dir ? 0755 : 0644);
+  }
   if (const char* link = archive_entry_hardlink(entry); link != nullptr) {
     CF_ASSIGN_OR_RETURN(std::string link_rel, RelativeEntryPath(link, opts.strip_dir));
     if (link_rel.empty()) {

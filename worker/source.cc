@@ -28,6 +28,10 @@ Result<std::unique_ptr<Source>> MakePatchSource(const YAML::Node&, const Provena
                                                 const SourceContext&);
 Result<std::unique_ptr<Source>> MakeGitSource(const YAML::Node&, const Provenance&,
                                               const SourceContext&);
+Result<std::unique_ptr<Source>> MakeRemoteSource(const YAML::Node&, const Provenance&,
+                                                 const SourceContext&);
+Result<std::unique_ptr<Source>> MakeZipSource(const YAML::Node&, const Provenance&,
+                                              const SourceContext&);
 Result<std::unique_ptr<Source>> MakeDebSource(const YAML::Node&, const Provenance&,
                                               const SourceContext&);
 Result<std::unique_ptr<Source>> MakeDebianSourceSource(const YAML::Node&, const Provenance&,
@@ -45,6 +49,7 @@ constexpr KindEntry kKinds[] = {
     {"local", &MakeLocalSource},  {"tar", &MakeTarSource},
     {"patch", &MakePatchSource},  {"git", &MakeGitSource},
     {"deb", &MakeDebSource},      {"debian-source", &MakeDebianSourceSource},
+    {"remote", &MakeRemoteSource}, {"zip", &MakeZipSource},
 };
 
 }  // namespace
