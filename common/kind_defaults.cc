@@ -595,8 +595,8 @@ constexpr KindEntry kKinds[] = {
 // Must equal the worker's factory table (worker/source.cc kKinds); the unit test
 // SourceKindsTest.LoaderAndFactoryTableAgree checks it, since common/ may not
 // include worker/.
-constexpr std::string_view kSourceKinds[] = {"local", "tar",    "patch", "git",
-                                             "deb",   "debian-source", "remote", "zip"};
+constexpr std::string_view kSourceKinds[] = {
+    "local", "tar", "patch", "git", "deb", "debian-source", "remote", "zip", "bzr", "ostree"};
 
 }  // namespace
 

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cassert>
+#include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <algorithm>
@@ -32,6 +33,10 @@ Result<std::unique_ptr<Source>> MakeRemoteSource(const YAML::Node&, const Proven
                                                  const SourceContext&);
 Result<std::unique_ptr<Source>> MakeZipSource(const YAML::Node&, const Provenance&,
                                               const SourceContext&);
+Result<std::unique_ptr<Source>> MakeBzrSource(const YAML::Node&, const Provenance&,
+                                              const SourceContext&);
+Result<std::unique_ptr<Source>> MakeOstreeSource(const YAML::Node&, const Provenance&,
+                                                 const SourceContext&);
 Result<std::unique_ptr<Source>> MakeDebSource(const YAML::Node&, const Provenance&,
                                               const SourceContext&);
 Result<std::unique_ptr<Source>> MakeDebianSourceSource(const YAML::Node&, const Provenance&,
@@ -50,6 +55,7 @@ constexpr KindEntry kKinds[] = {
     {"patch", &MakePatchSource},  {"git", &MakeGitSource},
     {"deb", &MakeDebSource},      {"debian-source", &MakeDebianSourceSource},
     {"remote", &MakeRemoteSource}, {"zip", &MakeZipSource},
+    {"bzr", &MakeBzrSource},      {"ostree", &MakeOstreeSource},
 };
 
 }  // namespace
@@ -316,6 +322,25 @@ std::string FieldOf(const ControlStanza& stanza, std::string_view field) {
     if (k == field) return v;
   }
   return {};
+}
+
+std::string UrlDirName(const std::string& url) {
+  std::string name;
+  for (char c : url) name += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+  if (name.size() > 80) name = name.substr(name.size() - 80);
+  return name + "-" + Sha256Hex(url).substr(0, 12);
+}
+
+std::string LastLine(std::string_view output) {
+  while (!output.empty() && std::isspace(static_cast<unsigned char>(output.back()))) {
+    output.remove_suffix(1);
+  }
+  const size_t nl = output.rfind('\n');
+  std::string_view line = nl == std::string_view::npos ? output : output.substr(nl + 1);
+  while (!line.empty() && std::isspace(static_cast<unsigned char>(line.front()))) {
+    line.remove_prefix(1);
+  }
+  return std::string(line);
 }
 
 Result<std::string> Sha256OfFile(const std::string& path) {

@@ -151,6 +151,13 @@ std::vector<ControlStanza> ParseControlStanzas(std::string_view text);
 // The value of `field` in the stanza ("" when absent).
 std::string FieldOf(const ControlStanza& stanza, std::string_view field);
 
+// A readable, collision-free directory name for a URL in the mirror cache (the
+// URL's alphanumerics, the rest as '_', cut to 80, then 12 digits of its sha256).
+std::string UrlDirName(const std::string& url);
+
+// Last line of a command's output, trimmed ("" when none).
+std::string LastLine(std::string_view output);
+
 // Lowercase hex SHA-256 of a file.
 Result<std::string> Sha256OfFile(const std::string& path);
 

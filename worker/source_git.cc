@@ -35,14 +35,6 @@ std::string CommitOfRef(const std::string& ref) {
   return ref.substr(g + 2);
 }
 
-// A readable, collision-free directory name for a URL.
-std::string UrlDirName(const std::string& url) {
-  std::string name;
-  for (char c : url) name += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
-  if (name.size() > 80) name = name.substr(name.size() - 80);
-  return name + "-" + Sha256Hex(url).substr(0, 12);
-}
-
 Result<std::string> Git(const std::vector<std::string>& args, const std::string& cwd = "") {
   std::vector<std::string> argv = {"git"};
   argv.insert(argv.end(), args.begin(), args.end());
