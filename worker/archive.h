@@ -55,6 +55,9 @@ bool GlobMatch(std::string_view pattern, std::string_view path);
 // directory. "" stays "". NotFound naming the pattern when nothing matches.
 Result<std::string> FindBaseDir(const std::string& archive_path, const std::string& pattern);
 
+// FindBaseDir for the data.tar.* member of a .deb (bst's deb source).
+Result<std::string> FindDebBaseDir(const std::string& deb_path, const std::string& pattern);
+
 enum class Compression { kNone, kGzip, kXz, kBzip2, kZstd };
 
 // Writes the tree at `src_dir` as a tarball at `out_path`, every entry prefixed by
