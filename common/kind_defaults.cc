@@ -596,7 +596,8 @@ constexpr KindEntry kKinds[] = {
 // SourceKindsTest.LoaderAndFactoryTableAgree checks it, since common/ may not
 // include worker/.
 constexpr std::string_view kSourceKinds[] = {
-    "local", "tar", "patch", "git", "deb", "debian-source", "remote", "zip", "bzr", "ostree"};
+    "local", "tar",    "patch", "git",    "deb", "debian-source",
+    "remote", "zip", "bzr",   "ostree", "pip"};
 
 }  // namespace
 

@@ -37,6 +37,8 @@ Result<std::unique_ptr<Source>> MakeBzrSource(const YAML::Node&, const Provenanc
                                               const SourceContext&);
 Result<std::unique_ptr<Source>> MakeOstreeSource(const YAML::Node&, const Provenance&,
                                                  const SourceContext&);
+Result<std::unique_ptr<Source>> MakePipSource(const YAML::Node&, const Provenance&,
+                                              const SourceContext&);
 Result<std::unique_ptr<Source>> MakeDebSource(const YAML::Node&, const Provenance&,
                                               const SourceContext&);
 Result<std::unique_ptr<Source>> MakeDebianSourceSource(const YAML::Node&, const Provenance&,
@@ -56,6 +58,7 @@ constexpr KindEntry kKinds[] = {
     {"deb", &MakeDebSource},      {"debian-source", &MakeDebianSourceSource},
     {"remote", &MakeRemoteSource}, {"zip", &MakeZipSource},
     {"bzr", &MakeBzrSource},      {"ostree", &MakeOstreeSource},
+    {"pip", &MakePipSource},
 };
 
 }  // namespace

@@ -46,6 +46,14 @@ class Source {
   virtual std::optional<std::string> Ref() const = 0;
   // Computes a new ref from upstream (bst track); the node is what `ref:` becomes.
   virtual Result<YAML::Node> Track() = 0;
+  // bst's BST_REQUIRES_PREVIOUS_SOURCES_TRACK (pip's requirements-files): tracking
+  // reads files of the sources listed before this one.
+  virtual bool TrackNeedsPreviousSources() const { return false; }
+  // Track() with those earlier sources staged at `previous` (callers stage them
+  // when TrackNeedsPreviousSources()); other kinds ignore the directory.
+  virtual Result<YAML::Node> TrackWithPrevious(const std::string& /*previous*/) {
+    return Track();
+  }
   // Ensures the content is in the mirror cache (download once, verify the ref).
   virtual Status Fetch() = 0;
   // Writes the files into `dest` (must exist), under the `directory:` key if set.
