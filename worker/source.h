@@ -1,6 +1,7 @@
 // Source plugins: fetch, track and stage the `sources:` of an element, with
-// BuildStream 1.6 behaviour for local, tar, patch and git, plus crossfarm's own
-// `deb` (binary packages of any arch through the host's apt) and `debian-source`.
+// BuildStream 1.6 behaviour for its core kinds (local, tar, zip, remote, patch,
+// git, bzr, ostree, pip, deb with `url:`), plus crossfarm's own `deb` (binary
+// packages of any arch through the host's apt) and `debian-source`.
 // docs/sources.md is the user reference (keys, ref formats, mirror cache layout).
 //
 // Contract for every kind:
