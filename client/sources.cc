@@ -35,6 +35,17 @@ std::string Shorten(std::string text) {
   return text;
 }
 
+// Source i's new ref; with the sources before it staged into a temp dir when its
+// kind reads them to track (bst's BST_REQUIRES_PREVIOUS_SOURCES_TRACK, pip's
+// requirements-files). The earlier sources stage with the refs they have now.
+Result<YAML::Node> TrackOne(const std::vector<std::unique_ptr<worker::Source>>& plugins,
+                            size_t i) {
+  if (!plugins[i]->TrackNeedsPreviousSources()) return plugins[i]->Track();
+  CF_ASSIGN_OR_RETURN(worker::TempDir dir, worker::TempDir::Create("", "crossfarm-track-"));
+  for (size_t j = 0; j < i; ++j) CF_TRY(plugins[j]->Stage(dir.path()));
+  return plugins[i]->TrackWithPrevious(dir.path());
+}
+
 }  // namespace
 
 std::vector<std::string> DescribeRefChange(const Node* old_ref, const Node& new_ref) {
@@ -79,7 +90,7 @@ Result<size_t> TrackSources(const Project& project, const std::vector<Element*>&
         const SourceSpec& spec = e->sources[i];
         if (spec.kind == "local" || spec.kind == "patch") continue;  // refs are content
         const std::string what = e->name + " source " + std::to_string(i + 1) + " (" + spec.kind + ")";
-        CF_ASSIGN_OR_RETURN(YAML::Node tracked, plugins[i]->Track());
+        CF_ASSIGN_OR_RETURN(YAML::Node tracked, TrackOne(plugins, i));
         YAML::Node wrapped;  // the loader's parser wants a mapping at the top
         wrapped["ref"] = tracked;
         CF_ASSIGN_OR_RETURN(NodePtr doc, ParseYamlString(YAML::Dump(wrapped), "<tracked ref>"));

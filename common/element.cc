@@ -149,8 +149,6 @@ std::optional<Status> PluginKindError(const ProjectConfig& p, const Node& node,
 constexpr std::string_view kSupportedElementKinds =
     "import, manual, autotools, cmake, make, meson, pip, distutils, makemaker, modulebuild, qmake, "
     "compose, stack, script, filter";
-constexpr std::string_view kSupportedSourceKinds =
-    "local, tar, patch, git, deb, debian-source, remote, zip, ostree, bzr";
 
 Status CheckKind(const ProjectConfig& p, const Node& node, const std::string& kind) {
   if (auto err = PluginKindError(p, node, "element", kind, kSupportedElementKinds)) return *err;
@@ -296,11 +294,15 @@ Result<SourceSpec> ParseSource(ProjectConfig& p, const Node& src, const std::str
   if (!src.IsMapping()) return Err(UserError(src.Where(), "a source must be a mapping"));
   CF_ASSIGN_OR_RETURN(s.kind, GetString(src, "kind", std::nullopt));
   if (!IsKnownSourceKind(s.kind)) {
-    if (auto err = PluginKindError(p, src, "source", s.kind, kSupportedSourceKinds))
+    std::string supported;
+    for (std::string_view k : KnownSourceKinds()) {
+      supported += (supported.empty() ? "" : ", ") + std::string(k);
+    }
+    if (auto err = PluginKindError(p, src, "source", s.kind, supported))
       return Err(*err);
     std::string near = DidYouMean(s.kind, KnownSourceKinds());
     return Err(UserError(src.KeyProvenance("kind"), "unknown source kind '" + s.kind + "'",
-                         near.empty() ? "supported: " + std::string(kSupportedSourceKinds)
+                         near.empty() ? "supported: " + supported
                                       : "did you mean '" + near + "'?"));
   }
   NodePtr config = Node::MakeMapping(src.mark);

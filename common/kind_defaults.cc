@@ -226,8 +226,12 @@ constexpr KindEntry kKinds[] = {
     {"filter", KindSupport::kSupported, false},    {"junction", KindSupport::kSupported, false},
 };
 
-constexpr std::string_view kSourceKinds[] = {"local", "tar",   "patch",  "git",   "deb",
-                                             "debian-source", "remote", "zip", "ostree", "bzr"};
+// Must equal the worker's factory table (worker/source.cc kKinds); the unit test
+// SourceKindsTest.LoaderAndFactoryTableAgree checks it, since common/ may not
+// include worker/.
+constexpr std::string_view kSourceKinds[] = {
+    "local", "tar",    "patch", "git",    "deb", "debian-source",
+    "remote", "zip", "bzr",   "ostree", "pip"};
 
 }  // namespace
 

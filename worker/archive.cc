@@ -155,6 +155,9 @@ Result<bool> PlaceEntry(archive_entry* entry, const std::string& dest,
     CF_ASSIGN_OR_RETURN(target, ResolveInRoot(dest, rel, is_dir));
   }
   archive_entry_copy_pathname(entry, target.c_str());
+  if (opts.modes == ExtractModes::kZip && archive_entry_filetype(entry) != AE_IFLNK) {
+    archive_entry_set_perm(entry, is_dir ? 0755 : 0644);
+  }
   if (const char* link = archive_entry_hardlink(entry); link != nullptr) {
     CF_ASSIGN_OR_RETURN(std::string link_rel, RelativeEntryPath(link, opts.strip_dir));
     if (link_rel.empty()) {
@@ -246,8 +249,11 @@ Status ExtractArchive(const std::string& archive_path, const std::string& dest,
   return ExtractFrom(in.get(), archive_path, dest, options);
 }
 
-Status ExtractDebData(const std::string& deb_path, const std::string& dest,
-                      const ExtractOptions& options) {
+namespace {
+
+// Opens the data.tar.* member of a .deb and calls fn(reader, name) on it.
+template <typename Fn>
+Status WithDebData(const std::string& deb_path, Fn fn) {
   ReadPtr outer(archive_read_new());
   archive_read_support_format_ar(outer.get());
   if (archive_read_open_filename(outer.get(), deb_path.c_str(), 1 << 16) != ARCHIVE_OK) {
@@ -264,17 +270,17 @@ Status ExtractDebData(const std::string& deb_path, const std::string& dest,
     if (archive_read_open(inner.get(), &input, nullptr, &NestedRead, nullptr) != ARCHIVE_OK) {
       return Status::Corruption(deb_path + ": bad " + member + ": " + ArchiveError(inner.get()));
     }
-    return ExtractFrom(inner.get(), deb_path + ":" + member, dest, options);
+    return fn(inner.get(), deb_path + ":" + member);
   }
   return Status::Corruption(deb_path + ": not a Debian package (no data.tar member)");
 }
 
-Result<std::vector<std::string>> ListArchiveDirs(const std::string& archive_path) {
-  CF_ASSIGN_OR_RETURN(ReadPtr in, OpenRead(archive_path));
+// Every directory of the archive read by `in` (see ListArchiveDirs).
+Result<std::vector<std::string>> ListDirsFrom(archive* in, const std::string& name) {
   std::set<std::string> dirs;
   archive_entry* entry;
   int r;
-  while ((r = archive_read_next_header(in.get(), &entry)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
+  while ((r = archive_read_next_header(in, &entry)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
     const char* raw = archive_entry_pathname(entry);
     const auto norm = NormalizeEntryPath(raw ? raw : "");
     if (!norm || norm->empty()) continue;
@@ -283,10 +289,39 @@ Result<std::vector<std::string>> ListArchiveDirs(const std::string& archive_path
       dirs.insert(norm->substr(0, pos));
     }
   }
-  if (r != ARCHIVE_EOF) {
-    return Err(Status::Corruption("read " + archive_path + ": " + ArchiveError(in.get())));
-  }
+  if (r != ARCHIVE_EOF) return Err(Status::Corruption("read " + name + ": " + ArchiveError(in)));
   return std::vector<std::string>(dirs.begin(), dirs.end());
+}
+
+Result<std::string> MatchBaseDir(const std::vector<std::string>& dirs, const std::string& pattern) {
+  for (const auto& d : dirs) {
+    if (GlobMatch(pattern, d)) return d;
+  }
+  return Err(Status::NotFound("no directory matching base-dir '" + pattern + "' in the archive"));
+}
+
+}  // namespace
+
+Status ExtractDebData(const std::string& deb_path, const std::string& dest,
+                      const ExtractOptions& options) {
+  return WithDebData(deb_path, [&](archive* in, const std::string& name) {
+    return ExtractFrom(in, name, dest, options);
+  });
+}
+
+Result<std::string> FindDebBaseDir(const std::string& deb_path, const std::string& pattern) {
+  if (pattern.empty()) return std::string();
+  std::vector<std::string> dirs;
+  CF_TRY(WithDebData(deb_path, [&](archive* in, const std::string& name) -> Status {
+    CF_ASSIGN_OR_RETURN(dirs, ListDirsFrom(in, name));
+    return Status::Ok();
+  }));
+  return MatchBaseDir(dirs, pattern);
+}
+
+Result<std::vector<std::string>> ListArchiveDirs(const std::string& archive_path) {
+  CF_ASSIGN_OR_RETURN(ReadPtr in, OpenRead(archive_path));
+  return ListDirsFrom(in.get(), archive_path);
 }
 
 bool GlobMatch(std::string_view pattern, std::string_view path) { return GlobAt(pattern, path); }
@@ -294,10 +329,7 @@ bool GlobMatch(std::string_view pattern, std::string_view path) { return GlobAt(
 Result<std::string> FindBaseDir(const std::string& archive_path, const std::string& pattern) {
   if (pattern.empty()) return std::string();
   CF_ASSIGN_OR_RETURN(auto dirs, ListArchiveDirs(archive_path));
-  for (const auto& d : dirs) {
-    if (GlobMatch(pattern, d)) return d;
-  }
-  return Err(Status::NotFound("no directory matching base-dir '" + pattern + "' in the archive"));
+  return MatchBaseDir(dirs, pattern);
 }
 
 namespace {

@@ -1,5 +1,6 @@
 // libarchive adapter: unpacks tarballs (any compression libarchive knows: gz, xz,
-// bz2, zstd, lzma, plain) and the data.tar.* member of Debian .deb files (ar), and
+// bz2, zstd, lzma, plain), zip archives and the data.tar.* member of Debian .deb
+// files (ar), and
 // writes tarballs (tests, artifact exports).
 //
 // Extraction is safe against hostile archives: absolute paths and '..' are refused,
@@ -18,6 +19,12 @@
 
 namespace crossfarm::worker {
 
+// Which permission bits extracted entries get.
+enum class ExtractModes {
+  kFromArchive,  // the archive's own modes (tar, deb)
+  kZip,          // BuildStream's zip.py: directories 0755, files 0644, symlinks as is
+};
+
 struct ExtractOptions {
   // Only entries under this directory of the archive are extracted, with the
   // prefix removed (BuildStream's base-dir after glob resolution). "" = all.
@@ -28,6 +35,7 @@ struct ExtractOptions {
   // followed as if dest were the root directory: absolute targets resolve under
   // dest, and a link that would lead outside dest is an error.
   bool follow_dest_symlinks = false;
+  ExtractModes modes = ExtractModes::kFromArchive;
 };
 
 // Unpacks the archive at `archive_path` into the existing directory `dest`.
@@ -49,6 +57,9 @@ bool GlobMatch(std::string_view pattern, std::string_view path);
 // Resolves a base-dir pattern against the archive: the first (sorted) matching
 // directory. "" stays "". NotFound naming the pattern when nothing matches.
 Result<std::string> FindBaseDir(const std::string& archive_path, const std::string& pattern);
+
+// FindBaseDir for the data.tar.* member of a .deb (bst's deb source).
+Result<std::string> FindDebBaseDir(const std::string& deb_path, const std::string& pattern);
 
 enum class Compression { kNone, kGzip, kXz, kBzip2, kZstd };
 

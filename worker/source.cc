@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cassert>
+#include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <algorithm>
@@ -28,6 +29,16 @@ Result<std::unique_ptr<Source>> MakePatchSource(const YAML::Node&, const Provena
                                                 const SourceContext&);
 Result<std::unique_ptr<Source>> MakeGitSource(const YAML::Node&, const Provenance&,
                                               const SourceContext&);
+Result<std::unique_ptr<Source>> MakeRemoteSource(const YAML::Node&, const Provenance&,
+                                                 const SourceContext&);
+Result<std::unique_ptr<Source>> MakeZipSource(const YAML::Node&, const Provenance&,
+                                              const SourceContext&);
+Result<std::unique_ptr<Source>> MakeBzrSource(const YAML::Node&, const Provenance&,
+                                              const SourceContext&);
+Result<std::unique_ptr<Source>> MakeOstreeSource(const YAML::Node&, const Provenance&,
+                                                 const SourceContext&);
+Result<std::unique_ptr<Source>> MakePipSource(const YAML::Node&, const Provenance&,
+                                              const SourceContext&);
 Result<std::unique_ptr<Source>> MakeDebSource(const YAML::Node&, const Provenance&,
                                               const SourceContext&);
 Result<std::unique_ptr<Source>> MakeDebianSourceSource(const YAML::Node&, const Provenance&,
@@ -45,6 +56,9 @@ constexpr KindEntry kKinds[] = {
     {"local", &MakeLocalSource},  {"tar", &MakeTarSource},
     {"patch", &MakePatchSource},  {"git", &MakeGitSource},
     {"deb", &MakeDebSource},      {"debian-source", &MakeDebianSourceSource},
+    {"remote", &MakeRemoteSource}, {"zip", &MakeZipSource},
+    {"bzr", &MakeBzrSource},      {"ostree", &MakeOstreeSource},
+    {"pip", &MakePipSource},
 };
 
 }  // namespace
@@ -62,8 +76,15 @@ Result<std::unique_ptr<Source>> MakeSource(const std::string& kind, const YAML::
       return Err(UserError(where, std::string("bad ") + kind + " source: " + e.what()));
     }
   }
-  return Err(UserError(where, "unknown source kind '" + kind + "'",
-                       "use one of: local, tar, patch, git, deb, debian-source"));
+  std::string kinds;
+  for (std::string_view k : SourceKinds()) kinds += (kinds.empty() ? "" : ", ") + std::string(k);
+  return Err(UserError(where, "unknown source kind '" + kind + "'", "use one of: " + kinds));
+}
+
+std::vector<std::string_view> SourceKinds() {
+  std::vector<std::string_view> out;
+  for (const auto& entry : kKinds) out.push_back(entry.kind);
+  return out;
 }
 
 namespace source_internal {
@@ -107,6 +128,17 @@ Result<std::optional<std::string>> OptionalString(const YAML::Node& config, std:
     return Err(UserError(At(where, node), "`" + std::string(key) + ":` must be a string"));
   }
   return std::optional<std::string>(node.Scalar());
+}
+
+Result<bool> OptionalBool(const YAML::Node& config, std::string_view key, bool fallback,
+                          const Provenance& where) {
+  const YAML::Node node = config[std::string(key)];
+  if (!node.IsDefined() || node.IsNull()) return fallback;
+  bool value = fallback;
+  if (!node.IsScalar() || !YAML::convert<bool>::decode(node, value)) {
+    return Err(UserError(At(where, node), "`" + std::string(key) + ":` must be true or false"));
+  }
+  return value;
 }
 
 Result<std::string> RequiredString(const YAML::Node& config, std::string_view key,
@@ -293,6 +325,25 @@ std::string FieldOf(const ControlStanza& stanza, std::string_view field) {
     if (k == field) return v;
   }
   return {};
+}
+
+std::string UrlDirName(const std::string& url) {
+  std::string name;
+  for (char c : url) name += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+  if (name.size() > 80) name = name.substr(name.size() - 80);
+  return name + "-" + Sha256Hex(url).substr(0, 12);
+}
+
+std::string LastLine(std::string_view output) {
+  while (!output.empty() && std::isspace(static_cast<unsigned char>(output.back()))) {
+    output.remove_suffix(1);
+  }
+  const size_t nl = output.rfind('\n');
+  std::string_view line = nl == std::string_view::npos ? output : output.substr(nl + 1);
+  while (!line.empty() && std::isspace(static_cast<unsigned char>(line.front()))) {
+    line.remove_prefix(1);
+  }
+  return std::string(line);
 }
 
 Result<std::string> Sha256OfFile(const std::string& path) {

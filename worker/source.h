@@ -1,6 +1,7 @@
 // Source plugins: fetch, track and stage the `sources:` of an element, with
-// BuildStream 1.6 behaviour for local, tar, patch and git, plus crossfarm's own
-// `deb` (binary packages of any arch through the host's apt) and `debian-source`.
+// BuildStream 1.6 behaviour for its core kinds (local, tar, zip, remote, patch,
+// git, bzr, ostree, pip, deb with `url:`), plus crossfarm's own `deb` (binary
+// packages of any arch through the host's apt) and `debian-source`.
 // docs/sources.md is the user reference (keys, ref formats, mirror cache layout).
 //
 // Contract for every kind:
@@ -22,6 +23,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/arch.h"
@@ -45,6 +47,14 @@ class Source {
   virtual std::optional<std::string> Ref() const = 0;
   // Computes a new ref from upstream (bst track); the node is what `ref:` becomes.
   virtual Result<YAML::Node> Track() = 0;
+  // bst's BST_REQUIRES_PREVIOUS_SOURCES_TRACK (pip's requirements-files): tracking
+  // reads files of the sources listed before this one.
+  virtual bool TrackNeedsPreviousSources() const { return false; }
+  // Track() with those earlier sources staged at `previous` (callers stage them
+  // when TrackNeedsPreviousSources()); other kinds ignore the directory.
+  virtual Result<YAML::Node> TrackWithPrevious(const std::string& /*previous*/) {
+    return Track();
+  }
   // Ensures the content is in the mirror cache (download once, verify the ref).
   virtual Status Fetch() = 0;
   // Writes the files into `dest` (must exist), under the `directory:` key if set.
@@ -56,6 +66,11 @@ class Source {
 // InvalidArgument (UserError) for an unknown kind or a bad config.
 Result<std::unique_ptr<Source>> MakeSource(const std::string& kind, const YAML::Node& config,
                                            const Provenance& where, const SourceContext& ctx);
+
+// The kinds MakeSource builds, in table order. The loader's list
+// (crossfarm::KnownSourceKinds, common/kind_defaults.cc) must hold the same kinds:
+// tests/worker/source_kinds_test.cc checks that they agree.
+std::vector<std::string_view> SourceKinds();
 
 // Rewrites the `ref:` of source #source_index (0-based) in the .bst file, keeping
 // every other byte of the file (comments, order, quoting) as it was. Inserts a
@@ -98,6 +113,9 @@ Status CheckKeys(const YAML::Node& config, const Provenance& where,
 // The scalar at `key`; nullopt when absent; UserError when not a scalar.
 Result<std::optional<std::string>> OptionalString(const YAML::Node& config, std::string_view key,
                                                   const Provenance& where);
+// The boolean at `key` (YAML true/false/yes/no); `fallback` when absent.
+Result<bool> OptionalBool(const YAML::Node& config, std::string_view key, bool fallback,
+                          const Provenance& where);
 // The scalar at `key`; UserError naming the key when missing.
 Result<std::string> RequiredString(const YAML::Node& config, std::string_view key,
                                    const Provenance& where);
@@ -141,6 +159,13 @@ using ControlStanza = std::vector<std::pair<std::string, std::string>>;
 std::vector<ControlStanza> ParseControlStanzas(std::string_view text);
 // The value of `field` in the stanza ("" when absent).
 std::string FieldOf(const ControlStanza& stanza, std::string_view field);
+
+// A readable, collision-free directory name for a URL in the mirror cache (the
+// URL's alphanumerics, the rest as '_', cut to 80, then 12 digits of its sha256).
+std::string UrlDirName(const std::string& url);
+
+// Last line of a command's output, trimmed ("" when none).
+std::string LastLine(std::string_view output);
 
 // Lowercase hex SHA-256 of a file.
 Result<std::string> Sha256OfFile(const std::string& path);

@@ -6,6 +6,7 @@
 // the only architecture, so the answer does not depend on what the host has
 // installed. Fetch runs `apt-get download`; Stage unpacks data.tar.* of each .deb
 // in ref order (no maintainer scripts). Mirror cache: <cache_dir>/deb/<file>.deb.
+// A source with `url:` is bst 1.6's deb source instead (worker/source_deb_url.cc).
 #include <filesystem>
 #include <sstream>
 #include <regex>
@@ -277,21 +278,16 @@ Result<std::string> ResolveArch(const YAML::Node& config, const Provenance& wher
   return *arch;
 }
 
-Result<bool> OptionalBool(const YAML::Node& config, const char* key, bool fallback,
-                          const Provenance& where) {
-  const YAML::Node n = config[key];
-  if (!n.IsDefined() || n.IsNull()) return fallback;
-  bool value = fallback;
-  if (!n.IsScalar() || !YAML::convert<bool>::decode(n, value)) {
-    return Err(UserError(At(where, n), std::string("`") + key + ":` must be true or false"));
-  }
-  return value;
-}
-
 }  // namespace
+
+// bst 1.6's form of `kind: deb` (url:, one .deb file): worker/source_deb_url.cc.
+Result<std::unique_ptr<Source>> MakeBstDebSource(const YAML::Node& config,
+                                                 const Provenance& where,
+                                                 const SourceContext& ctx);
 
 Result<std::unique_ptr<Source>> MakeDebSource(const YAML::Node& config, const Provenance& where,
                                               const SourceContext& ctx) {
+  if (config["url"]) return MakeBstDebSource(config, where, ctx);
   CF_TRY(CheckKeys(config, where, {"packages", "arch", "essential", "usrmerge", "ref"}));
   const YAML::Node list = config["packages"];
   if (!list.IsDefined() || !list.IsSequence() || list.size() == 0) {

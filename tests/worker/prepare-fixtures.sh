@@ -2,6 +2,7 @@
 # One-time fixtures for tests/worker (idempotent; scripts/test runs it, as root):
 #  - an arm64 busybox-static unpacked into $CROSSFARM_TEST_CACHE/busybox-arm64
 #    (dpkg --add-architecture arm64 + apt-get download, reused by later runs);
+#  - Debian's `hello` .deb in $CROSSFARM_TEST_CACHE/debs (bst's deb source form);
 #  - binfmt_misc mounted and Debian's qemu-user-static handlers registered with
 #    flag F for the foreign archs of our table, the same steps as
 #    crossfarm::worker::SetupBinfmt (worker/binfmt.cc);
@@ -38,6 +39,16 @@ if [ ! -x "$CACHE/busybox-arm64/bin/busybox" ]; then
   dpkg-deb -x "$tmp"/busybox-static_*_arm64.deb "$CACHE/busybox-arm64.new"
   rm -rf "$CACHE/busybox-arm64"
   mv "$CACHE/busybox-arm64.new" "$CACHE/busybox-arm64"
+fi
+
+# --- a .deb for bst's deb source form (tests/worker/source_deb_url_test.cc) ---
+# The test downloads it the same way when it is missing.
+mkdir -p "$CACHE/debs"
+if ! ls "$CACHE/debs"/hello_*_"$(dpkg --print-architecture)".deb >/dev/null 2>&1; then
+  (cd "$CACHE/debs" && apt-get download -qq -o APT::Sandbox::User=root hello) || {
+    apt-get update -qq
+    (cd "$CACHE/debs" && apt-get download -qq -o APT::Sandbox::User=root hello)
+  }
 fi
 
 # --- binfmt_misc + qemu-user handlers ---------------------------------------

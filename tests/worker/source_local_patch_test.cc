@@ -141,7 +141,7 @@ TEST_F(LocalPatchTest, UnknownKeyIsAUserErrorWithItsPosition) {
 }
 
 TEST_F(LocalPatchTest, UnknownKindListsTheKnownOnes) {
-  auto source = MakeSource("bzr", YAML::Load("{kind: bzr}"), testing::TestWhere(), ctx_);
+  auto source = MakeSource("cvs", YAML::Load("{kind: cvs}"), testing::TestWhere(), ctx_);
   ASSERT_FALSE(source.has_value());
   EXPECT_NE(source.error().message().find("debian-source"), std::string::npos);
 }

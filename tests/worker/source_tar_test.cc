@@ -1,12 +1,7 @@
 // tar sources against a real HTTP server on 127.0.0.1 (cpp-httplib) and file:// URLs.
-#include <httplib.h>
-
-#include <atomic>
-#include <chrono>
-#include <thread>
-
 #include "common/digest.h"
 #include "tests/worker/source_test_util.h"
+#include "tests/worker/test_http_server.h"
 #include "worker/archive.h"
 
 namespace crossfarm::worker {
@@ -16,39 +11,8 @@ using testing::CountVisibleEntries;
 using testing::MustMake;
 using testing::ReadFile;
 using testing::ScratchDir;
+using testing::TestHttpServer;
 using testing::WriteFile;
-
-// Serves the bytes of one tarball at /hello-1.0.tar.gz and counts requests.
-class TarballServer {
- public:
-  explicit TarballServer(std::string body) : body_(std::move(body)) {
-    server_.Get("/hello-1.0.tar.gz", [this](const httplib::Request&, httplib::Response& res) {
-      ++requests_;
-      res.set_content(body_, "application/gzip");
-    });
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (!server_.is_running() && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::yield();
-    }
-  }
-  ~TarballServer() {
-    server_.stop();
-    thread_.join();
-  }
-  std::string Url(const std::string& path) const {
-    return "http://127.0.0.1:" + std::to_string(port_) + path;
-  }
-  int requests() const { return requests_; }
-
- private:
-  std::string body_;
-  httplib::Server server_;
-  int port_ = 0;
-  std::atomic<int> requests_{0};
-  std::thread thread_;
-};
 
 class TarSourceTest : public ::testing::Test {
  protected:
@@ -61,7 +25,8 @@ class TarSourceTest : public ::testing::Test {
     ASSERT_TRUE(WriteTarball(src, "hello-1.0", tarball_, Compression::kGzip).ok());
     body_ = ReadFile(tarball_);
     sha_ = Sha256Hex(body_);
-    server_ = std::make_unique<TarballServer>(body_);
+    server_ = std::make_unique<TestHttpServer>();
+    server_->Serve("/hello-1.0.tar.gz", body_, "application/gzip");
     ctx_.project_dir = scratch_.Sub("project");
     ctx_.cache_dir = scratch_.Sub("cache");
   }
@@ -72,7 +37,7 @@ class TarSourceTest : public ::testing::Test {
 
   ScratchDir scratch_;
   std::string tarball_, body_, sha_;
-  std::unique_ptr<TarballServer> server_;
+  std::unique_ptr<TestHttpServer> server_;
   SourceContext ctx_;
 };
 
