@@ -352,7 +352,7 @@ TEST(ProjectTest, ElementErrorsNameFileLineColumnAndSuggest) {
         {"e.bst", "kind: manual\nsources:\n- kind: git_tag\n"}},
        "e.bst:3:3: source kind 'git_tag' comes from a plugin, pip package 'bst-ext' "
        "(project.conf:3:3), and crossfarm loads no plugins\n  hint: the kinds crossfarm has: "
-       "local, tar, patch, git, deb, debian-source, remote, zip, ostree, bzr"},
+       "local, tar, patch, git, deb, debian-source, remote, zip, bzr, ostree, pip"},
       {{{"project.conf", "name: test\nplugins:\n- origin: local\n  path: plugins/elements\n"
                          "  elements:\n    collect: 0\n"},
         {"e.bst", "kind: collect\n"}},
