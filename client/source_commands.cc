@@ -28,43 +28,41 @@ Result<std::vector<Element*>> Selection(Project& project, const SourceArgs& a) {
   return project.Plan(targets, scope);
 }
 
-// Runs `fn` on the source plugins of every selected element. Fetch and track
-// touch only the mirror dir and the .bst files, never the CAS, so they run
-// beside a build that holds the cache.
+// Runs `fn` on the loaded project, its selected elements and the mirror dir.
+// Fetch and track touch only the mirror dir, the .bst files and the tracked
+// refs, never the CAS, so they run beside a build that holds the cache.
 template <typename Fn>
-int ForEachSource(const GlobalOptions& g, const SourceArgs& a, Fn fn) {
+int WithSelection(const GlobalOptions& g, const SourceArgs& a, Fn fn) {
   auto project = LoadProject(g);
   if (!project) return ReportError(project.error());
   auto elements = Selection(**project, a);
   if (!elements) return ReportError(elements.error());
   CacheLayout layout(g);
   if (Status s = layout.Create(); !s.ok()) return ReportError(s);
-  for (Element* e : *elements) {
-    auto plugins = SourcePlugins(**project, *e, layout.sources);
-    if (!plugins) return ReportError(plugins.error());
-    for (size_t i = 0; i < plugins->size(); ++i)
-      if (Status s = fn(**project, *e, i, *(*plugins)[i]); !s.ok()) return ReportError(s);
-  }
+  if (Status s = fn(**project, *elements, layout.sources); !s.ok()) return ReportError(s);
   return kExitOk;
 }
 
 int RunFetch(const GlobalOptions& g, const SourceArgs& a) {
-  return ForEachSource(g, a, [](const Project&, const Element& e, size_t i, worker::Source& src) {
-    std::fprintf(stderr, "fetching %s source %zu\n", e.name.c_str(), i + 1);
-    return src.Fetch();
+  return WithSelection(g, a, [](const Project& project, const std::vector<Element*>& elements,
+                                const std::string& mirror) -> Status {
+    for (Element* e : elements) {
+      CF_ASSIGN_OR_RETURN(auto plugins, SourcePlugins(project, *e, mirror));
+      for (size_t i = 0; i < plugins.size(); ++i) {
+        std::fprintf(stderr, "fetching %s source %zu\n", e->name.c_str(), i + 1);
+        CF_TRY(plugins[i]->Fetch());
+      }
+    }
+    return Status::Ok();
   });
 }
 
 int RunTrack(const GlobalOptions& g, const SourceArgs& a) {
-  auto project = LoadProject(g);
-  if (!project) return ReportError(project.error());
-  auto elements = Selection(**project, a);
-  if (!elements) return ReportError(elements.error());
-  CacheLayout layout(g);
-  if (Status s = layout.Create(); !s.ok()) return ReportError(s);
-  auto changed = TrackSources(**project, *elements, layout.sources, a.save);
-  if (!changed) return ReportError(changed.error());
-  return kExitOk;
+  return WithSelection(g, a, [&a](const Project& project, const std::vector<Element*>& elements,
+                                  const std::string& mirror) -> Status {
+    CF_TRY(TrackSources(project, elements, mirror, a.save));
+    return Status::Ok();
+  });
 }
 
 struct ShellArgs {
