@@ -166,6 +166,10 @@ Result<std::vector<std::unique_ptr<worker::Source>>> SourcePlugins(const Project
     if (auto a = LookupArch(e.sandbox_build_arch)) ctx.target_arch = *a;
   std::vector<std::unique_ptr<worker::Source>> out;
   for (const auto& s : e.sources) {
+    // The plugins' YAML has no marks: errors about a key point where it is written.
+    ctx.key_where.clear();
+    if (s.tree)
+      for (const auto& [key, value] : s.tree->map) ctx.key_where[key] = s.tree->KeyProvenance(key);
     CF_ASSIGN_OR_RETURN(auto src, worker::MakeSource(s.kind, s.config, s.where, ctx));
     out.push_back(std::move(src));
   }

@@ -46,6 +46,26 @@ Result<std::unique_ptr<Source>> MakeDebianSourceSource(const YAML::Node&, const 
 
 namespace {
 
+// The config MakeSource is building on this thread, for source_internal::At:
+// factories report positions with At(where, node), and the loader's YAML has
+// no marks, so At looks the node up among this config's top-level keys.
+struct Building {
+  const YAML::Node* config;
+  const std::map<std::string, Provenance, std::less<>>* key_where;
+};
+thread_local const Building* g_building = nullptr;
+
+class BuildingScope {
+ public:
+  explicit BuildingScope(const Building* b) : saved_(std::exchange(g_building, b)) {}
+  ~BuildingScope() { g_building = saved_; }
+  BuildingScope(const BuildingScope&) = delete;
+  BuildingScope& operator=(const BuildingScope&) = delete;
+
+ private:
+  const Building* saved_;
+};
+
 using Factory = Result<std::unique_ptr<Source>> (*)(const YAML::Node&, const Provenance&,
                                                     const SourceContext&);
 struct KindEntry {
@@ -68,6 +88,8 @@ Result<std::unique_ptr<Source>> MakeSource(const std::string& kind, const YAML::
   if (!config.IsMap()) {
     return Err(UserError(where, "a source must be a mapping with a `kind:` key"));
   }
+  const Building building{&config, &ctx.key_where};
+  const BuildingScope scope(&building);
   for (const auto& entry : kKinds) {
     if (entry.kind != kind) continue;
     try {
@@ -97,6 +119,13 @@ Provenance At(const Provenance& where, const YAML::Node& node) {
   if (!mark.is_null()) {
     p.line = mark.line + 1;
     p.column = mark.column + 1;
+    return p;
+  }
+  if (g_building == nullptr || !node.IsDefined() || !g_building->config->IsMap()) return p;
+  for (const auto& kv : *g_building->config) {
+    if (!kv.first.is(node) && !kv.second.is(node)) continue;
+    const auto it = g_building->key_where->find(kv.first.Scalar());
+    return it == g_building->key_where->end() ? p : it->second;
   }
   return p;
 }

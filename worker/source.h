@@ -20,6 +20,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -38,6 +39,11 @@ struct SourceContext {
   std::function<std::string(const std::string&)> translate_url;
   std::string cache_dir;  // mirror cache: downloads kept here, reused by later runs
   const ArchInfo* target_arch = nullptr;  // default arch of deb sources
+  // Where the source's top-level keys are written (the element file, or
+  // project.conf for source overrides). The loader's YAML tree has no marks,
+  // so errors about a key or its value take the position from here; empty:
+  // the YAML's own marks are used (YAML parsed from text).
+  std::map<std::string, Provenance, std::less<>> key_where;
 };
 
 class Source {
@@ -105,7 +111,9 @@ class SourceBase : public Source {
   std::string directory_;
 };
 
-// Position of a YAML node inside the element file of `where`.
+// Position of a YAML node inside the element file of `where`. A node without a
+// mark that is a top-level key (or its value) of the config MakeSource is
+// building takes that key's position from SourceContext::key_where.
 Provenance At(const Provenance& where, const YAML::Node& node);
 // UserError for keys of `config` not in `allowed` (kind and directory always are).
 Status CheckKeys(const YAML::Node& config, const Provenance& where,

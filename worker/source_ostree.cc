@@ -2,9 +2,10 @@
 // OSTree repository at `url`, through the host's `ostree` CLI. `track` names the
 // branch whose current commit `source track` pins; `gpg-key` (a project-relative
 // file) makes pulls verify signatures. Mirror cache: <cache_dir>/ostree/<url-name>,
-// an archive-mode repository with the URL as remote `origin`.
+// an archive-mode repository with one remote per (URL, gpg-key).
 #include <filesystem>
 
+#include "common/digest.h"
 #include "worker/source.h"
 
 namespace crossfarm::worker {
@@ -47,9 +48,9 @@ class OstreeSource final : public SourceBase {
                        "add `track: <branch>` or pin `ref:` by hand"));
     }
     CF_TRY(EnsureMirror());
-    auto pulled = Ostree({"pull", "--repo", MirrorDir(), "origin", *track_});
+    auto pulled = Ostree({"pull", "--repo", MirrorDir(), RemoteName(), *track_});
     if (!pulled) return Err(AtSource(pulled.error(), "check `url:` and `track:`"));
-    auto commit = Ostree({"rev-parse", "--repo", MirrorDir(), "origin:" + *track_});
+    auto commit = Ostree({"rev-parse", "--repo", MirrorDir(), RemoteName() + ":" + *track_});
     if (!commit) return Err(AtSource(commit.error()));
     const std::string ref = LastLine(*commit);
     if (!IsChecksum(ref)) return Err(Error("ostree rev-parse gave '" + ref + "'"));
@@ -61,9 +62,13 @@ class OstreeSource final : public SourceBase {
       return Error("ostree source " + url_ + " has no `ref:`",
                    "run `crossfarm source track` on this element to pin a commit");
     }
-    if (HasCommit()) return Status::Ok();
+    // With a gpg-key every fetch pulls, which checks the signature even when
+    // the commit is already in the mirror (an earlier unverified pull of the
+    // same URL may have stored it; bst trusts any copy there). Cheap when the
+    // objects are present.
+    if (!gpg_key_ && HasCommit()) return Status::Ok();
     CF_TRY(EnsureMirror());
-    auto pulled = Ostree({"pull", "--repo", MirrorDir(), "origin", *ref_});
+    auto pulled = Ostree({"pull", "--repo", MirrorDir(), RemoteName(), *ref_});
     if (!pulled) {
       return AtSource(pulled.error(),
                       "check `url:`; if the commit is gone upstream, run `crossfarm source "
@@ -97,8 +102,7 @@ class OstreeSource final : public SourceBase {
   }
 
   // bst's ensure() + ensure_remote(): the archive repository (made in a temp dir
-  // and renamed, so a half-made mirror is never seen) and its `origin` remote.
-  // The remote's URL is reset on every call: aliases may point elsewhere now.
+  // and renamed, so a half-made mirror is never seen) and the remote for the URL.
   Status EnsureMirror() const {
     CF_ASSIGN_OR_RETURN(std::string parent, CacheSubdir("ostree"));
     std::error_code ec;
@@ -114,9 +118,11 @@ class OstreeSource final : public SourceBase {
         return Status::IOError("store ostree mirror " + MirrorDir() + ": " + ec.message());
       }
     }
-    auto removed = Ostree({"remote", "delete", "--if-exists", "--repo", MirrorDir(), "origin"});
-    if (!removed) return AtSource(removed.error());
-    std::vector<std::string> add = {"remote", "add", "--repo", MirrorDir(), "origin", FullUrl()};
+    // One remote per (URL, gpg-key), added once, never changed: concurrent
+    // pulls of one mirror never see a remote vanish, and a changed alias or key
+    // gets a remote of its own (bst names remotes by URL too).
+    std::vector<std::string> add = {"remote", "add", "--if-not-exists", "--repo", MirrorDir(),
+                                    RemoteName(), FullUrl()};
     if (gpg_key_) {
       add.push_back("--gpg-import=" + ctx_.project_dir + "/" + *gpg_key_);
     } else {
@@ -124,6 +130,15 @@ class OstreeSource final : public SourceBase {
     }
     auto added = Ostree(add);
     return added ? Status::Ok() : AtSource(added.error(), "check `url:` and `gpg-key:`");
+  }
+
+  std::string RemoteName() const {
+    std::string key_text;
+    if (gpg_key_) {
+      auto key_sha = Sha256OfFile(ctx_.project_dir + "/" + *gpg_key_);
+      key_text = key_sha ? *key_sha : *gpg_key_;
+    }
+    return "r" + Sha256Hex(FullUrl() + "\n" + key_text).substr(0, 16);
   }
 
   std::string url_;

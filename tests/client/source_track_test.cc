@@ -126,10 +126,14 @@ TEST_F(SourceTrackCliTest, AnUnknownKeyOfANewKindIsAnErrorAtItsLine) {
   Element("bad", "- kind: zip\n  url: file:///x.zip\n  strip: 1\n");
   auto r = Cf("source fetch bad.bst");
   EXPECT_EQ(r.exit_code, 2) << r.output;
-  // The position is the source item's: the loader hands the worker a YAML tree
-  // without marks (docs/sources.md).
-  EXPECT_NE(r.output.find("elements/bad.bst:3:3: unknown source key 'strip'"), std::string::npos)
+  EXPECT_NE(r.output.find("elements/bad.bst:5:3: unknown source key 'strip'"), std::string::npos)
       << r.output;
+  // A bad value points at its key's line too.
+  Element("badref", "- kind: git\n  url: x\n  track: main\n  ref: abc\n");
+  auto ref = Cf("source fetch badref.bst");
+  EXPECT_EQ(ref.exit_code, 2) << ref.output;
+  EXPECT_NE(ref.output.find("elements/badref.bst:6:3: git `ref:`"), std::string::npos)
+      << ref.output;
 }
 
 }  // namespace
