@@ -11,7 +11,7 @@
 //  4. `--accel auto`: distcc and the x86_64 host tools (shell, make, sed, ...)
 //     inside the emulated root.
 //
-// The accelerator's cross compiler is `--accel-compiler matched` (default: cc1
+// The accelerator's cross compiler is `--accel_compiler matched` (default: cc1
 // rebuilt from the arm64 root gcc's own Debian revision, the element
 // accel/gcc-12-cross-aarch64.bst, ~40 min the first time) or `debian-cross`
 // (Debian's cross gcc, one revision behind: the worker guards alloca/VLA
@@ -26,7 +26,7 @@
 //
 // Usage: bench_accel [--crossfarm PATH] [--packages zlib,hello,make]
 //                    [--modes none,distcc,auto] [--logs DIR]
-//                    [--accel-compiler matched|debian-cross] [--cache-dir DIR]
+//                    [--accel_compiler matched|debian-cross] [--cache-dir DIR]
 // Modes: none, distcc, host-tools, auto. --logs keeps every step's output and
 // the checkouts (out-PACKAGE-MODE).
 #include <elf.h>
@@ -292,17 +292,17 @@ int main(int argc, char** argv) {
     else if (a == "--packages" && i + 1 < argc) package_list = argv[++i];
     else if (a == "--modes" && i + 1 < argc) mode_list = argv[++i];
     else if (a == "--logs" && i + 1 < argc) b.logs = argv[++i];
-    else if (a == "--accel-compiler" && i + 1 < argc) accel_compiler = argv[++i];
+    else if (a == "--accel_compiler" && i + 1 < argc) accel_compiler = argv[++i];
     else if (a == "--cache-dir" && i + 1 < argc) cache_dir = argv[++i];
     else {
       std::cerr << "usage: bench_accel [--crossfarm PATH] [--packages zlib,hello,make] "
                    "[--modes none,distcc,host-tools,auto] [--logs DIR] "
-                   "[--accel-compiler matched|debian-cross] [--cache-dir DIR]\n";
+                   "[--accel_compiler matched|debian-cross] [--cache-dir DIR]\n";
       return 2;
     }
   }
   if (accel_compiler != "matched" && accel_compiler != "debian-cross") {
-    std::cerr << "unknown --accel-compiler " << accel_compiler << " (matched, debian-cross)\n";
+    std::cerr << "unknown --accel_compiler " << accel_compiler << " (matched, debian-cross)\n";
     return 2;
   }
   std::vector<Package> packages;
@@ -327,7 +327,7 @@ int main(int argc, char** argv) {
   fs::create_directories(b.logs);
   fs::path mirror = test_cache / "mirror";
   b.cf = b.crossfarm + " -C " + Quote(b.Project()) + " --cache-dir " + Quote(cache_dir) +
-         " --mirror-dir " + Quote(mirror) + " --arch aarch64 -o accel-compiler " + accel_compiler;
+         " --mirror-dir " + Quote(mirror) + " --arch aarch64 -o accel_compiler " + accel_compiler;
   b.run_stamp = std::to_string(std::chrono::system_clock::now().time_since_epoch().count());
   std::printf("accelerator compiler: %s; crossfarm cache %s\n", accel_compiler.c_str(),
               cache_dir.c_str());

@@ -1,6 +1,7 @@
 #include "common/options.h"
 
 #include <algorithm>
+#include <cctype>
 #include <sstream>
 
 namespace crossfarm {
@@ -32,6 +33,14 @@ std::vector<std::string> SplitFlags(const std::string& text) {
   return out;
 }
 
+// `accel-compiler` -> `accel_compiler`: the name a user most likely meant.
+std::string SymbolSuggestion(std::string_view name) {
+  std::string out;
+  for (char c : name) out += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+  if (out.empty() || std::isdigit(static_cast<unsigned char>(out[0]))) out.insert(0, "_");
+  return out;
+}
+
 }  // namespace
 
 std::string CanonicalArchName(std::string_view name) {
@@ -59,6 +68,16 @@ Status OptionPool::DeclareOne(const std::string& name, const Node& node, const A
   OptionDecl o;
   o.name = name;
   o.where = node.Where();
+  // bst 1.6 (_yaml.assert_symbol_name): option names are expression symbols,
+  // so `a-b` would read as a subtraction in a (?) condition.
+  const bool symbol =
+      !name.empty() && !std::isdigit(static_cast<unsigned char>(name[0])) &&
+      std::all_of(name.begin(), name.end(),
+                  [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
+  if (!symbol)
+    return UserError(o.where, "invalid symbol name for option name: '" + name + "'",
+                     "symbol names contain only letters, digits and underscores and do not "
+                     "start with a digit (e.g. '" + SymbolSuggestion(name) + "')");
   CF_ASSIGN_OR_RETURN(o.type, GetString(node, "type", std::nullopt));
   if (std::find(kOptionTypes.begin(), kOptionTypes.end(), o.type) == kOptionTypes.end()) {
     std::string near = DidYouMean(o.type, kOptionTypes);
