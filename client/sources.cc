@@ -170,7 +170,7 @@ Result<std::vector<std::unique_ptr<worker::Source>>> SourcePlugins(const Project
     ctx.key_where.clear();
     if (s.tree)
       for (const auto& [key, value] : s.tree->map) ctx.key_where[key] = s.tree->KeyProvenance(key);
-    CF_ASSIGN_OR_RETURN(auto src, worker::MakeSource(s.kind, s.config, s.where, ctx));
+    CF_ASSIGN_OR_RETURN(auto src, worker::MakeSource(s.kind, s.Config(), s.where, ctx));
     out.push_back(std::move(src));
   }
   return out;
@@ -187,7 +187,7 @@ Result<std::string> StageJunction(const Element& junction, const std::string& mi
   Sha256 h;
   std::vector<std::unique_ptr<worker::Source>> plugins;
   for (const auto& s : junction.sources) {
-    CF_ASSIGN_OR_RETURN(auto src, worker::MakeSource(s.kind, s.config, s.where, ctx));
+    CF_ASSIGN_OR_RETURN(auto src, worker::MakeSource(s.kind, s.Config(), s.where, ctx));
     auto ref = src->Ref();
     if (!ref)
       return Err(UserError(s.where, "Subproject has no ref for junction: " + junction.name));

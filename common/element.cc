@@ -332,7 +332,6 @@ Result<SourceSpec> ParseSource(ProjectConfig& p, const Node& src, const std::str
       }
     }
   }
-  s.config = ToYaml(*config);
   s.tree = config;
   return s;
 }

@@ -34,14 +34,17 @@ enum class Scope { kNone, kPlan, kRun, kBuild, kAll };  // `--deps`
 
 struct SourceSpec {
   std::string kind;
-  YAML::Node config;  // the source's keys (incl. kind, directory), no substitution
   Provenance where;
   // Canonical text of `ref` (a scalar as is, a mapping/list as canonical JSON);
   // for `local` and `patch` the content digest ("sha256:HEX") of the files.
   // nullopt: no reference (the element cannot be built until tracked).
   std::optional<std::string> ref_text;
   std::string directory;  // `directory:` or ""
-  NodePtr tree;           // `config` in loader form (read-only), used for the cache key
+  NodePtr tree;           // the source's keys (incl. kind, directory), no substitution; read-only
+  // `tree` as the source plugins take it (worker::MakeSource). Converted on
+  // demand: the loader never needs it, and converting every source of a big
+  // project cost ~9% of `show` (bench_show).
+  YAML::Node Config() const { return ToYaml(*tree); }
   // TrackedRefBase() of the element file's own ref, and whether `ref_text`
   // comes from the user's tracked refs instead (common/tracked_refs.h).
   std::string own_ref_base;

@@ -41,7 +41,7 @@ TEST(ProjectTest, RealisticAutotoolsProjectResolvesLikeBst) {
   EXPECT_EQ(hello.environment.at("SOURCE_DATE_EPOCH"), "1320937200");
   EXPECT_EQ(hello.environment_nocache, (std::set<std::string>{"MAKEFLAGS", "V"}));
   ASSERT_EQ(hello.sources.size(), 1u);
-  EXPECT_EQ(l->project->TranslateUrl(hello.sources[0].config["url"].as<std::string>()),
+  EXPECT_EQ(l->project->TranslateUrl(hello.sources[0].Config()["url"].as<std::string>()),
             "http://ftpmirror.gnu.org/gnu/automake/automake-1.16.tar.gz");
   EXPECT_EQ(hello.deps.size(), 1u);
   EXPECT_TRUE(hello.cache_key.has_value());
@@ -52,15 +52,15 @@ TEST(ProjectTest, ArchOptionSelectsConditionalSourcesAndVariables) {
   auto arm = LoadProject(kFixture, {"base/alpine.bst"}, "aarch64");
   auto i686 = LoadProject(kFixture, {"hello.bst"}, "i686");
   ASSERT_TRUE(x86 && arm && i686);
-  EXPECT_EQ(x86->targets[0]->sources[0].config["url"].as<std::string>(),
+  EXPECT_EQ(x86->targets[0]->sources[0].Config()["url"].as<std::string>(),
             "alpine:integration-tests-base.v1.x86_64.tar.xz");
-  EXPECT_EQ(arm->targets[0]->sources[0].config["url"].as<std::string>(),
+  EXPECT_EQ(arm->targets[0]->sources[0].Config()["url"].as<std::string>(),
             "alpine:integration-tests-base.v1.aarch64.tar.xz");
   EXPECT_NE(x86->targets[0]->cache_key, arm->targets[0]->cache_key);
   EXPECT_EQ(i686->targets[0]->variables.at("libdir"), "/usr/lib32");
   auto forced = LoadProject(kFixture, {"base/alpine.bst"}, "x86_64", {{"arch", "aarch64"}});
   ASSERT_TRUE(forced.has_value());
-  EXPECT_EQ(forced->targets[0]->sources[0].config["url"].as<std::string>(),
+  EXPECT_EQ(forced->targets[0]->sources[0].Config()["url"].as<std::string>(),
             "alpine:integration-tests-base.v1.aarch64.tar.xz");
   // The arch variables still say x86_64, so the key differs from --arch aarch64.
   EXPECT_NE(forced->targets[0]->cache_key, arm->targets[0]->cache_key);
@@ -326,8 +326,8 @@ TEST(ProjectTest, SourcesKeepTheirKeysUnsubstituted) {
   auto l = LoadProject(p.dir(), {"e.bst"});
   ASSERT_TRUE(l.has_value()) << l.error().ToString();
   const auto& s = l->targets[0]->sources;
-  EXPECT_EQ(s[0].config["url"].as<std::string>(), "upstream:%{x}.git");
-  EXPECT_EQ(s[0].config["checkout-submodules"].as<std::string>(), "False");
+  EXPECT_EQ(s[0].Config()["url"].as<std::string>(), "upstream:%{x}.git");
+  EXPECT_EQ(s[0].Config()["checkout-submodules"].as<std::string>(), "False");
   EXPECT_EQ(s[0].ref_text, "abc123");
   EXPECT_EQ(s[0].directory, "src");
   EXPECT_EQ(s[0].where.ToString(), p.dir().empty() ? "" : "e.bst:3:3");

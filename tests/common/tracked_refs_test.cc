@@ -104,7 +104,7 @@ TEST(TrackedRefsTest, LoaderUsesATrackedRefOnlyWhileTheElementKeepsItsBase) {
   ASSERT_TRUE(t.has_value());
   EXPECT_EQ((*t)[0]->sources[0].ref_text, new_ref);
   EXPECT_TRUE((*t)[0]->sources[0].tracked_in_cache);
-  EXPECT_EQ((*t)[0]->sources[0].config["ref"].as<std::string>(), new_ref);  // what plugins see
+  EXPECT_EQ((*t)[0]->sources[0].Config()["ref"].as<std::string>(), new_ref);  // what plugins see
   EXPECT_NE(*(*t)[0]->cache_key, key_before);
 
   // The project moves on (new pins pulled): its own ref wins again.
