@@ -52,12 +52,11 @@ JobId BuildQueue::Add(std::vector<JobId> deps) {
 void BuildQueue::MarkCached(JobId id) { SetState(id, JobState::kCached); }
 
 void BuildQueue::Seal() {
-  // Jobs were added in dependency order, so walking backwards sees every
-  // dependent before its dependencies: one pass computes the critical path.
-  for (JobId id = static_cast<JobId>(jobs_.size()); id-- > 0;) {
-    for (JobId dep : jobs_[id].deps)
-      if (jobs_[dep].priority < jobs_[id].priority + 1) jobs_[dep].priority = jobs_[id].priority + 1;
-  }
+  std::vector<std::vector<uint32_t>> deps;
+  deps.reserve(jobs_.size());
+  for (const Job& j : jobs_) deps.emplace_back(j.deps.begin(), j.deps.end());
+  std::vector<uint32_t> priority = CriticalPathPriorities(deps);
+  for (JobId id = 0; id < jobs_.size(); ++id) jobs_[id].priority = priority[id];
   for (JobId id = 0; id < jobs_.size(); ++id) {
     Job& j = jobs_[id];
     if (j.state != JobState::kWaiting) continue;
@@ -68,6 +67,16 @@ void BuildQueue::Seal() {
     }
     if (j.pending == 0) MakeReady(id);
   }
+}
+
+std::vector<uint32_t> CriticalPathPriorities(const std::vector<std::vector<uint32_t>>& deps) {
+  // Dependency order: walking backwards sees every dependent before its
+  // dependencies, so one pass computes the critical path.
+  std::vector<uint32_t> priority(deps.size(), 0);
+  for (size_t id = deps.size(); id-- > 0;)
+    for (uint32_t dep : deps[id])
+      if (dep < id && priority[dep] < priority[id] + 1) priority[dep] = priority[id] + 1;
+  return priority;
 }
 
 void BuildQueue::MakeReady(JobId id) {

@@ -40,6 +40,19 @@ struct QueueCounts {
   size_t waiting = 0, ready = 0, running = 0, done = 0, cached = 0, failed = 0, skipped = 0;
 };
 
+// The one dispatch policy of crossfarm (the embedded build's BuildQueue and the
+// cluster's SchedulerState both order ready jobs by it): for jobs listed in
+// dependency order, each with the indices of its dependencies, the length of
+// the longest chain of dependents above each job. Higher runs first; ties go to
+// the job listed first.
+std::vector<uint32_t> CriticalPathPriorities(const std::vector<std::vector<uint32_t>>& deps);
+
+// "a runs before b" among ready jobs under that policy.
+inline bool RunsBefore(uint32_t a_priority, uint64_t a_order, uint32_t b_priority,
+                       uint64_t b_order) {
+  return a_priority != b_priority ? a_priority > b_priority : a_order < b_order;
+}
+
 class BuildQueue {
  public:
   explicit BuildQueue(OnError on_error = OnError::kContinue) : on_error_(on_error) {}
@@ -75,8 +88,8 @@ class BuildQueue {
   struct HeapEntry {
     uint32_t priority;
     JobId id;
-    bool operator<(const HeapEntry& o) const {
-      return priority != o.priority ? priority < o.priority : id > o.id;
+    bool operator<(const HeapEntry& o) const {  // max-heap: "o runs before this"
+      return RunsBefore(o.priority, o.id, priority, id);
     }
   };
   void SetState(JobId id, JobState s);

@@ -13,6 +13,8 @@
 //
 // Fairness: ready jobs are queued per build and builds take turns
 // (BuildRotation): a client with 10,000 ready jobs cannot starve one with 3.
+// Within a build: critical path first (build_queue.h CriticalPathPriorities,
+// the embedded build's policy too).
 //
 // Pure functions over plain values: no sockets, no clock.
 #pragma once

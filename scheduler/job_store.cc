@@ -6,6 +6,8 @@
 
 #include <filesystem>
 
+#include "cas/rocksdb_log.h"
+
 namespace crossfarm::scheduler {
 
 namespace {
@@ -14,32 +16,62 @@ constexpr std::string_view kBuildPrefix = "b/";
 
 Status FromRocks(const rocksdb::Status& s, const std::string& what) {
   if (s.ok()) return Status::Ok();
+  if (s.IsNoSpace() || s.ToString().find("No space left") != std::string::npos)
+    return Status::IOError(what + ": disk full (" + s.ToString() +
+                           "); free space on the --state file system: the scheduler holds its "
+                           "replies and retries");
   if (s.IsIOError() && s.ToString().find("lock") != std::string::npos)
     return Status::Unavailable(what + ": " + s.ToString() + " (is another scheduler using --state?)");
   return Status::IOError(what + ": " + s.ToString());
 }
+
+Result<std::unique_ptr<rocksdb::DB>> OpenDb(const std::string& dir) {
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  options.info_log = cas::SpdlogRocksLogger("job store");  // no LOG file: see rocksdb_log.h
+  rocksdb::DB* raw = nullptr;
+  CF_TRY(FromRocks(rocksdb::DB::Open(options, dir + "/queue", &raw), "opening job store " + dir));
+  return std::unique_ptr<rocksdb::DB>(raw);
+}
 }  // namespace
 
-JobStore::JobStore(std::unique_ptr<rocksdb::DB> db) : db_(std::move(db)) {}
+JobStore::JobStore(std::string dir, std::unique_ptr<rocksdb::DB> db)
+    : dir_(std::move(dir)), db_(std::move(db)) {}
 JobStore::~JobStore() = default;
 
 Result<std::unique_ptr<JobStore>> JobStore::Open(const std::string& dir) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return Err(Status::FromErrno("creating state dir " + dir, ec.value()));
-  rocksdb::Options options;
-  options.create_if_missing = true;
-  rocksdb::DB* raw = nullptr;
-  CF_TRY(FromRocks(rocksdb::DB::Open(options, dir + "/queue", &raw), "opening job store " + dir));
-  return std::unique_ptr<JobStore>(new JobStore(std::unique_ptr<rocksdb::DB>(raw)));
+  CF_ASSIGN_OR_RETURN(auto db, OpenDb(dir));
+  return std::unique_ptr<JobStore>(new JobStore(dir, std::move(db)));
+}
+
+// After a failed write (a full disk) RocksDB's WAL writer is in an error state
+// in which a second write trips an assertion in Debian's librocksdb (abort, the
+// issue of `cas stats` on a full disk): the store is reopened before the next
+// write instead, which replays the WAL up to the last complete record.
+Status JobStore::Write(rocksdb::WriteBatch& batch, const std::string& what) {
+  if (!db_) {
+    auto db = OpenDb(dir_);
+    if (!db) return db.error().WithContext(what);
+    db_ = std::move(*db);
+  }
+  Status s = FromRocks(db_->Write(rocksdb::WriteOptions(), &batch), what);
+  if (!s.ok()) db_.reset();
+  return s;
 }
 
 Status JobStore::Put(const std::string& key, const std::string& value) {
-  return FromRocks(db_->Put(rocksdb::WriteOptions(), key, value), "job store write " + key);
+  rocksdb::WriteBatch batch;
+  batch.Put(key, value);
+  return Write(batch, "job store write " + key);
 }
 
 Status JobStore::Delete(const std::string& key) {
-  return FromRocks(db_->Delete(rocksdb::WriteOptions(), key), "job store delete " + key);
+  rocksdb::WriteBatch batch;
+  batch.Delete(key);
+  return Write(batch, "job store delete " + key);
 }
 
 Status JobStore::PutJob(const std::string& key, const proto::StoredJob& job) {
@@ -50,7 +82,7 @@ Status JobStore::PutJobs(const std::vector<const proto::StoredJob*>& jobs) {
   rocksdb::WriteBatch batch;
   for (const auto* job : jobs)
     batch.Put(std::string(kJobPrefix) + job->request.spec.cache_key, proto::EncodeStoredJob(*job));
-  return FromRocks(db_->Write(rocksdb::WriteOptions(), &batch), "job store batch write");
+  return Write(batch, "job store batch write");
 }
 
 Status JobStore::DeleteJob(const std::string& key) { return Delete(std::string(kJobPrefix) + key); }
@@ -65,6 +97,9 @@ Status JobStore::DeleteBuild(const std::string& build_id) {
 
 Result<JobStore::Contents> JobStore::LoadAll() {
   Contents out;
+  if (!db_) {
+    CF_ASSIGN_OR_RETURN(db_, OpenDb(dir_));
+  }
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     std::string key = it->key().ToString();

@@ -18,6 +18,7 @@
 
 namespace rocksdb {
 class DB;
+class WriteBatch;
 }
 
 namespace crossfarm::scheduler {
@@ -43,10 +44,12 @@ class JobStore {
   Result<Contents> LoadAll();
 
  private:
-  explicit JobStore(std::unique_ptr<rocksdb::DB> db);
+  JobStore(std::string dir, std::unique_ptr<rocksdb::DB> db);
+  Status Write(rocksdb::WriteBatch& batch, const std::string& what);
   Status Put(const std::string& key, const std::string& value);
   Status Delete(const std::string& key);
-  std::unique_ptr<rocksdb::DB> db_;
+  std::string dir_;
+  std::unique_ptr<rocksdb::DB> db_;  // null after a failed write: reopened by the next one
 };
 
 }  // namespace crossfarm::scheduler

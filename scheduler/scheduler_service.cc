@@ -186,8 +186,9 @@ void Run(Loop& loop, std::atomic<bool>& stop, std::chrono::milliseconds tick_eve
       }
       loop.state.Dispatch(now);
       loop.state.FlushUpdates();
-      loop.state.FlushStore();
-      SendOutbox(loop);
+      // Nothing is announced before it is stored (scheduler_state.h); a failed
+      // write is retried on the next turn with the outbox held until then.
+      if (loop.state.FlushStore().ok()) SendOutbox(loop);
     } catch (const zmq::error_t& e) {
       if (e.num() == ETERM) return;
       spdlog::error("scheduler: socket error=\"{}\"", e.what());

@@ -47,15 +47,28 @@ void SchedulerState::Persist(const Job& job) {
   if (store_) dirty_.insert(job.rec.request.spec.cache_key);
 }
 
-void SchedulerState::FlushStore() {
-  if (!store_ || dirty_.empty()) return;
+Status SchedulerState::FlushStore() {
+  if (!store_ || (dirty_.empty() && dirty_builds_.empty())) return Status::Ok();
   std::vector<const proto::StoredJob*> jobs;
   jobs.reserve(dirty_.size());
   for (const auto& key : dirty_)
     if (const Job* job = FindJob(key)) jobs.push_back(&job->rec);
-  if (Status s = store_->PutJobs(jobs); !s.ok())
-    spdlog::error("scheduler: job store write failed jobs={} error=\"{}\"", jobs.size(), s.message());
+  Status s = jobs.empty() ? Status::Ok() : store_->PutJobs(jobs);
+  for (auto it = dirty_builds_.begin(); s.ok() && it != dirty_builds_.end(); ++it)
+    if (const Build* build = FindBuild(*it)) s = store_->PutBuild(build->rec);
+  if (!s.ok()) {
+    if (!store_failing_)
+      spdlog::error("scheduler: job store write failed jobs={} builds={} error=\"{}\"; holding "
+                    "replies and dispatches until it succeeds",
+                    jobs.size(), dirty_builds_.size(), s.message());
+    store_failing_ = true;
+    return s;
+  }
+  if (store_failing_) spdlog::info("scheduler: job store writable again");
+  store_failing_ = false;
   dirty_.clear();
+  dirty_builds_.clear();
+  return Status::Ok();
 }
 
 Status SchedulerState::Recover(Clock::time_point now) {
@@ -75,6 +88,10 @@ Status SchedulerState::Recover(Clock::time_point now) {
       if (producer) producer->dependents.push_back(key);
       if (!producer || producer->rec.state != RemoteJobState::kDone) ++job.pending;
     }
+  for (auto& rec : contents.builds)
+    for (const auto& key : rec.job_keys)
+      if (Job* job = FindJob(key); job && job->order == 0) job->order = ++next_order_;
+  RecomputePriorities();
   for (auto& rec : contents.builds) {
     Build& build = builds_[rec.build_id];
     build.rec = std::move(rec);
@@ -84,7 +101,7 @@ Status SchedulerState::Recover(Clock::time_point now) {
       ++build.unfinished;
       if (job->rec.state == RemoteJobState::kReady && Contains(job->rec.builds, build.rec.build_id) &&
           job->rec.builds.front() == build.rec.build_id)
-        build.ready.push_back(key);
+        build.ready.insert(ReadyOf(*job));
     }
     if (build.unfinished == 0) build.finished_at = now;
     if (!build.ready.empty()) rotation_.Add(build.rec.build_id);
@@ -131,7 +148,7 @@ void SchedulerState::Requeue(Job& job) {
   for (const auto& id : job.rec.builds) {
     Build* build = FindBuild(id);
     if (!build || build->rec.cancelled) continue;
-    build->ready.push_back(job.rec.request.spec.cache_key);
+    build->ready.insert(ReadyOf(job));
     rotation_.Add(id);
     return;
   }
@@ -222,7 +239,36 @@ void SchedulerState::Reset(Job& job) {
   }
 }
 
-void SchedulerState::AddToBuild(Build& build, proto::JobRequest request) {
+// After recovery: the longest chain of dependents above each job, over every
+// job the scheduler knows (what CriticalPathPriorities gives one submission).
+void SchedulerState::RecomputePriorities() {
+  std::unordered_map<std::string, uint32_t> memo;
+  // Iterative DFS over `dependents` (a DAG: submissions are validated).
+  for (auto& [root_key, root] : jobs_) {
+    std::vector<std::pair<const std::string*, size_t>> stack = {{&root_key, 0}};
+    while (!stack.empty()) {
+      auto& [key, i] = stack.back();
+      Job& job = jobs_.at(*key);
+      if (memo.count(*key)) {
+        stack.pop_back();
+        continue;
+      }
+      if (i < job.dependents.size()) {
+        const std::string& d = job.dependents[i++];
+        if (!memo.count(d) && jobs_.count(d)) stack.emplace_back(&d, 0);
+        continue;
+      }
+      uint32_t p = 0;
+      for (const auto& d : job.dependents)
+        if (auto it = memo.find(d); it != memo.end()) p = std::max(p, it->second + 1);
+      job.priority = p;
+      memo[*key] = p;
+      stack.pop_back();
+    }
+  }
+}
+
+void SchedulerState::AddToBuild(Build& build, proto::JobRequest request, uint32_t priority) {
   const std::string key = request.spec.cache_key;
   const std::string& id = build.rec.build_id;
   build.rec.job_keys.push_back(key);
@@ -231,6 +277,8 @@ void SchedulerState::AddToBuild(Build& build, proto::JobRequest request) {
   bool created = !job;
   if (created) {
     job = &jobs_[key];
+    job->order = ++next_order_;
+    job->priority = priority;
     job->rec.request = std::move(request);
     job->rec.state = RemoteJobState::kWaiting;
     for (const auto& p : Producers(*job)) {
@@ -250,6 +298,7 @@ void SchedulerState::AddToBuild(Build& build, proto::JobRequest request) {
     job->rec.state = RemoteJobState::kCancelled;  // final, so SetState counts it as unfinished
     SetState(*job, RemoteJobState::kWaiting, now);
   } else {
+    job->priority = std::max(job->priority, priority);
     if (!Contains(builds, id)) builds.push_back(id);
     if (!proto::IsFinal(job->rec.state)) ++build.unfinished;
     if (created) Reset(*job);  // counts its pending producers
@@ -289,11 +338,21 @@ void SchedulerState::OnSubmit(const std::string& route, const std::string& build
   Build& build = builds_[build_id];
   build.rec.build_id = build_id;
   build.route = route;
-  for (auto& req : jobs) AddToBuild(build, std::move(req));
-  FlushStore();
-  if (store_)
-    if (Status s = store_->PutBuild(build.rec); !s.ok())
-      spdlog::error("scheduler: job store write failed error=\"{}\"", s.message());
+  // The embedded build's policy (build_queue.h): priorities of this DAG are
+  // known before its first job becomes ready.
+  std::unordered_map<std::string, uint32_t> index;
+  std::vector<std::vector<uint32_t>> deps(jobs.size());
+  for (uint32_t i = 0; i < jobs.size(); ++i) {
+    const auto& req = jobs[i];
+    for (size_t k = 0; k < req.spec.inputs.size() && k < req.input_keys.size(); ++k)
+      if (auto it = index.find(req.input_keys[k]);
+          req.spec.inputs[k].root == Digest{} && it != index.end())
+        deps[i].push_back(it->second);
+    index.emplace(req.spec.cache_key, i);
+  }
+  std::vector<uint32_t> priority = CriticalPathPriorities(deps);
+  for (uint32_t i = 0; i < jobs.size(); ++i) AddToBuild(build, std::move(jobs[i]), priority[i]);
+  if (store_) dirty_builds_.insert(build_id);  // written with its jobs before any reply
   if (build.unfinished == 0) build.finished_at = now;
   spdlog::info("scheduler: accepted build={} jobs={} unfinished={}", build_id,
                build.rec.job_keys.size(), build.unfinished);
@@ -335,7 +394,7 @@ void SchedulerState::OnCancel(const std::string& route, const std::string& build
   build->unfinished = 0;
   build->finished_at = now;
   rotation_.Remove(build_id);
-  if (store_) (void)store_->PutBuild(build->rec);
+  if (store_) dirty_builds_.insert(build_id);
   for (const auto& key : build->rec.job_keys) {
     Job* job = FindJob(key);
     if (!job) continue;
@@ -536,7 +595,7 @@ bool SchedulerState::DispatchFrom(Build& build, Clock::time_point now) {
   constexpr size_t kLookahead = 16;
   size_t tried = 0;
   for (auto it = build.ready.begin(); it != build.ready.end() && tried < kLookahead;) {
-    Job* job = FindJob(*it);
+    Job* job = FindJob(it->key);
     if (!job || job->rec.state != RemoteJobState::kReady) {
       it = build.ready.erase(it);
       continue;
@@ -599,12 +658,19 @@ void SchedulerState::ForgetBuild(const std::string& id) {
     if (!job) continue;
     std::erase(job->rec.builds, id);
     if (!job->rec.builds.empty() || !proto::IsFinal(job->rec.state)) continue;
-    if (store_) (void)store_->DeleteJob(key);
+    // A delete that fails only brings a finished job back after a restart,
+    // where it is forgotten again: log it, nothing to hold back.
+    if (store_)
+      if (Status s = store_->DeleteJob(key); !s.ok())
+        spdlog::warn("scheduler: job store delete failed job={} error=\"{}\"", key, s.message());
     dirty_.erase(key);
     jobs_.erase(key);
   }
   rotation_.Remove(id);
-  if (store_) (void)store_->DeleteBuild(id);
+  if (store_)
+    if (Status s = store_->DeleteBuild(id); !s.ok())
+      spdlog::warn("scheduler: job store delete failed build={} error=\"{}\"", id, s.message());
+  dirty_builds_.erase(id);
   builds_.erase(id);
 }
 

@@ -16,12 +16,14 @@
 #include <chrono>
 #include <deque>
 #include <memory>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
 #include "proto/scheduler_types.h"
+#include "scheduler/build_queue.h"
 #include "scheduler/dispatch_policy.h"
 #include "scheduler/job_store.h"
 #include "scheduler/worker_registry.h"
@@ -62,9 +64,11 @@ class SchedulerState {
   void Dispatch(Clock::time_point now);
   // Queues the state changes since the last flush to the watching clients.
   void FlushUpdates();
-  // Writes the jobs changed since the last call to the store, in one batch.
-  // Call before sending the outbox: nothing is announced before it is stored.
-  void FlushStore();
+  // Writes the jobs and builds changed since the last successful call to the
+  // store. Call before sending the outbox, and send it only on Ok: nothing is
+  // announced before it is stored. On an error (e.g. a full disk) the changes
+  // stay pending and the next call writes them again.
+  [[nodiscard]] Status FlushStore();
 
   std::vector<Outgoing>& outbox() { return outbox_; }
   size_t job_count() const { return jobs_.size(); }
@@ -77,11 +81,23 @@ class SchedulerState {
     uint32_t pending = 0;  // producers not done yet
     Clock::time_point assigned_at;
     std::string detail;    // last progress detail ("x86_64 native")
+    // Dispatch order among ready jobs: build_queue.h CriticalPathPriorities,
+    // the embedded build's policy; `order` is submission order (ties).
+    uint32_t priority = 0;
+    uint64_t order = 0;
+  };
+  struct ReadyEntry {
+    uint32_t priority;
+    uint64_t order;
+    std::string key;
+    bool operator<(const ReadyEntry& o) const {
+      return RunsBefore(priority, order, o.priority, o.order);
+    }
   };
   struct Build {
     proto::StoredBuild rec;
     std::string route;
-    std::deque<std::string> ready;
+    std::set<ReadyEntry> ready;  // first = next to dispatch
     size_t unfinished = 0;
     std::vector<proto::JobUpdate> pending_updates;
     bool finished_sent = false;
@@ -92,7 +108,11 @@ class SchedulerState {
   Build* FindBuild(const std::string& id);
   std::vector<std::string> Producers(const Job& job) const;
   Status ValidateSubmit(const std::vector<proto::JobRequest>& jobs) const;
-  void AddToBuild(Build& build, proto::JobRequest request);
+  void AddToBuild(Build& build, proto::JobRequest request, uint32_t priority);
+  void RecomputePriorities();
+  ReadyEntry ReadyOf(const Job& job) const {
+    return {job.priority, job.order, job.rec.request.spec.cache_key};
+  }
   void Reset(Job& job);
   void Requeue(Job& job);
   void SetState(Job& job, proto::RemoteJobState state, Clock::time_point now);
@@ -114,8 +134,11 @@ class SchedulerState {
   WorkerRegistry workers_;
   BuildRotation rotation_;
   std::unordered_map<std::string, Job> jobs_;
+  uint64_t next_order_ = 0;
   std::unordered_map<std::string, Build> builds_;
-  std::unordered_set<std::string> dirty_;    // jobs changed since FlushStore
+  std::unordered_set<std::string> dirty_;         // jobs changed since FlushStore
+  std::unordered_set<std::string> dirty_builds_;  // builds changed since FlushStore
+  bool store_failing_ = false;                    // to log a failure streak once
   std::unordered_set<std::string> orphans_;  // running at recovery, worker not back yet
   Clock::time_point recovered_at_;
   std::vector<Outgoing> outbox_;

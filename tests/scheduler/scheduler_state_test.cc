@@ -1,9 +1,13 @@
 #include "scheduler/scheduler_state.h"
 
+#include "scheduler/build_queue.h"
+
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <filesystem>
+#include <map>
 
 namespace crossfarm::scheduler {
 namespace {
@@ -202,7 +206,7 @@ TEST_F(SchedulerStateTest, ARestartedSchedulerResumesFromTheStore) {
     s.OnHeartbeat("rw1", Worker("w1", 1), t0_);
     s.OnSubmit("c", "b", {Job("lib"), Job("app", {"lib"})}, t0_);
     s.Dispatch(t0_);
-    s.FlushStore();
+    ASSERT_TRUE(s.FlushStore().ok());
     ASSERT_EQ(Take(s, MsgKind::kAssign).size(), 1u);
   }  // "killed" with lib running on w1
   auto store = JobStore::Open(dir_);
@@ -232,6 +236,97 @@ TEST_F(SchedulerStateTest, CancellingABuildCancelsItsRunningJobOnTheWorker) {
   ASSERT_EQ(cancels.size(), 1u);
   EXPECT_EQ(cancels[0].route, "rw1");
   EXPECT_EQ(cancels[0].message.key, "k");
+}
+
+// One scheduling policy (build_queue.h): the cluster dispatches a DAG in the
+// order the embedded build runs it. Before, the cluster ran each build's ready
+// jobs first come first served, so the wide, shallow jobs listed first went
+// before the longest chain.
+TEST_F(SchedulerStateTest, ADagIsDispatchedInTheEmbeddedBuildsOrder) {
+  // Submission (dependency) order: five independent leaves, a diamond, then a
+  // chain of four, the critical path.
+  const std::vector<std::pair<std::string, std::vector<std::string>>> dag = {
+      {"w1", {}},   {"w2", {}},         {"w3", {}},         {"w4", {}},
+      {"w5", {}},   {"d0", {}},         {"d1", {"d0"}},     {"d2", {"d0"}},
+      {"d3", {"d1", "d2"}}, {"c1", {}}, {"c2", {"c1"}},     {"c3", {"c2"}},
+      {"c4", {"c3"}}};
+  std::map<std::string, JobId> ids;
+  BuildQueue q;
+  for (const auto& [key, deps] : dag) {
+    std::vector<JobId> d;
+    for (const auto& k : deps) d.push_back(ids.at(k));
+    ids[key] = q.Add(d);
+  }
+  q.Seal();
+  std::vector<std::string> embedded;
+  while (auto id = q.PopReady()) {
+    for (const auto& [k, v] : ids)
+      if (v == *id) embedded.push_back(k);
+    q.Complete(*id, true);
+  }
+
+  SchedulerState s(nullptr, {});
+  s.OnHeartbeat("rw1", Worker("w1", 1), t0_);
+  std::vector<proto::JobRequest> jobs;
+  for (const auto& [key, deps] : dag) jobs.push_back(Job(key, deps));
+  s.OnSubmit("c", "b", std::move(jobs), t0_);
+  std::vector<std::string> cluster;
+  for (size_t i = 0; i < dag.size(); ++i) {
+    s.Dispatch(t0_);
+    auto assigns = Take(s, MsgKind::kAssign);
+    ASSERT_EQ(assigns.size(), 1u) << "after " << cluster.size() << " jobs";
+    cluster.push_back(assigns[0].message.spec.cache_key);
+    s.OnResult("rw1", Ok(cluster.back(), "w1"), t0_);
+  }
+  ASSERT_EQ(embedded.size(), dag.size());
+  EXPECT_EQ(cluster, embedded);
+  EXPECT_EQ(embedded.front(), "c1");  // the longest chain first, not the first listed
+  EXPECT_EQ(embedded[1], "d0");
+}
+
+// A store that cannot be written (here: its file system is full) holds the
+// outbox back instead of announcing what is not stored (the promise of
+// FlushStore); once writable again, the pending changes are written and a
+// restarted scheduler finds the build. Needs root for the tmpfs mount.
+TEST_F(SchedulerStateTest, NeedsRootAFullStoreHoldsRepliesUntilItIsWritten) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to mount a tmpfs";
+  std::string mnt = dir_ + "/small";
+  std::filesystem::create_directories(mnt);
+  ASSERT_EQ(std::system(("mount -t tmpfs -o size=4m tmpfs " + mnt).c_str()), 0);
+  struct Unmount {
+    std::string m;
+    ~Unmount() { (void)std::system(("umount -l " + m).c_str()); }
+  } unmount{mnt};
+  std::string filler = mnt + "/filler";
+  {
+    auto store = JobStore::Open(mnt + "/state");
+    ASSERT_TRUE(store) << store.error().message();
+    SchedulerState s(store->get(), {});
+    ASSERT_TRUE(s.Recover(t0_).ok());
+    s.OnHeartbeat("rw1", Worker("w1", 1), t0_);
+    ASSERT_TRUE(s.FlushStore().ok());
+    ASSERT_EQ(std::system(("dd if=/dev/zero of=" + filler + " bs=64k 2>/dev/null").c_str()) >= 0,
+              true);
+    std::vector<proto::JobRequest> jobs;
+    for (int i = 0; i < 200; ++i) {
+      auto j = Job("k" + std::to_string(i));
+      j.spec.element = std::string(8192, 'x') + std::to_string(i);  // big records
+      jobs.push_back(std::move(j));
+    }
+    s.OnSubmit("c", "big", std::move(jobs), t0_);
+    ASSERT_EQ(Take(s, MsgKind::kError).size(), 0u);
+    Status full = s.FlushStore();
+    EXPECT_FALSE(full.ok());
+    EXPECT_FALSE(s.FlushStore().ok());  // still pending, still failing
+    std::filesystem::remove(filler);
+    Status again = s.FlushStore();
+    ASSERT_TRUE(again.ok()) << again.message();
+  }
+  auto store = JobStore::Open(mnt + "/state");
+  ASSERT_TRUE(store) << store.error().message();
+  SchedulerState s(store->get(), {});
+  ASSERT_TRUE(s.Recover(t0_).ok());
+  EXPECT_EQ(s.job_count(), 200u);
 }
 
 }  // namespace
