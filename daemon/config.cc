@@ -80,7 +80,11 @@ class SettingsLoader {
   Status LoadFile() {
     if (r_.config_path.empty()) return Status::Ok();
     std::error_code ec;
-    if (!fs::exists(r_.config_path, ec) && !r_.config_required) return Status::Ok();
+    if (!fs::exists(r_.config_path, ec)) {
+      if (!r_.config_required) return Status::Ok();
+      return Status::InvalidArgument("--config " + r_.config_path + ": no such file\n  hint: give the path of "
+                                     "an existing YAML config file, or leave --config out");
+    }
     CF_ASSIGN_OR_RETURN(std::string path, AbsolutePathFlag("--config", r_.config_path));
     auto root = ParseYamlFile(path, path);
     if (!root) return root.error().WithContext("config file");

@@ -242,10 +242,13 @@ TEST_F(OpsE2ETest, ARunningBuildIsSeenByPrometheusAndOnTheStatusPage) {
     prom_ready = std::stod(answer["data"]["result"][0]["value"][1].get<std::string>());
     return prom_ready == static_cast<double>(ready);
   }, 20s)) << answer.dump() << " prometheus=" << prom_ready << " scheduler=" << ready;
-  httplib::Client c(prom_url);
-  auto up = c.Get("/api/v1/query?query=sum(up)");
-  ASSERT_TRUE(up && up->status == 200);
-  EXPECT_NE(up->body.find("\"3\""), std::string::npos) << "all three daemons scraped: " << up->body;
+  std::string up;
+  EXPECT_TRUE(WaitFor([&] {
+    httplib::Client c(prom_url);
+    auto res = c.Get("/api/v1/query?query=sum(up)");
+    up = res && res->status == 200 ? res->body : "";
+    return up.find("\"3\"]") != std::string::npos;
+  }, 20s)) << "all three daemons scraped: " << up;
 
   // The status page, rendered by a real browser while the job runs.
   std::string page = SchedulerHttp() + "/";
@@ -257,7 +260,8 @@ TEST_F(OpsE2ETest, ARunningBuildIsSeenByPrometheusAndOnTheStatusPage) {
   EXPECT_NE(dom.output.find("class=\"job running\" data-element=\"slow-"), std::string::npos) << dom.output;
   EXPECT_NE(dom.output.find("-log-marker"), std::string::npos) << "the running job's log tail\n" << dom.output;
   EXPECT_NE(dom.output.find("class=\"queued ready\""), std::string::npos) << dom.output;
-  EXPECT_EQ(dom.output.find("key"), std::string::npos) << "no key on the page";
+  for (const char* k : {"w1", "client", "sched", "cas"})
+    EXPECT_EQ(dom.output.find(Pub(k)), std::string::npos) << "the public key of " << k << " on the page";
   std::string shot = std::string(CROSSFARM_BUILD_DIR) + "/status-page.png";
   auto screenshot = RunCmd(chromium + "--window-size=1100,900 --screenshot=" + shot + " " + page);
   EXPECT_EQ(screenshot.exit_code, 0) << screenshot.output;
