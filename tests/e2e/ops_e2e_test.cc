@@ -306,6 +306,10 @@ TEST_F(OpsE2ETest, SighupReloadsTheAllowListsWithoutDroppingARunningJob) {
   std::string wlog = ReadFile(P("etc/w1.log"));
   EXPECT_NE(wlog.find("job finished element=inflight.bst arch=x86_64 worker=w1"), std::string::npos) << wlog;
   EXPECT_NE(wlog.find("sandbox=native outcome=done"), std::string::npos) << wlog;
+  // The newcomer's key is on the CAS's list too: its build finds the artifact
+  // there (a key the CAS does not know never gets an answer).
+  auto cached = RunCmd(Remote("newcomer") + " build inflight.bst");
+  EXPECT_EQ(cached.exit_code, 0) << cached.output << cas_->Log();
   // A broken config on SIGHUP is refused and the daemon keeps serving.
   WriteFile(P("etc/scheduler.yaml"), "listen: tcp://127.0.0.1:*\nbogus: 1\n");
   sched_->Signal(SIGHUP);
