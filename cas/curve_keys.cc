@@ -154,7 +154,7 @@ std::vector<std::string> KeysOf(const std::vector<AllowedKey>& list) {
 
 namespace {
 
-void ServeZap(zmq::socket_t socket, std::unordered_set<std::string> allowed) {
+void ServeZap(zmq::socket_t socket, std::shared_ptr<ZapHandler::Allowed> allowed) {
   while (true) {
     std::vector<zmq::message_t> req;
     try {
@@ -171,7 +171,8 @@ void ServeZap(zmq::socket_t socket, std::unordered_set<std::string> allowed) {
       zmq_z85_encode(z85, static_cast<const uint8_t*>(req[6].data()), 32);
       client_key = z85;
     }
-    bool ok = !client_key.empty() && allowed.contains(client_key);
+    bool ok = !client_key.empty() && allowed->Contains(client_key);
+    if (!ok && allowed->on_refused) allowed->on_refused();
     if (!ok)
       spdlog::warn("cas: refused connection peer={} mechanism={} key={}", address, mechanism,
                    client_key.empty() ? "none" : client_key);
@@ -190,15 +191,28 @@ void ServeZap(zmq::socket_t socket, std::unordered_set<std::string> allowed) {
 
 }  // namespace
 
+bool ZapHandler::Allowed::Contains(const std::string& key) const {
+  std::lock_guard lock(mu);
+  return keys.contains(key);
+}
+
+void ZapHandler::SetAllowed(const std::vector<std::string>& allowed) {
+  std::lock_guard lock(allowed_->mu);
+  allowed_->keys = std::unordered_set<std::string>(allowed.begin(), allowed.end());
+}
+
 Result<std::unique_ptr<ZapHandler>> ZapHandler::Start(zmq::context_t& context,
-                                                      const std::vector<std::string>& allowed) {
+                                                      const std::vector<std::string>& allowed,
+                                                      std::function<void()> on_refused) {
   std::unique_ptr<ZapHandler> handler(new ZapHandler());
+  handler->allowed_ = std::make_shared<Allowed>();
+  handler->allowed_->on_refused = std::move(on_refused);
+  handler->SetAllowed(allowed);
   try {
     zmq::socket_t socket(context, zmq::socket_type::rep);
     socket.set(zmq::sockopt::linger, 0);
     socket.bind("inproc://zeromq.zap.01");
-    handler->thread_ = std::thread(ServeZap, std::move(socket),
-                                   std::unordered_set<std::string>(allowed.begin(), allowed.end()));
+    handler->thread_ = std::thread(ServeZap, std::move(socket), handler->allowed_);
   } catch (const zmq::error_t& e) {
     return Err(Status::Internal(std::string("starting the ZAP handler: ") + e.what()));
   }

@@ -10,7 +10,9 @@
 // trailing comments). A plain list of keys is a valid list of client keys.
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <unordered_set>
@@ -57,19 +59,35 @@ bool IsZ85Key(const std::string& key);
 // The ZAP handler (RFC 27) of a ZeroMQ context: accepts CURVE clients whose public
 // key is allow-listed, refuses and logs everyone else. Binds
 // inproc://zeromq.zap.01 on construction; its thread ends when the context is
-// shut down (destroy it after zmq::context_t::shutdown()).
+// shut down (destroy it after zmq::context_t::shutdown()). `on_refused` (may
+// be empty) is called on the handler's thread for each refused connection.
 class ZapHandler {
  public:
   static Result<std::unique_ptr<ZapHandler>> Start(zmq::context_t& context,
-                                                   const std::vector<std::string>& allowed);
+                                                   const std::vector<std::string>& allowed,
+                                                   std::function<void()> on_refused = {});
   static Result<std::unique_ptr<ZapHandler>> Start(zmq::context_t& context,
-                                                   const std::vector<AllowedKey>& allowed) {
-    return Start(context, KeysOf(allowed));
+                                                   const std::vector<AllowedKey>& allowed,
+                                                   std::function<void()> on_refused = {}) {
+    return Start(context, KeysOf(allowed), std::move(on_refused));
   }
   ~ZapHandler();
 
+  // Replaces the allow list (SIGHUP): it decides every connection from now
+  // on; connections already admitted stay up (the daemons check each
+  // message's key against their own list too). Thread-safe.
+  void SetAllowed(const std::vector<std::string>& allowed);
+
+  struct Allowed {
+    bool Contains(const std::string& key) const;
+    mutable std::mutex mu;
+    std::unordered_set<std::string> keys;
+    std::function<void()> on_refused;
+  };
+
  private:
   ZapHandler() = default;
+  std::shared_ptr<Allowed> allowed_;
   std::thread thread_;
 };
 

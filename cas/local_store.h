@@ -80,6 +80,10 @@ class LocalStore : public Store {
   Result<std::vector<Digest>> GetManifest(const Digest& digest) override;
   Status PutLarge(const Digest& digest, std::span<const Digest> chunks) override;
   Result<CasStats> Stats() override;
+  // Blobs and bytes every GC of this process removed (explicit or quota):
+  // the CAS daemon's eviction metrics. Thread-safe.
+  uint64_t gc_blobs_removed() const { return gc_blobs_removed_; }
+  uint64_t gc_bytes_removed() const { return gc_bytes_removed_; }
   Result<GcReport> Gc(std::optional<uint64_t> quota) override;
   Result<VerifyReport> Verify() override;
 
@@ -141,6 +145,7 @@ class LocalStore : public Store {
   std::shared_mutex gc_mu_;        // GC exclusive; PutRef shared
   std::atomic<uint64_t> blob_count_{0};
   std::atomic<uint64_t> blob_bytes_{0};
+  std::atomic<uint64_t> gc_blobs_removed_{0}, gc_bytes_removed_{0};
 };
 
 // Stored bytes of a blob entry (whole blob, or the manifest of a large one).

@@ -97,6 +97,8 @@ Result<GcReport> LocalStore::Gc(std::optional<uint64_t> quota) {
     spdlog::info("cas: gc dropped ref name={} last_used={}", named.name, named.ref.last_used_unix);
   }
   Sweep(marked, report);
+  gc_blobs_removed_ += report.blobs_removed;  // for /metrics (quota GC included)
+  gc_bytes_removed_ += report.bytes_removed;
   return report;
 }
 

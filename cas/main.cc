@@ -1,100 +1,88 @@
-// crossfarm-cas: the CAS daemon, a thin main over LocalStore + CasServer.
-#include <CLI/CLI.hpp>
-#include <spdlog/sinks/stdout_color_sinks.h>
+// crossfarm-cas: the CAS daemon, a thin main over LocalStore + CasServer
+// (start-up, config and signals: daemon/daemon.h).
 #include <spdlog/spdlog.h>
 
-#include <csignal>
-#include <cstdio>
-#include <iostream>
-
 #include "cas/cas.h"
-#include "cas/curve_keys.h"
 #include "cas/server.h"
-#include "common/path_flags.h"
-#include "common/version.h"
+#include "cas/server_metrics.h"
+#include "daemon/daemon.h"
+#include "daemon/keys.h"
 
 namespace {
 
-struct Flags {
-  std::string listen;
-  std::string dir;
-  std::string quota = "0";
-  int64_t grace = 3600;
-  std::string key;
-  std::string allow;
-  int threads = 4;
-};
+using crossfarm::Result;
+using crossfarm::Status;
+using crossfarm::daemon::OptionKind;
+using crossfarm::daemon::Settings;
 
-int Fail(const crossfarm::Status& s) {
-  std::cerr << "crossfarm-cas: error: " << s.ToString() << "\n";
-  return s.code() == crossfarm::StatusCode::kInvalidArgument ? 2 : 1;
-}
+const crossfarm::daemon::DaemonSpec kSpec{
+    "crossfarm-cas",
+    "crossfarm-cas: content-addressed store server",
+    {
+        {.name = "listen", .help = "tcp://ADDR:PORT to bind (PORT may be *)", .required = true},
+        {.name = "dir", .kind = OptionKind::kPath, .help = "store directory (created if needed)", .required = true},
+        {.name = "quota", .help = "size limit, e.g. 10G (0: unlimited)", .default_value = "0"},
+        {.name = "grace", .kind = OptionKind::kInt, .help = "seconds unreferenced uploads survive GC",
+         .default_value = "3600", .max = 365LL * 86400},
+        {.name = "key", .kind = OptionKind::kPath,
+         .help = "server key file from `crossfarm keygen` (enables CurveZMQ)"},
+        {.name = "allow", .kind = OptionKind::kPath,
+         .help = "allow list: client public keys and roles, one per line (re-read on SIGHUP)",
+         .reloadable = true},
+        {.name = "threads", .kind = OptionKind::kInt, .help = "worker threads", .default_value = "4",
+         .min = 1, .max = 64},
+    }};
 
-crossfarm::Result<crossfarm::cas::ServerOptions> ServerOptionsFrom(const Flags& f) {
+Result<crossfarm::cas::ServerOptions> ServerOptionsFrom(const Settings& s) {
   crossfarm::cas::ServerOptions options;
-  options.listen = f.listen;
-  options.threads = f.threads;
-  if (f.key.empty()) return options;
-  CF_ASSIGN_OR_RETURN(auto pair, crossfarm::cas::LoadSecretKey(f.key));
-  options.public_key = pair.public_key;
-  options.secret_key = pair.secret_key;
-  if (f.allow.empty())
-    return crossfarm::Err(crossfarm::Status::InvalidArgument(
+  options.listen = s.Str("listen");
+  options.threads = static_cast<int>(s.Int("threads"));
+  CF_ASSIGN_OR_RETURN(auto pair, crossfarm::daemon::LoadKeyOption(s, "key"));
+  if (!pair) return options;
+  options.public_key = pair->public_key;
+  options.secret_key = pair->secret_key;
+  if (!s.Has("allow"))
+    return crossfarm::Err(Status::InvalidArgument(
         "--key needs --allow FILE (client public keys, one per line)"));
-  CF_ASSIGN_OR_RETURN(options.allowed_keys, crossfarm::cas::LoadAllowList(f.allow));
+  CF_ASSIGN_OR_RETURN(options.allowed_keys, crossfarm::daemon::LoadAllowOption(s, "allow"));
   return options;
 }
 
-int Run(Flags f) {
-  // Every path flag made absolute against the start directory, first thing
-  // (common/path_flags.h), so no later code depends on the cwd.
-  if (crossfarm::Status s = crossfarm::MakePathFlagsAbsolute(
-          {{"--dir", &f.dir}, {"--key", &f.key}, {"--allow", &f.allow}});
-      !s.ok())
-    return Fail(s);
-  crossfarm::cas::LocalStoreOptions store_options;
-  auto quota = crossfarm::cas::ParseByteSize(f.quota);
-  if (!quota) return Fail(quota.error().WithContext("--quota"));
-  store_options.quota_bytes = *quota;
-  store_options.grace = std::chrono::seconds(f.grace);
-  auto options = ServerOptionsFrom(f);
-  if (!options) return Fail(options.error());
-  // Signals are taken synchronously by sigwait below; threads inherit the mask.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  auto store = crossfarm::cas::LocalStore::Open(f.dir, store_options);
-  if (!store) return Fail(store.error());
-  auto server = crossfarm::cas::CasServer::Start(**store, *options);
-  if (!server) return Fail(server.error());
-  // The one stdout line: tests and scripts read the real port from it.
-  std::printf("endpoint=%s\n", (*server)->endpoint().c_str());
-  std::fflush(stdout);
-  int sig = 0;
-  sigwait(&signals, &sig);
-  spdlog::info("cas: stopping signal={}", sig);
-  (*server)->Stop();
-  return 0;
-}
+class CasDaemon : public crossfarm::daemon::Service {
+ public:
+  static Result<std::unique_ptr<Service>> Start(const Settings& s, crossfarm::daemon::DaemonContext& ctx) {
+    crossfarm::cas::LocalStoreOptions store_options;
+    auto quota = crossfarm::cas::ParseByteSize(s.Str("quota"));
+    if (!quota) return crossfarm::Err(quota.error().WithContext(s.Where("quota") + " (quota)"));
+    store_options.quota_bytes = *quota;
+    store_options.grace = std::chrono::seconds(s.Int("grace"));
+    CF_ASSIGN_OR_RETURN(auto options, ServerOptionsFrom(s));
+    options.metrics = &ctx.metrics;
+    auto d = std::make_unique<CasDaemon>();
+    CF_ASSIGN_OR_RETURN(d->store_, crossfarm::cas::LocalStore::Open(s.Str("dir"), store_options));
+    crossfarm::cas::DescribeCasMetrics(ctx.metrics, *d->store_);
+    CF_ASSIGN_OR_RETURN(d->server_, crossfarm::cas::CasServer::Start(*d->store_, options));
+    d->curve_ = !options.secret_key.empty();
+    return std::unique_ptr<Service>(std::move(d));
+  }
+  // The allow list, re-read: new keys are admitted and removed ones refused
+  // from their next connection; requests in flight finish.
+  Status Reload(const Settings& s) override {
+    if (!curve_) return Status::Ok();
+    CF_ASSIGN_OR_RETURN(auto allowed, crossfarm::daemon::LoadAllowOption(s, "allow"));
+    server_->SetAllowedKeys(allowed);
+    spdlog::info("cas: allow list reloaded keys={}", allowed.size());
+    return Status::Ok();
+  }
+  void Stop() override { server_->Stop(); }
+  std::string endpoint() const override { return server_->endpoint(); }
+
+ private:
+  std::unique_ptr<crossfarm::cas::LocalStore> store_;
+  std::unique_ptr<crossfarm::cas::CasServer> server_;
+  bool curve_ = false;
+};
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  CLI::App app{"crossfarm-cas: content-addressed store server"};
-  app.set_version_flag("--version", crossfarm::VersionText("crossfarm-cas"));
-  Flags f;
-  app.add_option("--listen", f.listen, "tcp://ADDR:PORT to bind (PORT may be *)")->required();
-  app.add_option("--dir", f.dir, "store directory (created if needed)")->required();
-  app.add_option("--quota", f.quota, "size limit, e.g. 10G (0: unlimited)");
-  app.add_option("--grace", f.grace, "seconds unreferenced uploads survive GC")
-      ->check(CLI::NonNegativeNumber);
-  app.add_option("--key", f.key, "server key file from `crossfarm keygen` (enables CurveZMQ)");
-  app.add_option("--allow", f.allow, "allow list: client public keys, one per line");
-  app.add_option("--threads", f.threads, "worker threads")->check(CLI::Range(1, 64));
-  CLI11_PARSE(app, argc, argv);
-  // stdout carries only the endpoint line; logs go to stderr.
-  spdlog::set_default_logger(spdlog::stderr_color_mt("crossfarm-cas"));
-  return Run(f);
-}
+int main(int argc, char** argv) { return crossfarm::daemon::Main(kSpec, argc, argv, CasDaemon::Start); }

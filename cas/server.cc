@@ -6,6 +6,7 @@
 #include <zmq_addon.hpp>
 
 #include "cas/curve_keys.h"
+#include "cas/server_metrics.h"
 
 #include <unordered_map>
 
@@ -131,43 +132,62 @@ CasResponse HandleRequest(LocalStore& store, const CasRequest& req) {
 
 namespace {
 
-using RoleMap = CasServer::RoleMap;
+using Shared = CasServer::Shared;
 
-std::string Respond(LocalStore& store, const RoleMap& roles, const std::string& key,
+std::string Refuse(uint64_t request_id, Status s) {
+  CasResponse resp;
+  resp.request_id = request_id;
+  resp.status = std::move(s);
+  return proto::EncodeResponse(resp);
+}
+
+// The role of `key`: admin without CURVE; nullopt when the key is no longer
+// allow-listed (removed by a reload while its connection stayed up).
+std::optional<KeyRole> RoleOf(Shared& shared, const std::string& key) {
+  if (!shared.curve) return KeyRole::kAdmin;
+  std::shared_lock lock(shared.mu);
+  auto it = shared.roles.find(key);
+  if (it == shared.roles.end()) return std::nullopt;
+  return it->second;
+}
+
+std::string Respond(LocalStore& store, Shared& shared, const std::string& key,
                     const zmq::message_t& payload) {
   auto req = proto::DecodeRequest(payload.to_string_view());
   if (!req) {
     spdlog::warn("cas: undecodable request bytes={} error=\"{}\"", payload.size(),
                  req.error().message());
-    CasResponse resp;
-    resp.status = req.error();
-    return proto::EncodeResponse(resp);
+    CountRefusal(shared.metrics, "malformed");
+    return Refuse(0, req.error());
   }
-  KeyRole role = KeyRole::kAdmin;
-  if (!roles.empty()) {
-    auto it = roles.find(key);
-    role = it == roles.end() ? KeyRole::kClient : it->second;
+  std::optional<KeyRole> role = RoleOf(shared, key);
+  if (!role) {
+    spdlog::warn("cas: refused op={} key={}: the key was removed from the allow list", OpName(req->op), key);
+    CountRefusal(shared.metrics, "revoked_key");
+    return Refuse(req->request_id, Status::PermissionDenied(
+        "this key is no longer in the CAS's --allow list (docs/security.md)"));
   }
-  if (Status s = Authorize(role, *req); !s.ok()) {
+  if (Status s = Authorize(*role, *req); !s.ok()) {
     spdlog::warn("cas: refused op={} name={} key={} role={}: needs a higher role",
-                 OpName(req->op), req->name, key, RoleName(role));
-    CasResponse resp;
-    resp.request_id = req->request_id;
-    resp.status = s;
-    return proto::EncodeResponse(resp);
+                 OpName(req->op), req->name, key, RoleName(*role));
+    CountRefusal(shared.metrics, "role");
+    return Refuse(req->request_id, s);
   }
-  return proto::EncodeResponse(HandleRequest(store, *req));
+  if (req->version != proto::kCasProtocolVersion) CountRefusal(shared.metrics, "version");
+  CasResponse resp = HandleRequest(store, *req);
+  if (shared.metrics) CountRequest(*shared.metrics, *req, resp);
+  return proto::EncodeResponse(resp);
 }
 
 // Requests arrive as [peer key, payload]: the proxy adds the key (the ZAP
 // User-Id), which does not survive the inproc hop on its own.
-void ServeWorker(zmq::socket_t socket, LocalStore* store, const RoleMap* roles) {
+void ServeWorker(zmq::socket_t socket, LocalStore* store, Shared* shared) {
   while (true) {
     try {
       std::vector<zmq::message_t> parts;
       if (!zmq::recv_multipart(socket, std::back_inserter(parts))) continue;
       if (parts.size() != 2) continue;  // the proxy always sends two
-      std::string reply = Respond(*store, *roles, parts[0].to_string(), parts[1]);
+      std::string reply = Respond(*store, *shared, parts[0].to_string(), parts[1]);
       socket.send(zmq::buffer(reply), zmq::send_flags::none);
     } catch (const zmq::error_t& e) {
       if (e.num() == ETERM) return;
@@ -188,7 +208,7 @@ std::string PeerKey(zmq::message_t& payload) {
   return user ? std::string(user) : std::string();
 }
 
-void Proxy(zmq::socket_t frontend, zmq::socket_t backend, size_t max_frame) {
+void Proxy(zmq::socket_t frontend, zmq::socket_t backend, size_t max_frame, metrics::Registry* m) {
   while (true) {
     try {
       zmq::pollitem_t items[] = {{static_cast<void*>(frontend), 0, ZMQ_POLLIN, 0},
@@ -205,6 +225,7 @@ void Proxy(zmq::socket_t frontend, zmq::socket_t backend, size_t max_frame) {
           for (const auto& p : parts) bytes += p.size();
           spdlog::warn("cas: dropped malformed or oversized message frames={} bytes={} max={}",
                        parts.size(), bytes, max_frame);
+          CountRefusal(m, "malformed");
         }
       }
       if (items[1].revents & ZMQ_POLLIN) {
@@ -225,8 +246,10 @@ Result<std::unique_ptr<CasServer>> CasServer::Start(LocalStore& store, ServerOpt
   std::unique_ptr<CasServer> server(new CasServer());
   server->context_ = std::make_unique<zmq::context_t>(1);
   auto& ctx = *server->context_;
-  if (!options.secret_key.empty())
-    for (const auto& k : options.allowed_keys) server->roles_[k.key] = k.role;
+  server->shared_.metrics = options.metrics;
+  server->shared_.curve = !options.secret_key.empty();
+  if (server->shared_.curve)
+    for (const auto& k : options.allowed_keys) server->shared_.roles[k.key] = k.role;
   try {
     zmq::socket_t frontend(ctx, zmq::socket_type::router);
     frontend.set(zmq::sockopt::linger, 0);
@@ -234,7 +257,9 @@ Result<std::unique_ptr<CasServer>> CasServer::Start(LocalStore& store, ServerOpt
     // ones make libzmq drop the connection before buffering them.
     frontend.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(2 * options.max_frame_bytes));
     if (!options.secret_key.empty()) {
-      CF_ASSIGN_OR_RETURN(server->zap_, ZapHandler::Start(ctx, options.allowed_keys));
+      std::function<void()> on_refused;
+      if (auto* m = options.metrics) on_refused = [m] { CountRefusal(m, "unknown_key"); };
+      CF_ASSIGN_OR_RETURN(server->zap_, ZapHandler::Start(ctx, options.allowed_keys, on_refused));
       frontend.set(zmq::sockopt::zap_domain, "crossfarm-cas");
       frontend.set(zmq::sockopt::curve_server, true);
       frontend.set(zmq::sockopt::curve_secretkey, options.secret_key);
@@ -252,10 +277,10 @@ Result<std::unique_ptr<CasServer>> CasServer::Start(LocalStore& store, ServerOpt
       zmq::socket_t worker(ctx, zmq::socket_type::rep);
       worker.set(zmq::sockopt::linger, 0);
       worker.connect(inproc);
-      server->threads_.emplace_back(ServeWorker, std::move(worker), &store, &server->roles_);
+      server->threads_.emplace_back(ServeWorker, std::move(worker), &store, &server->shared_);
     }
     server->threads_.emplace_back(Proxy, std::move(frontend), std::move(backend),
-                                  options.max_frame_bytes);
+                                  options.max_frame_bytes, options.metrics);
   } catch (const zmq::error_t& e) {
     server->Stop();
     return Err(Status::Unavailable("CAS server cannot listen on " + options.listen + ": " + e.what()));
@@ -263,6 +288,16 @@ Result<std::unique_ptr<CasServer>> CasServer::Start(LocalStore& store, ServerOpt
   spdlog::info("cas: listening endpoint={} threads={} curve={}", server->endpoint_,
                options.threads, options.secret_key.empty() ? "off" : "on");
   return server;
+}
+
+void CasServer::SetAllowedKeys(const std::vector<AllowedKey>& allowed) {
+  if (!shared_.curve) return;
+  {
+    std::unique_lock lock(shared_.mu);
+    shared_.roles.clear();
+    for (const auto& k : allowed) shared_.roles[k.key] = k.role;
+  }
+  zap_->SetAllowed(KeysOf(allowed));
 }
 
 void CasServer::Stop() {

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <memory>
+#include <shared_mutex>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -20,6 +21,9 @@
 
 namespace zmq {
 class context_t;
+}
+namespace crossfarm::metrics {
+class Registry;
 }
 
 namespace crossfarm::cas {
@@ -34,6 +38,8 @@ struct ServerOptions {
   // Z85 public keys and their roles (CURVE only). Every request is checked
   // against the role of the key that sent it; plain TCP serves everyone as admin.
   std::vector<AllowedKey> allowed_keys;
+  // Counts requests, bytes and refusals (cas/server_metrics.h); may be null.
+  metrics::Registry* metrics = nullptr;
 };
 
 class CasServer {
@@ -47,15 +53,26 @@ class CasServer {
   // The bound endpoint with the real port, e.g. tcp://127.0.0.1:41234.
   const std::string& endpoint() const { return endpoint_; }
   void Stop();
+  // Replaces the allow list (SIGHUP, CURVE only): a new key connects, a
+  // removed key is refused at its next connection and at its next request on
+  // a connection it already has; requests being served finish. Thread-safe.
+  void SetAllowedKeys(const std::vector<AllowedKey>& allowed);
 
   // Roles by Z85 key; empty when the server runs without CURVE (everyone admin).
   using RoleMap = std::unordered_map<std::string, KeyRole>;
+  // What the worker threads read: the roles (replaced by SetAllowedKeys).
+  struct Shared {
+    std::shared_mutex mu;
+    RoleMap roles;
+    bool curve = false;
+    metrics::Registry* metrics = nullptr;
+  };
 
  private:
   CasServer() = default;
   std::unique_ptr<zmq::context_t> context_;
   std::unique_ptr<ZapHandler> zap_;
-  RoleMap roles_;  // read by the worker threads, written before they start
+  Shared shared_;
   std::vector<std::thread> threads_;
   std::string endpoint_;
 };

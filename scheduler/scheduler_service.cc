@@ -10,9 +10,17 @@
 #include "cas/curve_keys.h"
 #include "common/accel.h"
 #include "scheduler/job_store.h"
+#include "scheduler/scheduler_metrics.h"
 #include "scheduler/scheduler_state.h"
+#include "scheduler/status_page.h"
 
 namespace crossfarm::scheduler {
+
+struct SchedulerService::Shared {
+  mutable std::mutex mu;
+  std::string status_json = "{}";
+  std::optional<AllowLists> pending_lists;  // applied by the scheduler thread
+};
 
 using proto::MsgKind;
 using proto::SchedMessage;
@@ -36,7 +44,44 @@ struct Loop {
   // and the pinned name of each key that has one. CURVE only.
   std::unordered_map<std::string, std::string> name_keys, pinned_names;
   std::unordered_set<std::string> refusals_logged;  // "key name": one log line each
+  metrics::Registry* metrics = nullptr;
+  std::shared_ptr<SchedulerService::Shared> shared;
+  std::chrono::milliseconds heartbeat_timeout{10000};
+  LiveLogs logs;
 };
+
+void SetPinnedNames(Loop& loop, const std::map<std::string, std::string>& worker_names) {
+  loop.pinned_names.clear();
+  for (const auto& [name, key] : worker_names) {
+    loop.name_keys[name] = key;
+    loop.pinned_names[key] = name;
+  }
+}
+
+// A SIGHUP's allow lists, taken over between two messages.
+void ApplyPendingLists(Loop& loop) {
+  std::optional<AllowLists> lists;
+  {
+    std::lock_guard lock(loop.shared->mu);
+    lists.swap(loop.shared->pending_lists);
+  }
+  if (!lists) return;
+  loop.client_keys = {lists->client_keys.begin(), lists->client_keys.end()};
+  loop.worker_keys = {lists->worker_keys.begin(), lists->worker_keys.end()};
+  SetPinnedNames(loop, lists->worker_names);
+  loop.refusals_logged.clear();
+  spdlog::info("scheduler: allow lists reloaded clients={} workers={}", loop.client_keys.size(),
+               loop.worker_keys.size());
+}
+
+// Metrics and the status page, from the state as it is now.
+void Publish(Loop& loop, Clock::time_point now) {
+  LiveView live = loop.state.Live(now);
+  if (loop.metrics) UpdateSchedulerGauges(*loop.metrics, loop.state, live);
+  std::string json = RenderStatusJson(loop.state, live, loop.logs, loop.heartbeat_timeout, now);
+  std::lock_guard lock(loop.shared->mu);
+  loop.shared->status_json = std::move(json);
+}
 
 // A name belongs to the key the allow list pins it to, else to the first key
 // that registered it; a key with a pinned name registers only that name.
@@ -52,6 +97,7 @@ Status CheckWorkerName(Loop& loop, const std::string& name, const std::string& k
     if (it->second == key) return Status::Ok();
     why = "worker name " + name + " is bound to another key; give this worker its own --name";
   }
+  CountSchedulerRefusal(loop.metrics, "worker_name");
   if (loop.refusals_logged.insert(key + " " + name).second)
     spdlog::warn("scheduler: refused register worker={} key={}: {}", name, key, why);
   return Status::PermissionDenied(why);
@@ -99,7 +145,10 @@ void Handle(Loop& loop, const std::string& route, const SchedMessage& m, Clock::
       }
       break;
     case MsgKind::kResult: loop.state.OnResult(route, m.result, now); break;
-    case MsgKind::kLogChunk: loop.state.OnLogChunk(m.key, m.data); break;
+    case MsgKind::kLogChunk:
+      loop.logs.Append(m.key, m.data);
+      loop.state.OnLogChunk(m.key, m.data);
+      break;
     case MsgKind::kSubmit: loop.state.OnSubmit(route, m.build_id, m.jobs, now); break;
     case MsgKind::kWatch: loop.state.OnWatch(route, m.build_id); break;
     case MsgKind::kCancelBuild: loop.state.OnCancel(route, m.build_id, now); break;
@@ -123,7 +172,7 @@ void Receive(Loop& loop, std::vector<zmq::message_t>& parts, Clock::time_point n
     for (const auto& p : parts) bytes += p.size();
     spdlog::warn("scheduler: dropped malformed or oversized message frames={} bytes={} max={}",
                  parts.size(), bytes, loop.max_frame);
-    return;
+    return CountSchedulerRefusal(loop.metrics, "malformed");
   }
   std::string route = parts[0].to_string();
   std::string key;
@@ -132,10 +181,11 @@ void Receive(Loop& loop, std::vector<zmq::message_t>& parts, Clock::time_point n
   if (!m) {
     spdlog::warn("scheduler: dropped undecodable message bytes={} key={} error=\"{}\"",
                  parts[1].size(), key, m.error().message());
-    return;
+    return CountSchedulerRefusal(loop.metrics, "malformed");
   }
   if (m->version != proto::kSchedulerProtocolVersion) {
     spdlog::warn("scheduler: refused protocol version={} key={}", m->version, key);
+    CountSchedulerRefusal(loop.metrics, "version");
     return Reply(loop, route, Status::FailedPrecondition(
         "peer speaks scheduler protocol version " + std::to_string(m->version) +
         ", this scheduler speaks version " + std::to_string(proto::kSchedulerProtocolVersion) +
@@ -145,6 +195,7 @@ void Receive(Loop& loop, std::vector<zmq::message_t>& parts, Clock::time_point n
   if ((role & needed) == 0) {
     spdlog::warn("scheduler: refused message={} key={}: the key is not allow-listed as a {}",
                  proto::MsgKindName(m->kind), key, needed == kWorker ? "worker" : "client");
+    CountSchedulerRefusal(loop.metrics, "role");
     return Reply(loop, route, Status::PermissionDenied(
         std::string("this key may not send ") + proto::MsgKindName(m->kind) + " messages (it is not in the " +
         (needed == kWorker ? "--workers" : "--clients") + " allow list of the scheduler)"));
@@ -168,13 +219,28 @@ void SendOutbox(Loop& loop) {
   loop.state.outbox().clear();
 }
 
+// Job events of this pass: the per-job log line, metrics, log tails.
+void DrainEvents(Loop& loop, Clock::time_point pass_start) {
+  bool dispatched = false;
+  for (const auto& e : loop.state.events()) {
+    RecordJobEvent(loop.metrics, e);
+    if (e.kind == JobEvent::Kind::kFinished) loop.logs.Finished(e);
+    dispatched |= e.kind == JobEvent::Kind::kDispatched;
+  }
+  loop.state.events().clear();
+  if (dispatched) ObserveDispatchLatency(loop.metrics, Clock::now() - pass_start);
+}
+
 void Run(Loop& loop, std::atomic<bool>& stop, std::chrono::milliseconds tick_every) {
+  constexpr auto kPublishEvery = std::chrono::milliseconds(250);
   auto next_tick = Clock::now();
+  auto next_publish = next_tick;
   while (!stop.load()) {
     try {
       zmq::pollitem_t items[] = {{static_cast<void*>(loop.socket), 0, ZMQ_POLLIN, 0}};
       zmq::poll(items, 1, std::chrono::milliseconds(20));
       auto now = Clock::now();
+      ApplyPendingLists(loop);
       for (int i = 0; i < 4096; ++i) {
         std::vector<zmq::message_t> parts;
         if (!zmq::recv_multipart(loop.socket, std::back_inserter(parts), zmq::recv_flags::dontwait)) break;
@@ -189,6 +255,11 @@ void Run(Loop& loop, std::atomic<bool>& stop, std::chrono::milliseconds tick_eve
       // Nothing is announced before it is stored (scheduler_state.h); a failed
       // write is retried on the next turn with the outbox held until then.
       if (loop.state.FlushStore().ok()) SendOutbox(loop);
+      DrainEvents(loop, now);
+      if (now >= next_publish) {
+        Publish(loop, now);
+        next_publish = now + kPublishEvery;
+      }
     } catch (const zmq::error_t& e) {
       if (e.num() == ETERM) return;
       spdlog::error("scheduler: socket error=\"{}\"", e.what());
@@ -212,10 +283,12 @@ Result<std::unique_ptr<SchedulerService>> SchedulerService::Start(SchedulerOptio
                                           {options.worker_keys.begin(), options.worker_keys.end()},
                                           !options.secret_key.empty(), options.max_frame_bytes,
                                           options.cas_url, options.cas_public_key});
-  for (const auto& [name, key] : options.worker_names) {
-    loop->name_keys[name] = key;
-    loop->pinned_names[key] = name;
-  }
+  SetPinnedNames(*loop, options.worker_names);
+  service->shared_ = std::make_shared<Shared>();
+  loop->shared = service->shared_;
+  loop->metrics = options.metrics;
+  loop->heartbeat_timeout = options.heartbeat_timeout;
+  if (options.metrics) DescribeSchedulerMetrics(*options.metrics);
   CF_ASSIGN_OR_RETURN(loop->pool_key, NewPoolKey());
   loop->pool_key_id = PoolKeyId(loop->pool_key);
   CF_TRY(loop->state.Recover(Clock::now()));
@@ -228,7 +301,9 @@ Result<std::unique_ptr<SchedulerService>> SchedulerService::Start(SchedulerOptio
     if (loop->curve) {
       std::vector<std::string> all = options.client_keys;
       all.insert(all.end(), options.worker_keys.begin(), options.worker_keys.end());
-      CF_ASSIGN_OR_RETURN(service->zap_, cas::ZapHandler::Start(*service->context_, all));
+      std::function<void()> on_refused;
+      if (auto* m = options.metrics) on_refused = [m] { CountSchedulerRefusal(m, "unknown_key"); };
+      CF_ASSIGN_OR_RETURN(service->zap_, cas::ZapHandler::Start(*service->context_, all, on_refused));
       socket.set(zmq::sockopt::zap_domain, "crossfarm-scheduler");
       socket.set(zmq::sockopt::curve_server, true);
       socket.set(zmq::sockopt::curve_secretkey, options.secret_key);
@@ -247,6 +322,20 @@ Result<std::unique_ptr<SchedulerService>> SchedulerService::Start(SchedulerOptio
   spdlog::info("scheduler: listening endpoint={} curve={} jobs={}", service->endpoint_,
                loop->curve ? "on" : "off", loop->state.job_count());
   return service;
+}
+
+void SchedulerService::SetAllowLists(AllowLists lists) {
+  if (!zap_) return;  // plain TCP: no lists
+  std::vector<std::string> all = lists.client_keys;
+  all.insert(all.end(), lists.worker_keys.begin(), lists.worker_keys.end());
+  zap_->SetAllowed(all);
+  std::lock_guard lock(shared_->mu);
+  shared_->pending_lists = std::move(lists);
+}
+
+std::string SchedulerService::StatusJson() const {
+  std::lock_guard lock(shared_->mu);
+  return shared_->status_json;
 }
 
 void SchedulerService::Stop() {

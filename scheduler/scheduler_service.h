@@ -28,6 +28,9 @@ class context_t;
 namespace crossfarm::cas {
 class ZapHandler;
 }
+namespace crossfarm::metrics {
+class Registry;
+}
 
 namespace crossfarm::scheduler {
 
@@ -46,6 +49,14 @@ struct SchedulerOptions {
   uint32_t max_retries = 3;
   std::string cas_url, cas_public_key;  // told to clients in status replies
   size_t max_frame_bytes = proto::kMaxSchedulerFrameBytes;
+  // Metrics (scheduler/scheduler_metrics.h); may be null.
+  metrics::Registry* metrics = nullptr;
+};
+
+// The allow lists, replaced on SIGHUP (SetAllowLists).
+struct AllowLists {
+  std::vector<std::string> client_keys, worker_keys;
+  std::map<std::string, std::string> worker_names;
 };
 
 class SchedulerService {
@@ -59,8 +70,21 @@ class SchedulerService {
   const std::string& endpoint() const { return endpoint_; }
   void Stop();
 
+  // Replaces the allow lists (CURVE only; SIGHUP). A new key connects at
+  // once; a removed key is refused at its next connection and its next
+  // message. Jobs keep running: a worker removed while running one still
+  // cannot report it, and the job is retried elsewhere when it is lost.
+  // Thread-safe.
+  void SetAllowLists(AllowLists lists);
+  // The status page's data (scheduler/status_page.h), refreshed by the
+  // scheduler thread about four times a second. Thread-safe.
+  std::string StatusJson() const;
+
+  struct Shared;  // between the scheduler thread and the callers above
+
  private:
   SchedulerService() = default;
+  std::shared_ptr<Shared> shared_;
   std::unique_ptr<zmq::context_t> context_;
   std::unique_ptr<cas::ZapHandler> zap_;
   std::unique_ptr<JobStore> store_;

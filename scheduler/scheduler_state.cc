@@ -137,7 +137,10 @@ void SchedulerState::SetState(Job& job, RemoteJobState state, Clock::time_point 
     if (was_final && !is_final && build->unfinished++ == 0) build->finished_at.reset();
     build->pending_updates.push_back(UpdateOf(job));
   }
-  if (state == RemoteJobState::kReady) Requeue(job);
+  if (state == RemoteJobState::kReady) {
+    job.ready_at = now;
+    Requeue(job);
+  }
   if (state == RemoteJobState::kDone || state == RemoteJobState::kFailed ||
       state == RemoteJobState::kSkipped)
     Propagate(job, now);
@@ -175,6 +178,8 @@ void SchedulerState::Retry(Job& job, const std::string& why, Clock::time_point n
     w->view.busy = static_cast<uint32_t>(w->running.size());
   }
   orphans_.erase(job.rec.request.spec.cache_key);
+  job.rec.message = why;
+  Finished(job, "retried", now);
   if (job.rec.attempts > options_.max_retries) {
     job.rec.message = why + "; gave up after " + std::to_string(job.rec.attempts) + " attempts";
     spdlog::warn("scheduler: job failed element={} job={} reason=\"{}\"", job.rec.request.spec.element,
@@ -191,39 +196,6 @@ void SchedulerState::Retry(Job& job, const std::string& why, Clock::time_point n
 
 
 // ---- clients ----
-
-Status SchedulerState::ValidateSubmit(const std::vector<proto::JobRequest>& jobs) const {
-  if (jobs.empty()) return Status::InvalidArgument("empty submission");
-  std::unordered_set<std::string> seen;
-  std::unordered_set<std::string> archs;
-  for (const auto& req : jobs) {
-    const auto& spec = req.spec;
-    if (spec.cache_key.empty()) return Status::InvalidArgument(spec.element + " has no cache key");
-    for (size_t i = 0; i < spec.inputs.size(); ++i) {
-      if (spec.inputs[i].root != Digest{}) continue;
-      const auto& p = req.input_keys[i];
-      if (!seen.contains(p) && !jobs_.contains(p))
-        return Status::InvalidArgument("input " + spec.inputs[i].element + " of " + spec.element +
-                                       " is neither built nor part of the submission");
-    }
-    seen.insert(spec.cache_key);
-    auto it = jobs_.find(spec.cache_key);
-    if (it == jobs_.end() || it->second.rec.state != RemoteJobState::kDone) archs.insert(spec.sandbox_arch);
-  }
-  for (const auto& arch : archs) {
-    bool any = std::any_of(workers_.views().begin(), workers_.views().end(),
-                           [&](const WorkerView* w) { return CanRun(*w, arch); });
-    if (any) continue;
-    std::string who;
-    for (const auto& req : jobs)
-      if (req.spec.sandbox_arch == arch) { who = req.spec.element; break; }
-    return Status::FailedPrecondition("no connected worker can run " + (arch.empty() ? "any" : arch) +
-                                      " jobs (needed by " + who + "): " +
-                                      DescribeWait(WaitReason::kNoCapableWorker, arch).substr(
-                                          DescribeWait(WaitReason::kNoCapableWorker, arch).find(": ") + 2));
-  }
-  return Status::Ok();
-}
 
 // A failed, skipped or cancelled job wanted again runs again (like a new bst session).
 void SchedulerState::Reset(Job& job) {
@@ -275,6 +247,8 @@ void SchedulerState::AddToBuild(Build& build, proto::JobRequest request, uint32_
   auto now = Clock::now();
   Job* job = FindJob(key);
   bool created = !job;
+  bool shared = job && (job->rec.state == RemoteJobState::kDone || !proto::IsFinal(job->rec.state));
+  ++(shared ? submitted_hits_ : submitted_misses_);
   if (created) {
     job = &jobs_[key];
     job->order = ++next_order_;
@@ -531,13 +505,13 @@ void SchedulerState::OnResult(const std::string& route, const proto::JobResultMs
   if (r.success && r.artifact) {
     job->rec.artifact = r.artifact;
     job->detail = where;
+    Finished(*job, "done", now);
     SetState(*job, RemoteJobState::kDone, now);
   } else if (r.infra_error) {
     Retry(*job, "worker " + r.worker + " could not run it: " + r.message, now);
   } else {
     job->rec.message = r.message.empty() ? "build failed" : r.message;
-    spdlog::info("scheduler: job failed element={} job={} worker={} reason=\"{}\"",
-                 job->rec.request.spec.element, Short(r.cache_key), r.worker, job->rec.message);
+    Finished(*job, "failed", now);
     SetState(*job, RemoteJobState::kFailed, now);
   }
 }
@@ -586,6 +560,10 @@ void SchedulerState::Assign(Job& job, WorkerEntry& w, bool emulated, Clock::time
   w.running.insert(key);
   w.view.busy = static_cast<uint32_t>(w.running.size());
   outbox_.push_back({w.route, std::move(m)});
+  events_.push_back({.kind = JobEvent::Kind::kDispatched, .element = job.rec.request.spec.element,
+                     .cache_key = key, .arch = arch, .worker = w.info.name,
+                     .sandbox = !emulated ? "native" : job.rec.request.spec.accel ? "accelerated" : "emulated",
+                     .waited_seconds = std::chrono::duration<double>(now - job.ready_at).count()});
   SetState(job, RemoteJobState::kRunning, now);
 }
 
@@ -672,50 +650,6 @@ void SchedulerState::ForgetBuild(const std::string& id) {
       spdlog::warn("scheduler: job store delete failed build={} error=\"{}\"", id, s.message());
   dirty_builds_.erase(id);
   builds_.erase(id);
-}
-
-// ---- status ----
-
-std::string SchedulerState::WaitingReason(const Job& job) const {
-  switch (job.rec.state) {
-    case RemoteJobState::kWaiting: {
-      std::string deps;
-      for (const auto& p : Producers(job)) {
-        auto it = jobs_.find(p);
-        if (it == jobs_.end() || it->second.rec.state == RemoteJobState::kDone) continue;
-        deps += (deps.empty() ? "" : ", ") + it->second.rec.request.spec.element;
-      }
-      return "waiting for dependencies: " + deps;
-    }
-    case RemoteJobState::kReady: {
-      Placement p = ChooseWorker(job.rec.request.spec, workers_.views());
-      return p.worker ? "about to be dispatched"
-                      : DescribeWait(p.reason, job.rec.request.spec.sandbox_arch);
-    }
-    case RemoteJobState::kRunning: return "running on " + job.rec.worker;
-    default: return job.rec.message;
-  }
-}
-
-proto::StatusReply SchedulerState::StatusSnapshot(Clock::time_point now) const {
-  proto::StatusReply reply;
-  for (const WorkerEntry* w : workers_.ordered()) {
-    proto::WorkerStatusEntry e{w->info.name, w->info.native_archs, w->info.emulated_archs,
-                               w->info.slots, static_cast<uint32_t>(w->running.size()),
-                               static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                   now - w->last_heartbeat).count()),
-                               {w->running.begin(), w->running.end()}};
-    reply.workers.push_back(std::move(e));
-  }
-  constexpr size_t kMaxListed = 1000;
-  for (const auto& [key, job] : jobs_) {
-    if (proto::IsFinal(job.rec.state) || reply.jobs.size() >= kMaxListed) continue;
-    reply.jobs.push_back({job.rec.request.spec.element, key, job.rec.state, WaitingReason(job),
-                          job.rec.worker, job.rec.attempts});
-  }
-  for (const auto& [id, build] : builds_)
-    if (build.unfinished > 0) ++reply.builds;
-  return reply;
 }
 
 }  // namespace crossfarm::scheduler

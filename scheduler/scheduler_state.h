@@ -15,6 +15,7 @@
 
 #include <chrono>
 #include <deque>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -34,6 +35,37 @@ struct StateOptions {
   std::chrono::milliseconds heartbeat_timeout{10000};
   uint32_t max_retries = 3;  // re-runs after a lost worker or infrastructure error
   std::chrono::milliseconds finished_retention{600000};  // finished builds kept for watchers
+};
+
+// A job dispatched or finished: the service turns these into metrics and the
+// per-job log line (docs/operations.md "Logs"). `sandbox` is native, emulated
+// or accelerated (emulated with the distcc/host-tools accelerator).
+struct JobEvent {
+  enum class Kind { kDispatched, kFinished };
+  Kind kind = Kind::kDispatched;
+  std::string element, cache_key, arch, worker, sandbox;
+  std::string outcome;  // finished: done, failed, retried (worker lost or infra error)
+  std::string message;  // finished: why it failed or was retried
+  double waited_seconds = 0;  // dispatched: ready -> assigned
+  double ran_seconds = 0;     // finished: assigned -> result
+};
+
+// What the status page and the metrics read each refresh: every unfinished
+// job with its arch and why it waits, and each live build's DAG progress.
+struct LiveView {
+  struct Job {
+    std::string element, cache_key, arch, state, reason, worker;
+    uint32_t attempts = 0;
+    double seconds_in_state = 0;  // running: since assigned; ready: since ready
+  };
+  struct Build {
+    std::string id;
+    bool cancelled = false;
+    std::map<std::string, size_t> jobs_by_state;  // RemoteJobStateName -> count
+    size_t total = 0;
+  };
+  std::vector<Job> jobs;
+  std::vector<Build> builds;  // unfinished ones and those finished in the retention window
 };
 
 struct Outgoing {
@@ -57,6 +89,7 @@ class SchedulerState {
   void OnWatch(const std::string& route, const std::string& build_id);
   void OnCancel(const std::string& route, const std::string& build_id, Clock::time_point now);
   proto::StatusReply StatusSnapshot(Clock::time_point now) const;
+  LiveView Live(Clock::time_point now) const;
 
   // Expires silent workers (requeueing their jobs), forgets old finished builds.
   void Tick(Clock::time_point now);
@@ -71,6 +104,12 @@ class SchedulerState {
   [[nodiscard]] Status FlushStore();
 
   std::vector<Outgoing>& outbox() { return outbox_; }
+  // Job events since the caller last cleared it.
+  std::vector<JobEvent>& events() { return events_; }
+  // Jobs of accepted submissions that the cluster had built or was building
+  // already (hits), and jobs it had to add (misses): the status page's ratio.
+  uint64_t submitted_hits() const { return submitted_hits_; }
+  uint64_t submitted_misses() const { return submitted_misses_; }
   size_t job_count() const { return jobs_.size(); }
   const WorkerRegistry& workers() const { return workers_; }
 
@@ -80,6 +119,7 @@ class SchedulerState {
     std::vector<std::string> dependents;
     uint32_t pending = 0;  // producers not done yet
     Clock::time_point assigned_at;
+    Clock::time_point ready_at;  // last became ready (wait metrics)
     std::string detail;    // last progress detail ("x86_64 native")
     // Dispatch order among ready jobs: build_queue.h CriticalPathPriorities,
     // the embedded build's policy; `order` is submission order (ties).
@@ -128,6 +168,7 @@ class SchedulerState {
   void SendError(const std::string& route, Status error);
   void ForgetBuild(const std::string& id);
   std::string WaitingReason(const Job& job) const;
+  void Finished(const Job& job, std::string outcome, Clock::time_point now);
 
   JobStore* store_;
   StateOptions options_;
@@ -142,6 +183,8 @@ class SchedulerState {
   std::unordered_set<std::string> orphans_;  // running at recovery, worker not back yet
   Clock::time_point recovered_at_;
   std::vector<Outgoing> outbox_;
+  std::vector<JobEvent> events_;
+  uint64_t submitted_hits_ = 0, submitted_misses_ = 0;
 };
 
 }  // namespace crossfarm::scheduler

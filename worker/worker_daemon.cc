@@ -10,6 +10,7 @@
 #include <zmq_addon.hpp>
 
 #include "common/arch.h"
+#include "metrics/registry.h"
 #include "worker/binfmt.h"
 #include "worker/self_check.h"
 
@@ -44,6 +45,22 @@ Status SelfCheckError(const Status& s, const std::string& cache_dir) {
   return Status(sandbox ? StatusCode::kFailedPrecondition : StatusCode::kInvalidArgument,
                 "this worker would fail every job, so it does not start: the sandbox self-check in "
                 "--cache " + cache_dir + " failed: " + s.message() + "\n  hint: " + hint);
+}
+
+void DescribeWorkerMetrics(metrics::Registry& m) {
+  m.DescribeGauge("crossfarm_worker_slots", "Jobs this worker runs at once");
+  m.DescribeGauge("crossfarm_worker_running_jobs", "Jobs running on this worker");
+  m.DescribeCounter("crossfarm_worker_jobs_finished_total",
+                    "Jobs run, by outcome (done, failed, infra_error)", {"arch", "sandbox", "outcome"});
+  m.DescribeHistogram("crossfarm_worker_job_duration_seconds", "Wall time of a job on this worker",
+                      {"arch", "sandbox"}, metrics::DurationBuckets());
+  m.DescribeGauge("crossfarm_distcc_pool_slots", "distcc pool slots this worker offers");
+  m.DescribeCounter("crossfarm_distcc_gateway_connections_total",
+                    "Connections to this worker's distcc pool gateway, by result", {"result"});
+}
+
+std::string SandboxKind(const JobSpec& spec, const proto::JobResultMsg& r) {
+  return !r.emulated ? "native" : spec.accel ? "accelerated" : "emulated";
 }
 
 void Send(zmq::socket_t& socket, const SchedMessage& m) {
@@ -93,6 +110,21 @@ Result<std::unique_ptr<WorkerDaemon>> WorkerDaemon::Create(WorkerDaemonOptions o
                             return runner->Checkout(root);
                           }));
     }
+  }
+  if (auto* m = o.metrics) {
+    DescribeWorkerMetrics(*m);
+    m->Set("crossfarm_worker_slots", {}, o.slots);
+    m->Set("crossfarm_distcc_pool_slots", {}, d->gateway_ ? o.distcc_slots : 0);
+    m->AddCollector([m, self = d.get()] {
+      m->Set("crossfarm_worker_running_jobs", {}, self->running_jobs_.load());
+      if (!self->gateway_) return;
+      m->SetCounter("crossfarm_distcc_gateway_connections_total", {"accepted"},
+                    static_cast<double>(self->gateway_->accepted()));
+      m->SetCounter("crossfarm_distcc_gateway_connections_total", {"authenticated"},
+                    static_cast<double>(self->gateway_->authenticated()));
+      m->SetCounter("crossfarm_distcc_gateway_connections_total", {"refused"},
+                    static_cast<double>(self->gateway_->refused()));
+    });
   }
   d->inproc_ = "inproc://worker-jobs";
   d->context_ = std::make_unique<zmq::context_t>(1);
@@ -183,11 +215,25 @@ void WorkerDaemon::RunJob(JobSpec spec, CancelToken* cancel) {
     Send(push, m);
   };
   spdlog::info("worker: job started element={} job={}", spec.element, spec.cache_key.substr(0, 12));
+  ++running_jobs_;
+  auto started = std::chrono::steady_clock::now();
   SchedMessage m;
   m.kind = MsgKind::kResult;
   m.result = Execute(spec, cancel, on_log);
-  spdlog::info("worker: job finished element={} job={} success={} message=\"{}\"", spec.element,
-               spec.cache_key.substr(0, 12), m.result.success, m.result.message);
+  --running_jobs_;
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  const auto& r = m.result;
+  std::string arch = r.sandbox_arch.empty() ? spec.sandbox_arch : r.sandbox_arch;
+  std::string sandbox = SandboxKind(spec, r);
+  const char* outcome = r.success ? "done" : r.infra_error ? "infra_error" : "failed";
+  // The one line per job (docs/operations.md "Logs").
+  spdlog::info("worker: job finished element={} arch={} worker={} duration={:.1f}s sandbox={} outcome={} "
+               "job={}{}", spec.element, arch.empty() ? "none" : arch, options_.name, seconds, sandbox,
+               outcome, spec.cache_key.substr(0, 12), r.message.empty() ? "" : " reason=\"" + r.message + "\"");
+  if (auto* metrics = options_.metrics) {
+    metrics->Add("crossfarm_worker_jobs_finished_total", {arch.empty() ? "none" : arch, sandbox, outcome});
+    metrics->Observe("crossfarm_worker_job_duration_seconds", {arch.empty() ? "none" : arch, sandbox}, seconds);
+  }
   std::lock_guard lock(push_mu);
   std::string bytes = proto::EncodeSchedMessage(m);
   (void)push.send(zmq::buffer(bytes), zmq::send_flags::none);

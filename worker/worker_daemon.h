@@ -30,6 +30,9 @@
 #include "worker/accel.h"
 #include "worker/job_runner.h"
 
+namespace crossfarm::metrics {
+class Registry;
+}
 namespace zmq {
 class context_t;
 class socket_t;
@@ -60,6 +63,9 @@ struct WorkerDaemonOptions {
   std::string distcc_address;
   uint16_t distcc_port = 3700;
   std::vector<std::string> distcc_allow;  // worker addresses the gateway accepts
+  // Job counts and durations, running jobs, pool gateway use
+  // (docs/operations.md "Metrics"); may be null.
+  metrics::Registry* metrics = nullptr;
 };
 
 class WorkerDaemon {
@@ -101,6 +107,7 @@ class WorkerDaemon {
   std::map<std::string, proto::SchedMessage> unacked_;  // results awaiting resultAck
   std::unique_ptr<zmq::context_t> context_;
   zmq::socket_t* dealer_ = nullptr;  // to the scheduler, during Run()
+  std::atomic<int> running_jobs_{0};  // job threads in Execute (read by /metrics)
 };
 
 }  // namespace crossfarm::worker

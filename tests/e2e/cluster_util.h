@@ -53,6 +53,10 @@ class Daemon {
   Daemon(const Daemon&) = delete;
   Daemon& operator=(const Daemon&) = delete;
 
+  // Sends `sig` and returns at once (SIGHUP: reload).
+  void Signal(int sig) const {
+    if (pid_ > 0) ::kill(pid_, sig);
+  }
   void Kill(int sig) {
     if (pid_ <= 0) return;
     ::kill(pid_, sig);
