@@ -6,6 +6,7 @@
 #include <zmq_addon.hpp>
 
 #include "cas/curve_keys.h"
+#include "cas/ref_signing.h"
 
 #include <unordered_map>
 
@@ -77,7 +78,7 @@ namespace {
 const char* OpName(CasOp op) {
   static const char* kNames[] = {"findMissing", "batchUpload", "batchRead", "putLarge", "getManifest",
                                  "getTree", "getRef", "putRef", "deleteRef", "listRefs", "stats", "gc",
-                                 "verify"};
+                                 "verify", "signers"};
   auto i = static_cast<size_t>(op);
   return i < std::size(kNames) ? kNames[i] : "unknown";
 }
@@ -129,11 +130,29 @@ CasResponse HandleRequest(LocalStore& store, const CasRequest& req) {
   return resp;
 }
 
+Status CheckArtifactSignature(const CasServer::Trust& trust, KeyRole role, const std::string& key,
+                              const CasRequest& req) {
+  if (!trust.curve || req.op != CasOp::kPutRef || !IsArtifactRef(req.name)) return Status::Ok();
+  CF_TRY(VerifyRef(trust.signers, req.name, req.ref));
+  if (role != KeyRole::kWorker) return Status::Ok();  // an admin may copy any worker's signed ref
+  auto own = trust.sign_keys.find(key);
+  if (own == trust.sign_keys.end() || own->second != req.ref.signer)
+    return Status::PermissionDenied("putRef " + req.name + " is signed by " + SignerHex(req.ref.signer) +
+                                    ", not by the signing key of the worker key that sent it: a worker "
+                                    "writes only refs it signed itself");
+  return Status::Ok();
+}
+
 namespace {
 
-using RoleMap = CasServer::RoleMap;
+std::string Refuse(const CasRequest& req, const Status& s) {
+  CasResponse resp;
+  resp.request_id = req.request_id;
+  resp.status = s;
+  return proto::EncodeResponse(resp);
+}
 
-std::string Respond(LocalStore& store, const RoleMap& roles, const std::string& key,
+std::string Respond(LocalStore& store, const CasServer::Trust& trust, const std::string& key,
                     const zmq::message_t& payload) {
   auto req = proto::DecodeRequest(payload.to_string_view());
   if (!req) {
@@ -144,16 +163,24 @@ std::string Respond(LocalStore& store, const RoleMap& roles, const std::string& 
     return proto::EncodeResponse(resp);
   }
   KeyRole role = KeyRole::kAdmin;
-  if (!roles.empty()) {
-    auto it = roles.find(key);
-    role = it == roles.end() ? KeyRole::kClient : it->second;
+  if (trust.curve) {
+    auto it = trust.roles.find(key);
+    role = it == trust.roles.end() ? KeyRole::kClient : it->second;
   }
   if (Status s = Authorize(role, *req); !s.ok()) {
     spdlog::warn("cas: refused op={} name={} key={} role={}: needs a higher role",
                  OpName(req->op), req->name, key, RoleName(role));
+    return Refuse(*req, s);
+  }
+  if (Status s = CheckArtifactSignature(trust, role, key, *req); !s.ok()) {
+    spdlog::warn("cas: refused op=putRef name={} key={} role={}: {}", req->name, key, RoleName(role),
+                 s.message());
+    return Refuse(*req, s);
+  }
+  if (req->op == CasOp::kSigners) {
     CasResponse resp;
     resp.request_id = req->request_id;
-    resp.status = s;
+    resp.signers = trust.signers;
     return proto::EncodeResponse(resp);
   }
   return proto::EncodeResponse(HandleRequest(store, *req));
@@ -161,13 +188,13 @@ std::string Respond(LocalStore& store, const RoleMap& roles, const std::string& 
 
 // Requests arrive as [peer key, payload]: the proxy adds the key (the ZAP
 // User-Id), which does not survive the inproc hop on its own.
-void ServeWorker(zmq::socket_t socket, LocalStore* store, const RoleMap* roles) {
+void ServeWorker(zmq::socket_t socket, LocalStore* store, const CasServer::Trust* trust) {
   while (true) {
     try {
       std::vector<zmq::message_t> parts;
       if (!zmq::recv_multipart(socket, std::back_inserter(parts))) continue;
       if (parts.size() != 2) continue;  // the proxy always sends two
-      std::string reply = Respond(*store, *roles, parts[0].to_string(), parts[1]);
+      std::string reply = Respond(*store, *trust, parts[0].to_string(), parts[1]);
       socket.send(zmq::buffer(reply), zmq::send_flags::none);
     } catch (const zmq::error_t& e) {
       if (e.num() == ETERM) return;
@@ -225,8 +252,15 @@ Result<std::unique_ptr<CasServer>> CasServer::Start(LocalStore& store, ServerOpt
   std::unique_ptr<CasServer> server(new CasServer());
   server->context_ = std::make_unique<zmq::context_t>(1);
   auto& ctx = *server->context_;
-  if (!options.secret_key.empty())
-    for (const auto& k : options.allowed_keys) server->roles_[k.key] = k.role;
+  Trust& trust = server->trust_;
+  trust.curve = !options.secret_key.empty();
+  if (trust.curve) {
+    for (const auto& k : options.allowed_keys) {
+      trust.roles[k.key] = k.role;
+      if (!k.sign_key.empty()) trust.sign_keys[k.key] = k.sign_key;
+    }
+    trust.signers = SignersOf(options.allowed_keys);
+  }
   try {
     zmq::socket_t frontend(ctx, zmq::socket_type::router);
     frontend.set(zmq::sockopt::linger, 0);
@@ -252,7 +286,7 @@ Result<std::unique_ptr<CasServer>> CasServer::Start(LocalStore& store, ServerOpt
       zmq::socket_t worker(ctx, zmq::socket_type::rep);
       worker.set(zmq::sockopt::linger, 0);
       worker.connect(inproc);
-      server->threads_.emplace_back(ServeWorker, std::move(worker), &store, &server->roles_);
+      server->threads_.emplace_back(ServeWorker, std::move(worker), &store, &server->trust_);
     }
     server->threads_.emplace_back(Proxy, std::move(frontend), std::move(backend),
                                   options.max_frame_bytes);

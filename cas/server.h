@@ -48,14 +48,20 @@ class CasServer {
   const std::string& endpoint() const { return endpoint_; }
   void Stop();
 
-  // Roles by Z85 key; empty when the server runs without CURVE (everyone admin).
-  using RoleMap = std::unordered_map<std::string, KeyRole>;
+  // What the server knows of its keys, from the allow list (CURVE only;
+  // without CURVE everyone is admin and refs are not checked).
+  struct Trust {
+    bool curve = false;
+    std::unordered_map<std::string, KeyRole> roles;          // by Z85 key
+    std::unordered_map<std::string, std::string> sign_keys;  // Z85 key -> raw signing key
+    std::vector<proto::TrustedSigner> signers;               // workers' signing keys
+  };
 
  private:
   CasServer() = default;
   std::unique_ptr<zmq::context_t> context_;
   std::unique_ptr<ZapHandler> zap_;
-  RoleMap roles_;  // read by the worker threads, written before they start
+  Trust trust_;  // read by the worker threads, written before they start
   std::vector<std::thread> threads_;
   std::string endpoint_;
 };
@@ -67,5 +73,12 @@ proto::CasResponse HandleRequest(LocalStore& store, const proto::CasRequest& req
 // PermissionDenied saying which role it needs. Reads: everyone; blobs and
 // `sources/` refs: client; other refs: worker; deleteRef, stats, gc, verify: admin.
 Status Authorize(KeyRole role, const proto::CasRequest& request);
+
+// With CURVE, an `artifacts/` putRef must carry a valid signature of a worker
+// in the allow list (cas/ref_signing.h), and a worker key may only send refs
+// signed with its own signing key (an admin may copy any worker's). Else
+// PermissionDenied naming the signer. `key`: the sender's Z85 key.
+Status CheckArtifactSignature(const CasServer::Trust& trust, KeyRole role, const std::string& key,
+                              const proto::CasRequest& request);
 
 }  // namespace crossfarm::cas
