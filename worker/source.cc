@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "common/digest.h"
+#include "common/path_flags.h"
 
 extern char** environ;
 
@@ -183,24 +184,14 @@ Result<std::string> ProjectPath(const YAML::Node& config, std::string_view key,
                                 const Provenance& where, const SourceContext& ctx,
                                 std::string_view what) {
   CF_ASSIGN_OR_RETURN(std::string path, RequiredString(config, key, where));
-  const fs::path norm = fs::path(path).lexically_normal();
-  bool outside = norm.is_absolute() || norm.string().starts_with("..");
-  if (!outside) {
-    // A symlink inside the project may lead out of it: resolve what exists (a
-    // missing path is reported later, by Fetch, with the element's position).
-    std::error_code ec;
-    const fs::path project = fs::weakly_canonical(ctx.project_dir, ec);
-    const fs::path resolved = fs::weakly_canonical(fs::path(ctx.project_dir) / norm, ec);
-    const fs::path rel = resolved.lexically_relative(project);
-    outside = !ec && (rel.empty() || rel.string().starts_with(".."));
-  }
-  if (outside) {
+  // A missing path is reported later, by Fetch, with the element's position.
+  if (PathLeavesDir(ctx.project_dir, path)) {
     return Err(UserError(At(where, config[std::string(key)]),
                          std::string(what) + " '" + path + "' is outside the project",
                          "use a path relative to the project directory that stays inside it "
                          "(no '..', no symlink leading out)"));
   }
-  return norm.string();
+  return fs::path(path).lexically_normal().string();
 }
 
 Result<std::string> SourceBase::StageDir(const std::string& dest) const {
