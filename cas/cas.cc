@@ -1,6 +1,7 @@
 #include "cas/cas.h"
 
 #include <fcntl.h>
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -21,6 +22,34 @@ Result<Digest> Cas::Put(std::string_view data) {
 Result<Digest> Cas::PutFile(const std::string& path) { return blobs_->PutFile(path); }
 
 Result<std::string> Cas::Get(const Digest& digest) { return blobs_->Get(digest); }
+
+Result<RefInfo> Cas::GetRef(const std::string& name) {
+  CF_ASSIGN_OR_RETURN(RefInfo ref, store_->GetRef(name));
+  if (!trust_.signers || !IsArtifactRef(name)) return ref;
+  Status s = VerifyRef(*trust_.signers, name, ref);
+  if (s.ok()) return ref;
+  bool first;
+  {
+    std::lock_guard lock(refused_mu_);
+    first = refused_.insert(name).second;
+  }
+  if (first && trust_.on_refused) trust_.on_refused(name, s);
+  else if (first) spdlog::warn("cas: refused ref={}: {}", name, s.message());
+  return Err(s);
+}
+
+Status Cas::PutRef(const std::string& name, const RefInfo& ref) {
+  if (!trust_.signing_key || !IsArtifactRef(name)) return store_->PutRef(name, ref);
+  RefInfo signed_ref = ref;
+  CF_TRY(SignRef(*trust_.signing_key, name, signed_ref));
+  return store_->PutRef(name, signed_ref);
+}
+
+Result<std::vector<proto::TrustedSigner>> Cas::ServerSigners() {
+  auto* remote = dynamic_cast<RemoteStore*>(store_.get());
+  if (!remote) return Err(Status::FailedPrecondition("a local store has no signers list"));
+  return remote->Signers();
+}
 
 Result<bool> Cas::Has(const Digest& digest) {
   CF_ASSIGN_OR_RETURN(auto missing, blobs_->FindMissing(std::span(&digest, 1)));

@@ -10,7 +10,11 @@
 // bad bytes never returned). Tree names are validated on import and export.
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -18,6 +22,7 @@
 
 #include "cas/blob_access.h"
 #include "cas/local_store.h"
+#include "cas/ref_signing.h"
 #include "cas/remote_store.h"
 
 namespace crossfarm::cas {
@@ -26,6 +31,16 @@ enum class LinkMode {
   kCopy,      // fresh, writable files (0644 / 0755)
   kHardlink,  // hardlinks to read-only files of the local files/ cache; a remote
               // CAS (or another filesystem) falls back to copies
+};
+
+// How a Cas signs and checks artifact refs (cas/ref_signing.h,
+// docs/security.md). Default: neither (plain-TCP development clusters).
+struct RefTrust {
+  std::optional<SigningKey> signing_key;  // PutRef signs `artifacts/` refs with it
+  // GetRef accepts `artifacts/` refs signed by one of these; nullopt: no check.
+  std::optional<std::vector<proto::TrustedSigner>> signers;
+  // Told once per refused ref name; default: a warning log line.
+  std::function<void(const std::string& name, const Status& why)> on_refused;
 };
 
 struct CasOptions {
@@ -53,9 +68,12 @@ class Cas {
   Status ExportTree(const Digest& root, const std::string& dir, LinkMode mode = LinkMode::kCopy);
   Result<std::vector<TreeNode>> GetTree(const Digest& root);
 
-  // Refs and maintenance (see Store).
-  Result<RefInfo> GetRef(const std::string& name) { return store_->GetRef(name); }
-  Status PutRef(const std::string& name, const RefInfo& ref) { return store_->PutRef(name, ref); }
+  // Refs and maintenance (see Store). With a RefTrust, `artifacts/` refs are
+  // signed by PutRef and checked by GetRef: one that does not verify is
+  // PermissionDenied (reported once per name through on_refused), so callers
+  // take it as not built, or fail, and never use its root.
+  Result<RefInfo> GetRef(const std::string& name);
+  Status PutRef(const std::string& name, const RefInfo& ref);
   Status DeleteRef(const std::string& name) { return store_->DeleteRef(name); }
   Result<std::vector<NamedRef>> ListRefs(std::string_view prefix) { return store_->ListRefs(prefix); }
   Result<CasStats> Stats() { return store_->Stats(); }
@@ -67,6 +85,13 @@ class Cas {
     if (local_) local_->RemoveCacheFiles(digest);
   }
 
+  // A crossfarm-cas server's worker signing keys (RemoteStore::Signers);
+  // FailedPrecondition for a local store, which has no allow list.
+  Result<std::vector<proto::TrustedSigner>> ServerSigners();
+  // Set once, before the Cas is shared between threads.
+  void SetRefTrust(RefTrust trust) { trust_ = std::move(trust); }
+  const RefTrust& ref_trust() const { return trust_; }
+
   BlobAccess& blobs() { return *blobs_; }
   Store& store() { return *store_; }
   bool is_local() const { return local_ != nullptr; }
@@ -75,6 +100,9 @@ class Cas {
   std::shared_ptr<Store> store_;
   std::shared_ptr<BlobAccess> blobs_;  // verifying view of store_
   LocalStore* local_;                  // non-null when store_ is a LocalStore
+  RefTrust trust_;
+  std::mutex refused_mu_;
+  std::set<std::string> refused_;      // names already reported
 };
 
 // `spec` is a directory (opened, created if needed) or tcp://HOST:PORT.

@@ -7,11 +7,14 @@
 #include <zmq.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <fstream>
 #include <optional>
 #include <sstream>
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
+
+#include "cas/ref_signing.h"
 
 namespace crossfarm::cas {
 
@@ -73,9 +76,30 @@ Result<CurveKeyPair> GenerateKeyPair(const std::string& name) {
   CurveKeyPair pair{pub, sec};
   std::string key_text = "# crossfarm CurveZMQ key pair: keep this file secret\n"
                          "public-key = " + pair.public_key + "\nsecret-key = " + pair.secret_key + "\n";
+  CF_ASSIGN_OR_RETURN(SigningKey signing, DeriveSigningKey(pair));
   CF_TRY(WriteFileExclusive(name + ".key", key_text, 0600));
-  CF_TRY(WriteFileExclusive(name + ".pub", pair.public_key + "\n", 0644));
+  // One line for allow lists: the CAS needs the signing key of workers.
+  CF_TRY(WriteFileExclusive(name + ".pub", pair.public_key + " sign=" + SignerHex(signing.public_key) + "\n",
+                            0644));
   return pair;
+}
+
+Result<CurveKeyPair> LoadOrCreateKeyPair(const std::string& name) {
+  const std::string path = name + ".key";
+  if (::access(path.c_str(), F_OK) == 0) return LoadSecretKey(path);
+  // Made under a name of our own, then linked into place: nobody ever reads
+  // a half-written key, and link() lets exactly one racer win.
+  const std::string tmp = name + ".new-" + std::to_string(::getpid());
+  ::unlink((tmp + ".key").c_str());
+  ::unlink((tmp + ".pub").c_str());
+  CF_TRY(GenerateKeyPair(tmp));
+  bool won = ::link((tmp + ".key").c_str(), path.c_str()) == 0;
+  int err = errno;
+  if (won) ::rename((tmp + ".pub").c_str(), (name + ".pub").c_str());
+  ::unlink((tmp + ".key").c_str());
+  ::unlink((tmp + ".pub").c_str());
+  if (!won && err != EEXIST) return Err(Status::FromErrno("creating " + path, err));
+  return LoadSecretKey(path);
 }
 
 Result<CurveKeyPair> LoadSecretKey(const std::string& path) {
@@ -94,7 +118,9 @@ Result<std::string> LoadPublicKey(const std::string& path) {
   CF_ASSIGN_OR_RETURN(auto lines, ReadLines(path));
   std::string from_key = Field(lines, "public-key");
   if (IsZ85Key(from_key)) return from_key;
-  if (lines.size() == 1 && IsZ85Key(lines[0])) return lines[0];
+  // A NAME.pub line: the key, then words for allow lists (sign=HEX).
+  std::string first = lines.size() == 1 ? lines[0].substr(0, lines[0].find_first_of(" \t")) : "";
+  if (IsZ85Key(first)) return first;
   return Err(Status::InvalidArgument(path + " does not hold a Z85 public key (a NAME.pub from crossfarm keygen)"));
 }
 
@@ -119,12 +145,18 @@ Result<AllowedKey> ParseAllowLine(const std::string& line, const std::string& wh
       entry.name = w.substr(5);
       continue;
     }
+    if (w.starts_with("sign=") && entry.sign_key.empty()) {
+      auto raw = ParseSignerHex(w.substr(5));
+      if (!raw) return Err(Status::InvalidArgument(where + ": " + raw.error().message()));
+      entry.sign_key = *raw;
+      continue;
+    }
     std::optional<KeyRole> role;
     for (KeyRole r : {KeyRole::kClient, KeyRole::kWorker, KeyRole::kAdmin})
       if (w == RoleName(r)) role = r;
     if (!role || has_role)
       return Err(Status::InvalidArgument(where + ": unexpected '" + w +
-                                         "' after the key (one role: client, worker or admin; name=NAME)"));
+                                         "' after the key (one role: client, worker or admin; name=NAME; sign=HEX)"));
     entry.role = *role;
     has_role = true;
   }

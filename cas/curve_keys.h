@@ -2,10 +2,11 @@
 //
 // NAME.key (mode 0600) holds both halves:   public-key = <Z85>
 //                                          secret-key = <Z85>
-// NAME.pub holds the public key alone on one line, ready to append to an allow
-// list. Allow lists (docs/security.md): one Z85 public key per line, optionally
+// NAME.pub holds the public key and its `sign=HEX` signing key on one line,
+// ready to append to an allow list. Allow lists (docs/security.md): one Z85 public key per line, optionally
 // followed by words: a role (`client`, `worker` or `admin`; default `client`) and
-// `name=NAME` (the only worker name this key may register, scheduler lists).
+// `name=NAME` (the only worker name this key may register, scheduler lists) and
+// `sign=HEX` (the key's artifact-ref signing key, cas/ref_signing.h; NAME.pub has it).
 // Lines starting with '#' are comments ('#' is a Z85 character, so there are no
 // trailing comments). A plain list of keys is a valid list of client keys.
 #pragma once
@@ -33,6 +34,9 @@ struct CurveKeyPair {
 
 // Writes NAME.key and NAME.pub; AlreadyExists rather than overwriting a key.
 Result<CurveKeyPair> GenerateKeyPair(const std::string& name);
+// NAME.key, made (with NAME.pub) on first use: the key of a user's own cache.
+// Safe when several processes race to make it (one wins, all load its key).
+Result<CurveKeyPair> LoadOrCreateKeyPair(const std::string& name);
 // Reads a .key file. PermissionDenied if it is readable by group or others.
 Result<CurveKeyPair> LoadSecretKey(const std::string& path);
 // Reads a .pub file (or the public half of a .key file).
@@ -46,6 +50,7 @@ struct AllowedKey {
   std::string key;  // Z85
   KeyRole role = KeyRole::kClient;
   std::string name;  // "" unless the line says name=NAME
+  std::string sign_key;  // raw Ed25519 key of `sign=HEX` (cas/ref_signing.h), or ""
   bool operator==(const std::string& other) const { return key == other; }
 };
 

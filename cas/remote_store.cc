@@ -357,4 +357,11 @@ Result<VerifyReport> RemoteStore::Verify() {
   return resp.verify;
 }
 
+Result<std::vector<proto::TrustedSigner>> RemoteStore::Signers() {
+  CasRequest req;
+  req.op = CasOp::kSigners;
+  CF_ASSIGN_OR_RETURN(auto resp, Call(std::move(req)));
+  return resp.signers;
+}
+
 }  // namespace crossfarm::cas

@@ -59,6 +59,8 @@ class RemoteStore : public Store {
   Result<CasStats> Stats() override;
   Result<GcReport> Gc(std::optional<uint64_t> quota) override;
   Result<VerifyReport> Verify() override;
+  // The worker signing keys the server trusts (its allow list's sign= keys).
+  Result<std::vector<proto::TrustedSigner>> Signers();
 
  private:
   RemoteStore(std::string endpoint, RemoteOptions options);

@@ -6,6 +6,7 @@
 #include <zmq_addon.hpp>
 
 #include "cas/curve_keys.h"
+#include "cas/ref_signing.h"
 #include "cas/server_metrics.h"
 
 #include <unordered_map>
@@ -78,7 +79,7 @@ namespace {
 const char* OpName(CasOp op) {
   static const char* kNames[] = {"findMissing", "batchUpload", "batchRead", "putLarge", "getManifest",
                                  "getTree", "getRef", "putRef", "deleteRef", "listRefs", "stats", "gc",
-                                 "verify"};
+                                 "verify", "signers"};
   auto i = static_cast<size_t>(op);
   return i < std::size(kNames) ? kNames[i] : "unknown";
 }
@@ -130,6 +131,20 @@ CasResponse HandleRequest(LocalStore& store, const CasRequest& req) {
   return resp;
 }
 
+Status CheckArtifactSignature(CasServer::Shared& shared, KeyRole role, const std::string& key,
+                              const CasRequest& req) {
+  if (!shared.curve || req.op != CasOp::kPutRef || !IsArtifactRef(req.name)) return Status::Ok();
+  std::shared_lock lock(shared.mu);
+  CF_TRY(VerifyRef(shared.signers, req.name, req.ref));
+  if (role != KeyRole::kWorker) return Status::Ok();  // an admin may copy any worker's signed ref
+  auto own = shared.sign_keys.find(key);
+  if (own == shared.sign_keys.end() || own->second != req.ref.signer)
+    return Status::PermissionDenied("putRef " + req.name + " is signed by " + SignerHex(req.ref.signer) +
+                                    ", not by the signing key of the worker key that sent it: a worker "
+                                    "writes only refs it signed itself");
+  return Status::Ok();
+}
+
 namespace {
 
 using Shared = CasServer::Shared;
@@ -150,6 +165,7 @@ std::optional<KeyRole> RoleOf(Shared& shared, const std::string& key) {
   if (it == shared.roles.end()) return std::nullopt;
   return it->second;
 }
+
 
 std::string Respond(LocalStore& store, Shared& shared, const std::string& key,
                     const zmq::message_t& payload) {
@@ -172,6 +188,19 @@ std::string Respond(LocalStore& store, Shared& shared, const std::string& key,
                  OpName(req->op), req->name, key, RoleName(*role));
     CountRefusal(shared.metrics, "role");
     return Refuse(req->request_id, s);
+  }
+  if (Status s = CheckArtifactSignature(shared, *role, key, *req); !s.ok()) {
+    spdlog::warn("cas: refused op=putRef name={} key={} role={}: {}", req->name, key, RoleName(*role),
+                 s.message());
+    CountRefusal(shared.metrics, "signature");
+    return Refuse(req->request_id, s);
+  }
+  if (req->op == CasOp::kSigners) {
+    CasResponse resp;
+    resp.request_id = req->request_id;
+    std::shared_lock lock(shared.mu);
+    resp.signers = shared.signers;
+    return proto::EncodeResponse(resp);
   }
   if (req->version != proto::kCasProtocolVersion) CountRefusal(shared.metrics, "version");
   CasResponse resp = HandleRequest(store, *req);
@@ -248,8 +277,13 @@ Result<std::unique_ptr<CasServer>> CasServer::Start(LocalStore& store, ServerOpt
   auto& ctx = *server->context_;
   server->shared_.metrics = options.metrics;
   server->shared_.curve = !options.secret_key.empty();
-  if (server->shared_.curve)
-    for (const auto& k : options.allowed_keys) server->shared_.roles[k.key] = k.role;
+  if (server->shared_.curve) {
+    for (const auto& k : options.allowed_keys) {
+      server->shared_.roles[k.key] = k.role;
+      if (!k.sign_key.empty()) server->shared_.sign_keys[k.key] = k.sign_key;
+    }
+    server->shared_.signers = SignersOf(options.allowed_keys);
+  }
   try {
     zmq::socket_t frontend(ctx, zmq::socket_type::router);
     frontend.set(zmq::sockopt::linger, 0);
@@ -295,7 +329,12 @@ void CasServer::SetAllowedKeys(const std::vector<AllowedKey>& allowed) {
   {
     std::unique_lock lock(shared_.mu);
     shared_.roles.clear();
-    for (const auto& k : allowed) shared_.roles[k.key] = k.role;
+    shared_.sign_keys.clear();
+    for (const auto& k : allowed) {
+      shared_.roles[k.key] = k.role;
+      if (!k.sign_key.empty()) shared_.sign_keys[k.key] = k.sign_key;
+    }
+    shared_.signers = SignersOf(allowed);
   }
   zap_->SetAllowed(KeysOf(allowed));
 }

@@ -60,10 +60,14 @@ class CasServer {
 
   // Roles by Z85 key; empty when the server runs without CURVE (everyone admin).
   using RoleMap = std::unordered_map<std::string, KeyRole>;
-  // What the worker threads read: the roles (replaced by SetAllowedKeys).
+  // What the worker threads read: what the server knows of its keys, from the
+  // allow list (replaced by SetAllowedKeys). CURVE only; without CURVE
+  // everyone is admin and refs are not checked.
   struct Shared {
     std::shared_mutex mu;
     RoleMap roles;
+    std::unordered_map<std::string, std::string> sign_keys;  // Z85 key -> raw signing key
+    std::vector<proto::TrustedSigner> signers;               // workers' signing keys
     bool curve = false;
     metrics::Registry* metrics = nullptr;
   };
@@ -84,5 +88,12 @@ proto::CasResponse HandleRequest(LocalStore& store, const proto::CasRequest& req
 // PermissionDenied saying which role it needs. Reads: everyone; blobs and
 // `sources/` refs: client; other refs: worker; deleteRef, stats, gc, verify: admin.
 Status Authorize(KeyRole role, const proto::CasRequest& request);
+
+// With CURVE, an `artifacts/` putRef must carry a valid signature of a worker
+// in the allow list (cas/ref_signing.h), and a worker key may only send refs
+// signed with its own signing key (an admin may copy any worker's). Else
+// PermissionDenied naming the signer. `key`: the sender's Z85 key.
+Status CheckArtifactSignature(CasServer::Shared& shared, KeyRole role, const std::string& key,
+                              const proto::CasRequest& request);
 
 }  // namespace crossfarm::cas

@@ -2,12 +2,15 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cerrno>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 
 #include "cas/cas.h"
 #include "cas/curve_keys.h"
 #include "worker/checkout_stamp.h"
+#include "worker/fs_util.h"
 
 namespace crossfarm::client {
 namespace {
@@ -56,9 +59,24 @@ Status RunImport(cas::Cas& c, const CasArgs& a) {
   return Status::Ok();
 }
 
+// Into a temp dir beside DIR, renamed onto it at the end: a failed export (a
+// corrupt blob, a full disk, Ctrl-C) leaves no partial tree that looks like a
+// good one. rename(2) replaces DIR when it is an empty directory.
 Status RunExport(cas::Cas& c, const CasArgs& a) {
   CF_ASSIGN_OR_RETURN(Digest root, Digest::Parse(a.digest));
-  return c.ExportTree(root, a.dir, a.hardlink ? cas::LinkMode::kHardlink : cas::LinkMode::kCopy);
+  namespace fs = std::filesystem;
+  const fs::path target = fs::absolute(a.dir).lexically_normal();
+  std::error_code ec;
+  if (fs::exists(fs::symlink_status(target, ec)) && !(fs::is_directory(target, ec) && fs::is_empty(target, ec)))
+    return Status::FailedPrecondition("export target " + target.string() + " is not an empty directory");
+  CF_ASSIGN_OR_RETURN(worker::TempDir tmp,
+                      worker::TempDir::Create(target.parent_path().string(),
+                                              "." + target.filename().string() + ".cf-partial-"));
+  const std::string staged = tmp.path() + "/tree";
+  CF_TRY(c.ExportTree(root, staged, a.hardlink ? cas::LinkMode::kHardlink : cas::LinkMode::kCopy));
+  if (::rename(staged.c_str(), target.c_str()) != 0)
+    return Status::FromErrno("renaming the exported tree to " + target.string(), errno);
+  return Status::Ok();  // `tmp` (now empty) goes with its destructor
 }
 
 Status RunStats(cas::Cas& c) {

@@ -184,7 +184,7 @@ void LocalBuild::RunJob(scheduler::JobId id) {
   info.element = e.name;
   info.arch = outcome->sandbox_arch;
   info.build_log = outcome->log;
-  info.worker = "local";
+  info.worker = kLocalWorker;
   info.build_seconds = static_cast<uint64_t>(outcome->seconds);
   if (Status s = cas_.PutRef(ArtifactRef(e), info); !s.ok()) {
     progress_.JobFinished(label, false);
@@ -233,7 +233,21 @@ Result<std::unique_ptr<cas::Cas>> OpenCache(const CacheLayout& layout, CacheAcce
     case CacheAccess::kRead: options.local.read_only_if_held = true; break;
     case CacheAccess::kReadOnly: options.local.read_only = true; break;
   }
-  return cas::OpenCas(layout.cas, options);
+  CF_ASSIGN_OR_RETURN(auto cas, cas::OpenCas(layout.cas, options));
+  // The embedded build signs its artifact refs with the user's own key and
+  // trusts only that key (docs/security.md "Signed artifact refs").
+  CF_ASSIGN_OR_RETURN(auto pair, cas::LoadOrCreateKeyPair(layout.user_key));
+  cas::RefTrust trust;
+  CF_ASSIGN_OR_RETURN(trust.signing_key, cas::DeriveSigningKey(pair));
+  trust.signers = std::vector<proto::TrustedSigner>{{trust.signing_key->public_key, kLocalWorker}};
+  trust.on_refused = ReportRefusedRef;
+  cas->SetRefTrust(std::move(trust));
+  return cas;
+}
+
+void ReportRefusedRef(const std::string& name, const Status& why) {
+  (void)name;  // the message names it
+  std::fprintf(stderr, "crossfarm: warning: refusing an artifact: %s (a build makes it again)\n", why.message().c_str());
 }
 
 Status CheckAllKeyed(const std::vector<Element*>& plan) {

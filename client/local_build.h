@@ -49,9 +49,11 @@ struct CacheLayout {
   }
   explicit CacheLayout(const std::string& root)
       : cas(root + "/cas"), sources(root + "/sources"), checkouts(root + "/checkouts"),
-        tmp(root + "/tmp"), logs(root + "/logs"), tracked_refs(root + "/tracked-refs") {}
+        tmp(root + "/tmp"), logs(root + "/logs"), tracked_refs(root + "/tracked-refs"),
+        user_key(root + "/user") {}
   std::string cas, sources, checkouts, tmp, logs;
   std::string tracked_refs;  // common/tracked_refs.h: refs `source track` kept here
+  std::string user_key;  // user.key/.pub: signs this cache's artifact refs, made on first use
   // Creates the directories (the CAS creates its own).
   Status Create() const;
 };
@@ -60,7 +62,14 @@ struct CacheLayout {
 // cache"): kWrite waits for another holder (telling the user who), kRead
 // reads beside a holder (a RocksDB secondary), kReadOnly never holds it.
 enum class CacheAccess { kWrite, kRead, kReadOnly };
+// Its `artifacts/` refs are signed with, and checked against, the user's key
+// (CacheLayout::user_key, made mode 0600 on first use).
 Result<std::unique_ptr<cas::Cas>> OpenCache(const CacheLayout& layout, CacheAccess access);
+
+// The worker name of artifact refs the embedded build writes.
+inline constexpr const char* kLocalWorker = "local";
+// RefTrust::on_refused of the CLI: one warning line on stderr.
+void ReportRefusedRef(const std::string& name, const Status& why);
 
 // InvalidArgument naming every element of `plan` with a source without a ref,
 // and `crossfarm source track` (local and remote builds refuse to start).

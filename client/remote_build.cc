@@ -348,7 +348,17 @@ Result<std::unique_ptr<cas::Cas>> OpenClusterCas(const GlobalOptions& g, Schedul
     cas_options.remote.client_public_key = pair.public_key;
     cas_options.remote.client_secret_key = pair.secret_key;
   }
-  return cas::OpenCas(status.cas_url, cas_options);
+  CF_ASSIGN_OR_RETURN(auto cas, cas::OpenCas(status.cas_url, cas_options));
+  // An authenticated CAS tells whose artifact refs to trust: its workers'
+  // signing keys (docs/security.md). A plain-TCP development cluster has no
+  // keys, hence no signatures to check.
+  if (!status.cas_public_key.empty()) {
+    cas::RefTrust trust;
+    CF_ASSIGN_OR_RETURN(trust.signers, cas->ServerSigners());
+    trust.on_refused = ReportRefusedRef;
+    cas->SetRefTrust(std::move(trust));
+  }
+  return cas;
 }
 
 Result<std::unique_ptr<cas::Cas>> OpenClusterCas(const GlobalOptions& g) {

@@ -1,4 +1,5 @@
 #include "common/element.h"
+#include "common/path_flags.h"
 
 #include <algorithm>
 #include <filesystem>
@@ -244,6 +245,12 @@ Status ParseDeps(const Node& node, std::string_view key, std::optional<DepType> 
 Result<std::string> DigestLocalPath(ProjectConfig& p, const std::string& rel, const Node& src) {
   auto cached = p.local_digests.find(rel);
   if (cached != p.local_digests.end()) return cached->second;
+  // Never read outside the project into a key: `show` used to, while the
+  // source plugin refused the same path at build time.
+  if (PathLeavesDir(p.directory, rel))
+    return Err(UserError(src.KeyProvenance("path"), "path '" + rel + "' is outside the project",
+                         "use a path relative to the project directory that stays inside it "
+                         "(no '..', no symlink leading out)"));
   fs::path root = fs::path(p.directory) / rel;
   std::error_code ec;
   auto status = fs::symlink_status(root, ec);

@@ -122,7 +122,8 @@ Status CheckCycles(const std::vector<Element*>& roots) {
         stack.pop_back();
         continue;
       }
-      Element* d = e->deps[i++].first;
+      const size_t index = i++;
+      Element* d = e->deps[index].first;
       int& c = color[d];
       if (c == 2) continue;
       if (c == 1) {
@@ -132,7 +133,9 @@ Status CheckCycles(const std::vector<Element*>& roots) {
           on = on || s == d;
           if (on) chain += s->name + " -> ";
         }
-        return UserError(d->where, "circular dependency detected at element: " + d->name +
+        // The line of the dependency that closes the cycle (deps mirror dep_specs).
+        const Provenance& at = index < e->dep_specs.size() ? e->dep_specs[index].where : e->where;
+        return UserError(at, "circular dependency detected at element: " + d->name +
                                        "\nDependency chain: " + chain + d->name,
                          "remove one of the dependencies in this chain");
       }

@@ -25,4 +25,14 @@ Status MakePathFlagsAbsolute(std::initializer_list<std::pair<std::string_view, s
   return Status::Ok();
 }
 
+bool PathLeavesDir(const std::string& dir, const std::string& rel) {
+  const std::filesystem::path norm = std::filesystem::path(rel).lexically_normal();
+  if (norm.is_absolute() || norm.string().starts_with("..")) return true;
+  std::error_code ec;
+  const auto base = std::filesystem::weakly_canonical(dir, ec);
+  const auto resolved = std::filesystem::weakly_canonical(std::filesystem::path(dir) / norm, ec);
+  const std::string inside = resolved.lexically_relative(base).string();
+  return !ec && (inside.empty() || inside.starts_with(".."));
+}
+
 }  // namespace crossfarm

@@ -28,4 +28,11 @@ Result<std::string> AbsolutePathFlag(std::string_view flag, const std::string& p
 // the first error.
 Status MakePathFlagsAbsolute(std::initializer_list<std::pair<std::string_view, std::string*>> flags);
 
+// True when `rel` leads outside `dir`: absolute, through "..", or resolving
+// (any component a symlink, the last one too) to a place outside it, as bst
+// 1.6's node_get_project_path refuses. What does not exist is resolved
+// lexically. One check for the loader's keys and the source plugins (`local`,
+// `patch` paths).
+bool PathLeavesDir(const std::string& dir, const std::string& rel);
+
 }  // namespace crossfarm

@@ -45,6 +45,14 @@ struct Ref {
   buildSeconds @5 :UInt64;
   createdUnix @6 :Int64;
   lastUsedUnix @7 :Int64;
+  signer @8 :Data;           # Ed25519 public key (32 bytes) of the worker that signed
+  signature @9 :Data;        # Ed25519 signature (64 bytes); docs/security.md
+}
+
+# A worker signing key clients trust (op signers): from the CAS allow list.
+struct Signer {
+  publicKey @0 :Data;        # Ed25519, 32 bytes
+  name @1 :Text;             # the name= of its allow-list line, or ""
 }
 
 struct NamedRef {
@@ -71,6 +79,7 @@ enum Op {
   stats @10;        # -> response.stats
   gc @11;           # quota (hasQuota) -> response.gc
   verify @12;       # -> response.verify
+  signers @13;      # -> response.signers (the workers whose artifact refs to trust)
 }
 
 struct Request {
@@ -125,4 +134,5 @@ struct Response {
   stats @8 :Stats;
   gc @9 :GcReport;
   verify @10 :VerifyReport;
+  signers @11 :List(Signer);
 }

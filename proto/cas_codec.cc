@@ -34,6 +34,10 @@ Digest GetDigest(cp::Digest::Reader r) {
 // Explicit length: embedded NULs must survive encoding so validation can reject them.
 ::capnp::Text::Reader AsText(const std::string& s) { return {s.data(), s.size()}; }
 
+::capnp::Data::Reader AsData(const std::string& s) {
+  return {reinterpret_cast<const kj::byte*>(s.data()), s.size()};
+}
+
 std::string ToString(::capnp::Text::Reader t) { return std::string(t.cStr(), t.size()); }
 std::string ToString(::capnp::Data::Reader t) {
   return std::string(reinterpret_cast<const char*>(t.begin()), t.size());
@@ -78,6 +82,8 @@ void BuildRef(cp::Ref::Builder b, const RefInfo& ref) {
   b.setBuildSeconds(ref.build_seconds);
   b.setCreatedUnix(ref.created_unix);
   b.setLastUsedUnix(ref.last_used_unix);
+  if (!ref.signer.empty()) b.setSigner(AsData(ref.signer));
+  if (!ref.signature.empty()) b.setSignature(AsData(ref.signature));
 }
 
 RefInfo ReadRef(cp::Ref::Reader r) {
@@ -90,6 +96,8 @@ RefInfo ReadRef(cp::Ref::Reader r) {
   ref.build_seconds = r.getBuildSeconds();
   ref.created_unix = r.getCreatedUnix();
   ref.last_used_unix = r.getLastUsedUnix();
+  ref.signer = ToString(r.getSigner());
+  ref.signature = ToString(r.getSignature());
   return ref;
 }
 
@@ -229,6 +237,11 @@ void BuildResponseLists(cp::Response::Builder b, const CasResponse& resp) {
     refs[i].setName(AsText(resp.refs[i].name));
     BuildRef(refs[i].initRef(), resp.refs[i].ref);
   }
+  auto signers = b.initSigners(static_cast<unsigned>(resp.signers.size()));
+  for (unsigned i = 0; i < signers.size(); ++i) {
+    signers[i].setPublicKey(AsData(resp.signers[i].public_key));
+    signers[i].setName(AsText(resp.signers[i].name));
+  }
 }
 
 void BuildResponseReports(cp::Response::Builder b, const CasResponse& resp) {
@@ -261,6 +274,7 @@ CasResponse ReadResponse(cp::Response::Reader r) {
   for (auto s : r.getResults()) resp.results.push_back(GetResult(s));
   for (auto d : r.getDirectories()) resp.directories.push_back(ReadDirectory(d));
   for (auto n : r.getRefs()) resp.refs.push_back({ToString(n.getName()), ReadRef(n.getRef())});
+  for (auto t : r.getSigners()) resp.signers.push_back({ToString(t.getPublicKey()), ToString(t.getName())});
   auto s = r.getStats();
   resp.stats = {s.getBlobCount(), s.getBlobBytes(), s.getRefCount(), s.getQuotaBytes()};
   auto g = r.getGc();

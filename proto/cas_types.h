@@ -56,7 +56,15 @@ struct RefInfo {
   uint64_t build_seconds = 0;
   int64_t created_unix = 0;
   int64_t last_used_unix = 0;
+  std::string signer;     // raw Ed25519 public key of the signing worker; "" unsigned
+  std::string signature;  // raw Ed25519 signature (cas/ref_signing.h)
   bool operator==(const RefInfo&) const = default;
+};
+
+// A worker signing key a client trusts (cas/ref_signing.h).
+struct TrustedSigner {
+  std::string public_key;  // raw Ed25519, 32 bytes
+  std::string name;        // worker name pinned to it, or ""
 };
 
 struct NamedRef {
@@ -94,7 +102,7 @@ struct BlobData {
 // Same order as enum Op in cas.capnp.
 enum class CasOp : uint16_t {
   kFindMissing, kBatchUpload, kBatchRead, kPutLarge, kGetManifest, kGetTree,
-  kGetRef, kPutRef, kDeleteRef, kListRefs, kStats, kGc, kVerify,
+  kGetRef, kPutRef, kDeleteRef, kListRefs, kStats, kGc, kVerify, kSigners,
 };
 
 struct CasRequest {
@@ -121,6 +129,7 @@ struct CasResponse {
   CasStats stats;
   GcReport gc;
   VerifyReport verify;
+  std::vector<TrustedSigner> signers;
 };
 
 // Canonical Cap'n Proto bytes of a Directory: its digest is the tree node's id.

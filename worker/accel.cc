@@ -1,4 +1,5 @@
 #include "worker/accel.h"
+#include "worker/pool_crypto.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -24,7 +25,6 @@
 #include <sstream>
 
 #include <openssl/crypto.h>
-#include <openssl/rand.h>
 #include <spdlog/spdlog.h>
 
 #include "common/accel.h"
@@ -1055,14 +1055,18 @@ void PoolGateway::Handle(UniqueFd conn, std::string peer) {
     spdlog::warn("distcc pool gateway: refused connection from {}: no pool key from the scheduler yet", peer);
     return;
   }
-  unsigned char raw[16];
-  if (RAND_bytes(raw, sizeof raw) != 1) return;
-  std::string nonce = HexEncode(raw, sizeof raw);
-  if (!WriteAll(conn.get(), std::string(kNoncePrefix) + nonce + "\n")) return;
+  std::string nonce = NewPoolNonce();
+  if (nonce.empty() || !WriteAll(conn.get(), std::string(kNoncePrefix) + nonce + "\n")) return;
   auto header = ReadLine(conn.get());
   auto auth = header ? ReadLine(conn.get()) : std::nullopt;
+  // "<prefix><answer> <relay's nonce>": the relay's nonce keys the session.
+  std::string relay_nonce;
+  if (auto space = auth ? auth->rfind(' ') : std::string::npos; space != std::string::npos && space >= kAuthPrefix.size()) {
+    relay_nonce = auth->substr(space + 1);
+    auth->resize(space);
+  }
   std::string expected = std::string(kAuthPrefix) + (header ? PoolAuth(key, nonce, *header) : "");
-  if (!auth || auth->size() != expected.size() ||
+  if (!auth || relay_nonce.empty() || auth->size() != expected.size() ||
       CRYPTO_memcmp(auth->data(), expected.data(), expected.size()) != 0) {
     ++refused_;
     spdlog::warn("distcc pool gateway: refused connection from {}: it did not prove the cluster's "
@@ -1079,7 +1083,8 @@ void PoolGateway::Handle(UniqueFd conn, std::string peer) {
     local = Connect("127.0.0.1", DistccPool::kPort);
   }
   if (!local) return;
-  Splice(conn.get(), local->get(), threads_.stop_fd());
+  SealedSplice(local->get(), conn.get(), DerivePoolSession(key, nonce, relay_nonce, *header, PoolEnd::kGateway),
+               threads_.stop_fd());
 }
 
 Result<std::unique_ptr<PoolRelay>> PoolRelay::Start(int netns_fd, const std::vector<PoolMember>& members,
@@ -1139,9 +1144,12 @@ void PoolRelay::Serve() {
         if (!remote) return;
         auto nonce = ReadLine(remote->get());
         if (!nonce || !nonce->starts_with(kNoncePrefix)) return;
-        std::string auth = std::string(kAuthPrefix) + PoolAuth(key_, nonce->substr(kNoncePrefix.size()), header_);
-        if (!WriteAll(remote->get(), header_ + "\n" + auth + "\n")) return;
-        Splice(shared->get(), remote->get(), threads_.stop_fd());
+        std::string gateway_nonce = nonce->substr(kNoncePrefix.size()), own_nonce = NewPoolNonce();
+        std::string auth = std::string(kAuthPrefix) + PoolAuth(key_, gateway_nonce, header_) + " " + own_nonce;
+        if (own_nonce.empty() || !WriteAll(remote->get(), header_ + "\n" + auth + "\n")) return;
+        SealedSplice(shared->get(), remote->get(),
+                     DerivePoolSession(key_, gateway_nonce, own_nonce, header_, PoolEnd::kRelay),
+                     threads_.stop_fd());
       });
     }
   }

@@ -174,7 +174,9 @@ class DistccPool {
 // to it (CurveZMQ); --distcc-allow narrows the peer addresses further. Then it
 // starts (once per accelerator) a DistccPool of that accelerator in a private
 // network of its own, and splices the connection to it. distccd itself never
-// sees anything but loopback.
+// sees anything but loopback. Between the two workers every byte after the
+// handshake is sealed with AES-256-GCM (worker/pool_crypto.h): the relay's
+// answer carries a nonce of its own, and both nonces key the session.
 
 // The cluster's distcc pool key, as the scheduler last sent it. Shared by the
 // daemon thread (Set), the gateway and the job threads (Get).
@@ -271,7 +273,8 @@ class PoolRelay {
 };
 
 // Copies both ways between two connected sockets until both sides closed (or
-// `stop_fd` becomes readable).
+// `stop_fd` becomes readable). Plain bytes: the pool's links use SealedSplice;
+// bench/pool_relay.cc measures one against the other.
 void Splice(int a, int b, int stop_fd);
 
 // The names a build may call the cross compiler by (gcc, gcc-12,

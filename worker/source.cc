@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "common/digest.h"
+#include "common/path_flags.h"
 
 extern char** environ;
 
@@ -177,6 +178,20 @@ Result<std::string> RequiredString(const YAML::Node& config, std::string_view ke
     return Err(UserError(where, "this source needs a `" + std::string(key) + ":` key"));
   }
   return *value;
+}
+
+Result<std::string> ProjectPath(const YAML::Node& config, std::string_view key,
+                                const Provenance& where, const SourceContext& ctx,
+                                std::string_view what) {
+  CF_ASSIGN_OR_RETURN(std::string path, RequiredString(config, key, where));
+  // A missing path is reported later, by Fetch, with the element's position.
+  if (PathLeavesDir(ctx.project_dir, path)) {
+    return Err(UserError(At(where, config[std::string(key)]),
+                         std::string(what) + " '" + path + "' is outside the project",
+                         "use a path relative to the project directory that stays inside it "
+                         "(no '..', no symlink leading out)"));
+  }
+  return fs::path(path).lexically_normal().string();
 }
 
 Result<std::string> SourceBase::StageDir(const std::string& dest) const {

@@ -124,6 +124,13 @@ Result<std::optional<std::string>> OptionalString(const YAML::Node& config, std:
 // The boolean at `key` (YAML true/false/yes/no); `fallback` when absent.
 Result<bool> OptionalBool(const YAML::Node& config, std::string_view key, bool fallback,
                           const Provenance& where);
+// The project-relative path at `key` (`local`, `patch`), normalised. A UserError
+// at the key when it leads outside the project: absolute, "..", or through a
+// symlink (any component, the last one too) resolving outside it, as bst 1.6's
+// node_get_project_path refuses. `what` names it in the message ("local path").
+Result<std::string> ProjectPath(const YAML::Node& config, std::string_view key,
+                                const Provenance& where, const SourceContext& ctx,
+                                std::string_view what);
 // The scalar at `key`; UserError naming the key when missing.
 Result<std::string> RequiredString(const YAML::Node& config, std::string_view key,
                                    const Provenance& where);

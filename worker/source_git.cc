@@ -90,14 +90,16 @@ class GitMirror {
   Status Update() const {
     std::error_code ec;
     if (fs::exists(dir_, ec)) {
-      auto fetched = Git({"--git-dir", dir_, "fetch", "--quiet", "--prune", full_url_,
+      // `--`: a URL (from the project or a repository's .gitmodules) starting
+      // with '-' is a repository to git, never an option such as --upload-pack.
+      auto fetched = Git({"--git-dir", dir_, "fetch", "--quiet", "--prune", "--", full_url_,
                           "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"});
       return fetched ? Status::Ok() : fetched.error();
     }
     const std::string parent = fs::path(dir_).parent_path().string();
     CF_ASSIGN_OR_RETURN(TempDir tmp, TempDir::Make(parent, "clone"));
     const std::string into = tmp.path() + "/mirror.git";
-    auto cloned = Git({"clone", "--quiet", "--mirror", full_url_, into});
+    auto cloned = Git({"clone", "--quiet", "--mirror", "--", full_url_, into});
     if (!cloned) return cloned.error();
     fs::rename(into, dir_, ec);
     if (ec && !fs::exists(dir_)) {

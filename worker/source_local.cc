@@ -94,14 +94,9 @@ Result<std::unique_ptr<Source>> MakeLocalSource(const YAML::Node& config,
                                                 const Provenance& where,
                                                 const SourceContext& ctx) {
   CF_TRY(CheckKeys(config, where, {"path"}));
-  CF_ASSIGN_OR_RETURN(std::string path, RequiredString(config, "path", where));
-  const fs::path norm = fs::path(path).lexically_normal();
-  if (norm.is_absolute() || norm.string().starts_with("..")) {
-    return Err(UserError(At(where, config["path"]), "local path '" + path +
-                         "' is outside the project", "use a path relative to the project directory"));
-  }
+  CF_ASSIGN_OR_RETURN(std::string path, ProjectPath(config, "path", where, ctx, "local path"));
   CF_ASSIGN_OR_RETURN(auto directory, OptionalString(config, "directory", where));
-  return std::make_unique<LocalSource>(where, ctx, directory.value_or(""), norm.string());
+  return std::make_unique<LocalSource>(where, ctx, directory.value_or(""), path);
 }
 
 }  // namespace crossfarm::worker

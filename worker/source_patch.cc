@@ -63,12 +63,7 @@ Result<std::unique_ptr<Source>> MakePatchSource(const YAML::Node& config,
                                                 const Provenance& where,
                                                 const SourceContext& ctx) {
   CF_TRY(CheckKeys(config, where, {"path", "strip-level"}));
-  CF_ASSIGN_OR_RETURN(std::string path, RequiredString(config, "path", where));
-  const fs::path norm = fs::path(path).lexically_normal();
-  if (norm.is_absolute() || norm.string().starts_with("..")) {
-    return Err(UserError(At(where, config["path"]), "patch path '" + path +
-                         "' is outside the project", "use a path relative to the project directory"));
-  }
+  CF_ASSIGN_OR_RETURN(std::string path, ProjectPath(config, "path", where, ctx, "patch path"));
   int strip = 1;
   if (const YAML::Node n = config["strip-level"]; n.IsDefined()) {
     try {
@@ -81,7 +76,7 @@ Result<std::unique_ptr<Source>> MakePatchSource(const YAML::Node& config,
     }
   }
   CF_ASSIGN_OR_RETURN(auto directory, OptionalString(config, "directory", where));
-  return std::make_unique<PatchSource>(where, ctx, directory.value_or(""), norm.string(), strip);
+  return std::make_unique<PatchSource>(where, ctx, directory.value_or(""), path, strip);
 }
 
 }  // namespace crossfarm::worker

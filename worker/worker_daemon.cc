@@ -81,6 +81,14 @@ Result<std::unique_ptr<WorkerDaemon>> WorkerDaemon::Create(WorkerDaemonOptions o
     cas_options.remote.client_public_key = o.public_key;
     cas_options.remote.client_secret_key = o.secret_key;
     CF_ASSIGN_OR_RETURN(d->cas_, cas::OpenCas(o.cas, cas_options));
+    if (!o.secret_key.empty()) {
+      // Every artifact ref this worker writes is signed (docs/security.md); the
+      // CAS's allow list must hold this key as the worker's sign=.
+      cas::RefTrust trust;
+      CF_ASSIGN_OR_RETURN(trust.signing_key, cas::DeriveSigningKey({o.public_key, o.secret_key}));
+      spdlog::info("worker: signing artifact refs as sign={}", cas::SignerHex(trust.signing_key->public_key));
+      d->cas_->SetRefTrust(std::move(trust));
+    }
     JobRunnerOptions runner_options{.work_dir = o.cache_dir + "/tmp",
                                     .checkout_dir = o.cache_dir + "/checkouts",
                                     .log_dir = o.cache_dir + "/logs",

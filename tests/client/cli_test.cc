@@ -74,5 +74,38 @@ TEST_F(CliProjectTest, HintsKeepTheUsersOptions) {
       << r.output;
 }
 
+
+// Issue 19 point 7: `cas export` of a tree whose data turns out corrupt fails
+// and leaves nothing at the target (before: the files read so far stayed there).
+TEST_F(CliProjectTest, FailedCasExportLeavesNoPartialDirectory) {
+  const auto cache = dir_.path() / "cache";
+  WriteFile(dir_.path() / "tree/a-small", "small\n");
+  WriteFile(dir_.path() / "tree/z-large", std::string(64 * 1024, 'z'));  // a RocksDB blob file record
+  auto imported = Cf("--cache-dir " + cache.string() + " cas import " + (dir_.path() / "tree").string());
+  ASSERT_EQ(imported.exit_code, 0) << imported.output;
+  const std::string root = imported.output.substr(0, imported.output.find('\n'));
+  auto good = Cf("--cache-dir " + cache.string() + " cas export " + root + " " + (dir_.path() / "good").string());
+  ASSERT_EQ(good.exit_code, 0) << good.output;
+  EXPECT_EQ(ReadFile(dir_.path() / "good/a-small"), "small\n");
+  int flipped = 0;
+  for (const auto& e : std::filesystem::directory_iterator(cache / "cas/db")) {
+    if (e.path().extension() != ".blob") continue;
+    std::fstream f(e.path(), std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(e.file_size() / 2));
+    f.put('!');
+    ++flipped;
+  }
+  ASSERT_GT(flipped, 0) << "no blob file to corrupt";
+  for (const std::string target : {"out", "empty"}) {
+    if (target == "empty") std::filesystem::create_directory(dir_.path() / target);
+    auto r = Cf("--cache-dir " + cache.string() + " cas export " + root + " " + (dir_.path() / target).string());
+    EXPECT_NE(r.exit_code, 0) << r.output;
+    EXPECT_EQ(std::filesystem::exists(dir_.path() / target / "a-small"), false) << r.output;
+    EXPECT_EQ(std::filesystem::exists(dir_.path() / "out"), false) << r.output;
+  }
+  for (const auto& e : std::filesystem::directory_iterator(dir_.path()))
+    EXPECT_EQ(e.path().filename().string().find("cf-partial"), std::string::npos) << e.path();
+}
+
 }  // namespace
 }  // namespace crossfarm::e2e

@@ -81,17 +81,19 @@ TEST(GraphTest, DependenciesAreSortedLikeBstsLoader) {
   EXPECT_EQ(Names(l->project->Plan(l->targets, Scope::kAll)), "a.bst z.bst b.bst r.bst e.bst");
 }
 
+// The error is at the dependency that closes the cycle (issue 19 point 7: it
+// used to name only the element's file).
 TEST(GraphTest, CyclesArePrintedAsAChain) {
   EXPECT_EQ(LoadError({{"project.conf", "name: g\n"},
                        {"a.bst", "kind: manual\ndepends: [b.bst]\n"},
                        {"b.bst", "kind: manual\ndepends: [c.bst]\n"},
                        {"c.bst", "kind: manual\nbuild-depends: [a.bst]\n"}},
                       {"a.bst"}),
-            "a.bst: circular dependency detected at element: a.bst\nDependency chain: a.bst -> "
+            "c.bst:2:17: circular dependency detected at element: a.bst\nDependency chain: a.bst -> "
             "b.bst -> c.bst -> a.bst\n  hint: remove one of the dependencies in this chain");
   EXPECT_EQ(LoadError({{"project.conf", "name: g\n"}, {"a.bst", "kind: manual\ndepends: [a.bst]\n"}},
                       {"a.bst"}),
-            "a.bst: circular dependency detected at element: a.bst\nDependency chain: a.bst -> "
+            "a.bst:2:11: circular dependency detected at element: a.bst\nDependency chain: a.bst -> "
             "a.bst\n  hint: remove one of the dependencies in this chain");
 }
 

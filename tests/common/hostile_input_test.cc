@@ -2,6 +2,7 @@
 // crash: each input here segfaulted or aborted with std::bad_alloc before.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <string>
 
 #include "common/option_expr.h"
@@ -64,6 +65,23 @@ TEST(HostileInputTest, ExponentialVariablesAreAnErrorWithTheirPlace) {
   ASSERT_FALSE(loaded.has_value());
   EXPECT_NE(loaded.error().message().find("elements/e.bst:"), std::string::npos) << loaded.error().message();
   EXPECT_NE(loaded.error().message().find("expands to more than"), std::string::npos) << loaded.error().message();
+}
+
+
+// Issue 19 point 7: `show` (the loader's keys) read a `local` path outside the
+// project while `build` refused it; now loading refuses it, `..` or through a
+// symlink, at the path's line.
+TEST(HostileInputTest, LocalPathsOutsideTheProjectAreRefusedWhileLoading) {
+  testing::TempProject outside(std::map<std::string, std::string>{{"secret", "not the project's\n"}});
+  for (const std::string& path : {std::string("../outside"), std::string("link/secret"), std::string("link")}) {
+    testing::TempProject dir({{"project.conf", "name: p\nelement-path: elements\n"},
+                              {"elements/e.bst", "kind: import\nsources:\n- kind: local\n  path: " + path + "\n"}});
+    std::filesystem::create_directory_symlink(outside.dir(), dir.dir() + "/link");
+    auto loaded = testing::LoadProject(dir.dir(), {"e.bst"});
+    ASSERT_FALSE(loaded.has_value()) << path;
+    EXPECT_NE(loaded.error().message().find("elements/e.bst:4:"), std::string::npos) << loaded.error().message();
+    EXPECT_NE(loaded.error().message().find("is outside the project"), std::string::npos) << loaded.error().message();
+  }
 }
 
 }  // namespace

@@ -403,7 +403,7 @@ TEST(ProjectTest, ElementErrorsNameFileLineColumnAndSuggest) {
         {"sub/d.bst", "kind: manual\ndepends:\n- c2.bst\n"},
         {"j.bst", "kind: junction\nsources:\n- kind: local\n  path: sub\n"},
         {"e.bst", "kind: manual\ndepends:\n- j.bst:c2.bst\n"}},
-       "j.bst:c2.bst: circular dependency detected at element: j.bst:c2.bst\nDependency chain: "
+       "j.bst:d.bst:3:3: circular dependency detected at element: j.bst:c2.bst\nDependency chain: "
        "j.bst:c2.bst -> j.bst:d.bst -> j.bst:c2.bst\n  hint: remove one of the dependencies in "
        "this chain"},
       {{{"project.conf", kConf}, {"e.bst", "kind: manual\ndepends:\n- {filename: a.bst, type: bild}\n"}},

@@ -10,6 +10,7 @@
 #include <regex>
 #include <thread>
 
+#include "cas/cas.h"
 #include "tests/e2e/e2e_util.h"
 
 namespace crossfarm::e2e {
@@ -383,6 +384,42 @@ TEST_F(BuildE2ETest, KillingTheBuildNeverCorruptsTheCache) {
   EXPECT_NE(verify.output.find("corrupt removed: 0\n"), std::string::npos) << verify.output;
   auto after = CfCached("build after.bst");
   EXPECT_EQ(after.exit_code, 0) << after.output;
+}
+
+// Issue 19, signed refs, embedded: the build signs with the user's own key
+// (made 0600 in the cache on first use); a ref rewritten in the store without
+// it is refused by checkout and built again by build, never used.
+TEST_F(BuildE2ETest, ARefNotSignedByTheUsersKeyIsRefusedAndRebuilt) {
+  AddManual("l1.bst", {"mkdir -p %{install-root}/l", "echo one > %{install-root}/l/which.txt"});
+  AddManual("l3.bst", {"mkdir -p %{install-root}/l", "echo three > %{install-root}/l/which.txt"});
+  auto built = CfCached("build l1.bst l3.bst");
+  ASSERT_EQ(built.exit_code, 0) << built.output;
+  struct stat st {};
+  ASSERT_EQ(::stat((cache_->path() / "user.key").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  auto key_of = [&](const std::string& e) {
+    auto r = CfCached("show --deps none --format '%{full-key}' " + e);
+    return "artifacts/" + r.output.substr(0, r.output.find('\n'));
+  };
+  const std::string l1 = key_of("l1.bst"), l3 = key_of("l3.bst");
+  {
+    auto store = cas::OpenCas((cache_->path() / "cas").string());
+    ASSERT_TRUE(store) << store.error().ToString();
+    auto r1 = (*store)->GetRef(l1);
+    ASSERT_TRUE(r1) << r1.error().ToString();
+    EXPECT_EQ(r1->signer.size(), 32u);
+    ASSERT_TRUE((*store)->PutRef(l3, *r1).ok());  // l3 -> l1's files
+  }
+  auto out = CfCached("checkout l3.bst " + (cache_->path() / "out").string());
+  EXPECT_NE(out.exit_code, 0) << out.output;
+  EXPECT_NE(out.output.find(l3 + ": the signature of"), std::string::npos) << out.output;
+  EXPECT_FALSE(fs::exists(cache_->path() / "out/l/which.txt"));
+  auto rebuilt = CfCached("build l3.bst");
+  ASSERT_EQ(rebuilt.exit_code, 0) << rebuilt.output;
+  EXPECT_NE(rebuilt.output.find("refusing an artifact"), std::string::npos) << rebuilt.output;
+  out = CfCached("checkout l3.bst " + (cache_->path() / "out").string());
+  ASSERT_EQ(out.exit_code, 0) << out.output;
+  EXPECT_EQ(ReadFile(cache_->path() / "out/l/which.txt"), "three\n");
 }
 
 TEST_F(BuildE2ETest, MissingRefIsABadInputError) {

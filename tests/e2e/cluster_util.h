@@ -89,16 +89,26 @@ inline std::string BuildBin(const std::string& name) { return std::string(CROSSF
 // Keys and allow lists of a test cluster in `dir`.
 struct ClusterKeys {
   explicit ClusterKeys(const std::filesystem::path& dir) : dir(dir) {
-    for (const char* k : {"sched", "cas", "w1", "w2", "w3", "client", "stranger"})
+    for (const char* k : {"sched", "cas", "w1", "w2", "w3", "client", "stranger", "admin"})
       RunCmd(BuildBin("client/crossfarm") + " keygen --out " + (dir / k).string());
     auto pub = [&](const char* k) { return ReadFile(dir / (std::string(k) + ".pub")); };
-    // Workers write artifact refs: the worker role (docs/security.md).
-    auto worker = [&](const char* k) { auto p = pub(k); return p.substr(0, p.find('\n')) + " worker\n"; };
-    WriteFile(dir / "cas-allow", worker("w1") + worker("w2") + worker("w3") + pub("client"));
+    // Workers write artifact refs: the worker role, and their NAME.pub lines
+    // carry the sign= key the CAS checks their refs against (docs/security.md).
+    auto line = [&](const char* k, const std::string& words) {
+      auto p = pub(k);
+      return p.substr(0, p.find('\n')) + " " + words + "\n";
+    };
+    auto worker = [&](const char* k) { return line(k, "worker"); };
+    WriteFile(dir / "cas-allow", worker("w1") + worker("w2") + worker("w3") + pub("client") + line("admin", "admin"));
     WriteFile(dir / "clients", pub("client"));
     WriteFile(dir / "workers", pub("w1") + pub("w2") + pub("w3"));
   }
   std::string Path(const std::string& name) const { return (dir / name).string(); }
+  // The Z85 public key of NAME.pub (its first word).
+  std::string Public(const std::string& name) const {
+    auto p = ReadFile(dir / (name + ".pub"));
+    return p.substr(0, p.find_first_of(" \n"));
+  }
   std::filesystem::path dir;
 };
 

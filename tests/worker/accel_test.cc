@@ -583,7 +583,8 @@ TEST(PoolGatewayTest, LetsInOnlyPeersThatProveThePoolKey) {
   auto nonce = RecvLine(good.get());
   ASSERT_TRUE(nonce && nonce->starts_with(kNoncePrefix)) << nonce.value_or("EOF");
   std::string first_nonce = nonce->substr(std::strlen(kNoncePrefix));
-  std::string good_answer = "crossfarm-pool-auth " + PoolAuth(*k, first_nonce, t.line);
+  // The answer, then the relay's own nonce (worker/pool_crypto.h).
+  std::string good_answer = "crossfarm-pool-auth " + PoolAuth(*k, first_nonce, t.line) + " 00ff";
   ASSERT_TRUE(SendAll(good.get(), t.header + good_answer + "\n"));
   EXPECT_TRUE(ClosedByPeer(good.get()));  // the test's checkout fails after that
   EXPECT_TRUE(Reaches(authenticated, 1));
@@ -596,7 +597,8 @@ TEST(PoolGatewayTest, LetsInOnlyPeersThatProveThePoolKey) {
   ASSERT_TRUE(nonce && nonce->starts_with(kNoncePrefix));
   EXPECT_NE(nonce->substr(std::strlen(kNoncePrefix)), first_nonce);  // fresh per connection
   ASSERT_TRUE(SendAll(other.get(), t.header + "crossfarm-pool-auth " +
-                                        PoolAuth("another key", nonce->substr(std::strlen(kNoncePrefix)), t.line) + "\n"));
+                                        PoolAuth("another key", nonce->substr(std::strlen(kNoncePrefix)), t.line) +
+                                        " 00ff\n"));
   EXPECT_TRUE(ClosedByPeer(other.get()));
   EXPECT_TRUE(Reaches(refused, 1));
 

@@ -93,6 +93,18 @@ TEST_F(GitSourceTest, UnreachableRepositoryIsAClearError) {
   EXPECT_NE(st.message().find("no-such-repo"), std::string::npos) << st.message();
 }
 
+// Issue 19 point 7: the URL goes after `--`, so git takes one starting with '-'
+// as a repository (and fails on it), never as an option it would obey.
+TEST_F(GitSourceTest, UrlStartingWithADashIsNeverAGitOption) {
+  const std::string marker = scratch_.Sub("marker") + "/ran";
+  auto source = Git("--upload-pack=touch " + marker, "");
+  auto fetched = source->Track();
+  ASSERT_FALSE(fetched.has_value());
+  EXPECT_NE(fetched.error().message().find("repository '--upload-pack=touch"), std::string::npos)
+      << fetched.error().message();
+  EXPECT_FALSE(std::filesystem::exists(marker));
+}
+
 TEST_F(GitSourceTest, TrackOfAMissingBranchNamesIt) {
   auto source = MustMake("{kind: git, url: '" + repo_ + "', track: nope}", ctx_);
   auto ref = source->Track();

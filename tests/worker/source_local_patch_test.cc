@@ -81,6 +81,27 @@ TEST_F(LocalPatchTest, LocalPathOutsideTheProjectIsRejected) {
   EXPECT_FALSE(MakeSource("local", config, testing::TestWhere(), ctx_).has_value());
 }
 
+// Issue 19 point 7: a symlink inside the project must not carry a `local` or
+// `patch` path out of it (bst 1.6: "must not lead outside of the project
+// directory"); a link that stays inside is fine.
+TEST_F(LocalPatchTest, SymlinkLeadingOutOfTheProjectIsRejected) {
+  const std::string outside = scratch_.Sub("outside");
+  WriteFile(outside + "/secret", "not the project's\n");
+  std::filesystem::create_directory_symlink(outside, ctx_.project_dir + "/out");
+  std::filesystem::create_symlink(outside + "/secret", ctx_.project_dir + "/secret-link");
+  std::filesystem::create_directory_symlink("files", ctx_.project_dir + "/in");
+  for (const char* yaml : {"{kind: local, path: out/secret}", "{kind: local, path: out}",
+                           "{kind: local, path: secret-link}", "{kind: patch, path: out/secret}"}) {
+    const YAML::Node config = YAML::Load(yaml);
+    auto made = MakeSource(config["kind"].as<std::string>(), config, testing::TestWhere(), ctx_);
+    ASSERT_FALSE(made.has_value()) << yaml;
+    EXPECT_NE(made.error().message().find("is outside the project"), std::string::npos)
+        << made.error().message();
+  }
+  const std::string dest = scratch_.Sub("dest");
+  ASSERT_TRUE(MustMake("{kind: local, path: in}", ctx_)->Stage(dest).ok());
+}
+
 TEST_F(LocalPatchTest, PatchAppliesToTheStagedFiles) {
   WriteFile(ctx_.project_dir + "/patches/fix.patch", kPatch);
   const std::string dest = scratch_.Sub("dest");
