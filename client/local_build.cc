@@ -237,6 +237,7 @@ Result<std::unique_ptr<cas::Cas>> OpenCache(const CacheLayout& layout, CacheAcce
 }
 
 Status CheckAllKeyed(const std::vector<Element*>& plan) {
+  CF_TRY(CheckRunnable(plan));  // opaque plugin kinds first: tracking cannot help them
   std::string missing;
   for (const Element* e : plan)
     if (!e->HasAllRefs()) missing += "\n  " + e->where.ToString() + ": " + e->name;
