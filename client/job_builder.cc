@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <unordered_set>
 
+#include "client/collect_elements.h"
 #include "common/graph.h"
 #include "common/kind_defaults.h"
 #include "common/provenance.h"
@@ -84,6 +85,11 @@ Status FillKind(const Element& e, JobSpec& spec) {
                        "list the element to filter under build-depends");
   } else if (k == "stack") {
     spec.kind = JobKind::kStack;
+  } else if (IsCollectKind(k)) {  // client/collect_elements.h
+    spec.kind = JobKind::kCollect;
+    auto files = CollectElementFiles(e);
+    if (!files) return files.error();
+    spec.files = std::move(*files);
   } else {
     return UserError(e.where, "element kind '" + k + "' cannot be built by crossfarm");
   }
@@ -91,6 +97,25 @@ Status FillKind(const Element& e, JobSpec& spec) {
 }
 
 }  // namespace
+
+Status CheckRunnable(const std::vector<Element*>& plan) {
+  const std::string fix =
+      "crossfarm runs bst's core kinds, buildstream-external's git_tag, git_module, cargo, "
+      "collect_manifest and collect_integration (docs/building.md); build the elements that "
+      "do not need this plugin";
+  for (const Element* e : plan) {
+    if (!e->opaque_plugin.empty())
+      return UserError(e->kind_where, "element kind '" + e->kind + "' comes from a plugin, " +
+                                     e->opaque_plugin + ", that crossfarm cannot run",
+                       fix);
+    for (const SourceSpec& s : e->sources)
+      if (!s.opaque_plugin.empty())
+        return UserError(s.where, "source kind '" + s.kind + "' comes from a plugin, " +
+                                      s.opaque_plugin + ", that crossfarm cannot run",
+                         fix);
+  }
+  return Status::Ok();
+}
 
 std::string ArtifactRef(const Element& e) { return "artifacts/" + e.cache_key.value_or(""); }
 

@@ -11,6 +11,11 @@
 
 namespace crossfarm::client {
 
+// UserError (file:line, naming the plugin) for the first element or source of
+// `plan` whose kind comes from a declared plugin crossfarm cannot run: such
+// kinds load as opaque for `show` (Element::opaque_plugin), never build.
+Status CheckRunnable(const std::vector<Element*>& plan);
+
 // The CAS ref under which an element's artifact is stored.
 std::string ArtifactRef(const Element& e);
 

@@ -251,6 +251,7 @@ void ReportRefusedRef(const std::string& name, const Status& why) {
 }
 
 Status CheckAllKeyed(const std::vector<Element*>& plan) {
+  CF_TRY(CheckRunnable(plan));  // opaque plugin kinds first: tracking cannot help them
   std::string missing;
   for (const Element* e : plan)
     if (!e->HasAllRefs()) missing += "\n  " + e->where.ToString() + ": " + e->name;

@@ -7,6 +7,7 @@
 
 #include "client/commands.h"
 #include "client/element_state.h"
+#include "common/kind_defaults.h"
 #include "common/project.h"
 
 namespace crossfarm::client {
@@ -87,6 +88,18 @@ std::string DepNames(const std::vector<Element*>& deps) {
   return out;
 }
 
+// Which implementation runs a kind (docs/building.md, `%{plugin}`): "core"
+// (bst 1.6's kinds and crossfarm's deb/debian-source), "native"
+// (buildstream-external's, in C++) or "opaque" (a declared plugin crossfarm
+// cannot run: shown, never built).
+std::string PluginOf(KindCategory category, const std::string& kind, const std::string& opaque) {
+  if (!opaque.empty()) return "opaque";
+  return IsNativePluginKind(category, kind) ? "native" : "core";
+}
+std::string PluginOf(const Element& e) {
+  return PluginOf(KindCategory::kElement, e.kind, e.opaque_plugin);
+}
+
 // Value of one %{field} for an element; nullopt for an unknown field.
 std::optional<std::string> Field(const std::string& name, const ElementView& v) {
   const Element& e = *v.element;
@@ -98,6 +111,7 @@ std::optional<std::string> Field(const std::string& name, const ElementView& v) 
   if (name == "sandbox") return v.sandbox;
   if (name == "accel") return v.accel.empty() ? std::string("-") : v.accel;
   if (name == "kind") return e.kind;
+  if (name == "plugin") return PluginOf(e);
   if (name == "vars") return VarsText(e.variables);
   if (name == "env") return VarsText(e.environment);
   if (name == "config")  // bst prints it before variable substitution
@@ -155,6 +169,7 @@ nlohmann::json SourcesJson(const Element& e) {
   nlohmann::json out = nlohmann::json::array();
   for (const auto& s : e.sources)
     out.push_back({{"kind", s.kind},
+                   {"plugin", PluginOf(KindCategory::kSource, s.kind, s.opaque_plugin)},
                    {"config", TreeJson(s.tree.get())},
                    {"ref", s.ref_text ? nlohmann::json(*s.ref_text) : nlohmann::json()}});
   return out;
@@ -165,6 +180,7 @@ nlohmann::json ToJson(const ElementView& v) {
   nlohmann::json j;
   j["name"] = e.name;
   j["kind"] = e.kind;
+  j["plugin"] = PluginOf(e);
   j["key"] = e.cache_key ? nlohmann::json(e.cache_key->substr(0, 8)) : nlohmann::json();
   j["full-key"] = e.cache_key ? nlohmann::json(*e.cache_key) : nlohmann::json();
   j["state"] = v.state;
@@ -236,7 +252,7 @@ Action AddShowCommand(CLI::App& app, const GlobalOptions& g) {
   auto* format = cmd->add_option(
       "-f,--format", args->format,
       "Format string with %{name} %{key} %{full-key} %{state} %{arch} %{sandbox} %{accel} "
-      "%{vars} ...");
+      "%{kind} %{plugin} %{vars} ...");
   cmd->add_flag("--json", args->json, "Print a JSON array instead of formatted lines")
       ->excludes(format);
   cmd->add_option("targets", args->targets, "Target elements (.bst)")->required();

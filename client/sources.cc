@@ -170,6 +170,9 @@ Result<std::vector<std::unique_ptr<worker::Source>>> SourcePlugins(const Project
     ctx.key_where.clear();
     if (s.tree)
       for (const auto& [key, value] : s.tree->map) ctx.key_where[key] = s.tree->KeyProvenance(key);
+    if (!s.opaque_plugin.empty())  // a declared plugin's kind crossfarm cannot run
+      return Err(UserError(s.where, "source kind '" + s.kind + "' comes from a plugin, " +
+                                        s.opaque_plugin + ", that crossfarm cannot run"));
     CF_ASSIGN_OR_RETURN(auto src, worker::MakeSource(s.kind, s.Config(), s.where, ctx));
     out.push_back(std::move(src));
   }

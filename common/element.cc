@@ -135,24 +135,19 @@ Result<NodePtr> KindDefaults(ProjectConfig& p, const std::string& kind) {
   return defaults;
 }
 
-// "kind 'x' comes from a plugin (...)" for a kind of project.conf `plugins:`.
-std::optional<Status> PluginKindError(const ProjectConfig& p, const Node& node,
-                                      std::string_view what, const std::string& kind,
-                                      std::string_view supported) {
+// Where a kind of project.conf `plugins:` that crossfarm cannot run comes from
+// ("pip package 'x' (project.conf:L:C)"), or "" for other kinds. Such kinds
+// load as opaque elements and sources (`show` works, `build` refuses them).
+std::string OpaquePlugin(const ProjectConfig& p, std::string_view what, const std::string& kind) {
   auto it = p.plugin_kinds.find(std::string(what) + ":" + kind);
-  if (it == p.plugin_kinds.end()) return std::nullopt;
-  return UserError(node.KeyProvenance("kind"),
-                   std::string(what) + " kind '" + kind + "' comes from a plugin, " + it->second +
-                       ", and crossfarm loads no plugins",
-                   "the kinds crossfarm has: " + std::string(supported));
+  return it == p.plugin_kinds.end() ? std::string() : it->second;
 }
 
 constexpr std::string_view kSupportedElementKinds =
     "import, manual, autotools, cmake, make, meson, pip, distutils, makemaker, modulebuild, qmake, "
-    "compose, stack, script, filter";
+    "compose, stack, script, filter, collect_manifest, collect_integration";
 
 Status CheckKind(const ProjectConfig& p, const Node& node, const std::string& kind) {
-  if (auto err = PluginKindError(p, node, "element", kind, kSupportedElementKinds)) return *err;
   switch (ElementKindSupport(kind)) {
     case KindSupport::kSupported: return Status::Ok();
     case KindSupport::kUnsupported:
@@ -161,6 +156,7 @@ Status CheckKind(const ProjectConfig& p, const Node& node, const std::string& ki
                        "use a supported kind");
     case KindSupport::kUnknown: break;
   }
+  if (!OpaquePlugin(p, "element", kind).empty()) return Status::Ok();
   std::string near = DidYouMean(kind, KnownElementKinds());
   return UserError(node.KeyProvenance("kind"), "unknown element kind '" + kind + "'",
                    near.empty() ? "supported kinds: " + std::string(kSupportedElementKinds)
@@ -305,12 +301,12 @@ Result<SourceSpec> ParseSource(ProjectConfig& p, const Node& src, const std::str
     for (std::string_view k : KnownSourceKinds()) {
       supported += (supported.empty() ? "" : ", ") + std::string(k);
     }
-    if (auto err = PluginKindError(p, src, "source", s.kind, supported))
-      return Err(*err);
+    s.opaque_plugin = OpaquePlugin(p, "source", s.kind);
     std::string near = DidYouMean(s.kind, KnownSourceKinds());
-    return Err(UserError(src.KeyProvenance("kind"), "unknown source kind '" + s.kind + "'",
-                         near.empty() ? "supported: " + supported
-                                      : "did you mean '" + near + "'?"));
+    if (s.opaque_plugin.empty())
+      return Err(UserError(src.KeyProvenance("kind"), "unknown source kind '" + s.kind + "'",
+                           near.empty() ? "supported: " + supported
+                                        : "did you mean '" + near + "'?"));
   }
   NodePtr config = Node::MakeMapping(src.mark);
   if (p.source_overrides) {
@@ -580,6 +576,9 @@ Result<std::unique_ptr<Element>> ResolveElement(ProjectConfig& p, const std::str
   CF_TRY(ValidateKeys(*node, kElementKeys, "element"));
   CF_ASSIGN_OR_RETURN(e->kind, GetString(*node, "kind", std::nullopt));
   CF_TRY(CheckKind(p, *node, e->kind));
+  e->kind_where = node->KeyProvenance("kind");
+  if (ElementKindSupport(e->kind) != KindSupport::kSupported)
+    e->opaque_plugin = OpaquePlugin(p, "element", e->kind);
   CF_ASSIGN_OR_RETURN(e->description, GetString(*node, "description", ""));
   CF_TRY(ParseDeps(*node, "build-depends", DepType::kBuild, e->dep_specs));
   CF_TRY(ParseDeps(*node, "runtime-depends", DepType::kRuntime, e->dep_specs));

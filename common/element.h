@@ -49,6 +49,10 @@ struct SourceSpec {
   // comes from the user's tracked refs instead (common/tracked_refs.h).
   std::string own_ref_base;
   bool tracked_in_cache = false;
+  // Where the kind comes from when it is a kind of a declared plugin crossfarm
+  // cannot run ("pip package 'x' (project.conf:L:C)"), else "": an opaque
+  // source (keyed by its config, never fetched).
+  std::string opaque_plugin;
 };
 
 // Canonical text of a `ref:` (a scalar as is, a mapping/list as canonical
@@ -110,6 +114,11 @@ struct Element {
   std::shared_ptr<const AcceleratorInfo> accel_info;
   std::string accel;       // "distcc+host-tools", "distcc", "host-tools" or ""
   std::string accel_note;  // why there is none despite a declaration, for `show`
+
+  // As SourceSpec::opaque_plugin, for the element's kind: loaded for `show`
+  // (key from its config), refused by `build` (docs/building.md).
+  std::string opaque_plugin;
+  Provenance kind_where;  // the `kind:` key, for errors about the kind
 
   // In sorted_deps order, each element once.
   std::vector<Element*> BuildDeps() const;

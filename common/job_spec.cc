@@ -9,6 +9,7 @@ const char* JobKindName(JobKind k) {
     case JobKind::kCompose: return "compose";
     case JobKind::kFilter: return "filter";
     case JobKind::kStack: return "stack";
+    case JobKind::kCollect: return "collect";
   }
   return "?";
 }

@@ -23,6 +23,7 @@ enum class JobKind : uint8_t {
   kCompose,  // staged deps (optionally integrated) filtered by split domains
   kFilter,   // one dependency's artifact filtered by split domains
   kStack,    // empty artifact; exists for its dependencies
+  kCollect,  // the files the client generated (collect_manifest, collect_integration)
 };
 
 const char* JobKindName(JobKind k);
@@ -71,6 +72,15 @@ struct StagedSource {
   std::string directory;  // subdir of the build root (`directory:` key)
 };
 
+// A file a kCollect job writes into its artifact (made by the client from the
+// element graph: client/collect_elements.h).
+struct GeneratedFile {
+  std::string path;  // absolute in the artifact ("/usr/manifest.json")
+  std::string content;
+  bool executable = false;
+  friend bool operator==(const GeneratedFile&, const GeneratedFile&) = default;
+};
+
 struct JobSpec {
   std::string element;    // "hello.bst"
   std::string cache_key;  // full hex key: the artifact ref name
@@ -92,6 +102,7 @@ struct JobSpec {
   std::string import_source = "/", import_target = "/";
   uint32_t max_jobs = 0;
   std::optional<AccelSpec> accel;  // set when the project declares an accelerator
+  std::vector<GeneratedFile> files;  // kCollect: the artifact's files
 };
 
 // The CAS ref under which a worker records the compiler probe of an

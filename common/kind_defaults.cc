@@ -208,11 +208,13 @@ defaults:
   targets: []
 )YAML";
 
-// BuildStream 1.6's core element kinds.
+// BuildStream 1.6's core element kinds, then buildstream-external's that
+// crossfarm implements natively.
 struct KindEntry {
   std::string_view name;
   KindSupport support;
   bool build_element;  // a BuildElement: configure/build/install/strip commands
+  bool native = false;  // buildstream-external 0.x, in C++ (no Python)
 };
 
 constexpr KindEntry kKinds[] = {
@@ -224,6 +226,8 @@ constexpr KindEntry kKinds[] = {
     {"qmake", KindSupport::kSupported, true},      {"compose", KindSupport::kSupported, false},
     {"stack", KindSupport::kSupported, false},     {"script", KindSupport::kSupported, false},
     {"filter", KindSupport::kSupported, false},    {"junction", KindSupport::kSupported, false},
+    {"collect_manifest", KindSupport::kSupported, false, true},
+    {"collect_integration", KindSupport::kSupported, false, true},
 };
 
 // Must equal the worker's factory table (worker/source.cc kKinds); the unit test
@@ -231,7 +235,10 @@ constexpr KindEntry kKinds[] = {
 // include worker/.
 constexpr std::string_view kSourceKinds[] = {
     "local", "tar",    "patch", "git",    "deb", "debian-source",
-    "remote", "zip", "bzr",   "ostree", "pip"};
+    "remote", "zip", "bzr",   "ostree", "pip",
+    "git_tag", "git_module", "cargo"};
+// The source kinds of buildstream-external implemented natively.
+constexpr std::string_view kNativeSourceKinds[] = {"git_tag", "git_module", "cargo"};
 
 }  // namespace
 
@@ -257,6 +264,8 @@ std::optional<std::vector<std::string_view>> ElementConfigKeys(std::string_view 
   if (kind == "compose")
     return std::vector<std::string_view>{"integrate", "include", "exclude", "include-orphans"};
   if (kind == "filter") return std::vector<std::string_view>{"include", "exclude", "include-orphans"};
+  // bst-external collect_integration.py; collect_manifest.py validates nothing.
+  if (kind == "collect_integration") return std::vector<std::string_view>{"script-path", "ignore"};
   if (kind == "script")
     return std::vector<std::string_view>{"commands", "root-read-only", "layout", "create-dev-shm"};
   return std::nullopt;
@@ -271,6 +280,16 @@ std::vector<std::string_view> KnownElementKinds() {
   std::vector<std::string_view> out;
   for (const auto& k : kKinds) out.push_back(k.name);
   return out;
+}
+
+bool IsNativePluginKind(KindCategory category, std::string_view kind) {
+  if (category == KindCategory::kSource) {
+    return std::find(std::begin(kNativeSourceKinds), std::end(kNativeSourceKinds), kind) !=
+           std::end(kNativeSourceKinds);
+  }
+  for (const auto& k : kKinds)
+    if (k.name == kind) return k.native;
+  return false;
 }
 
 bool IsKnownSourceKind(std::string_view kind) {

@@ -27,7 +27,15 @@ std::string_view ElementKindDefaultsYaml(std::string_view kind);
 // Supported and recognised-but-unsupported kinds, for did-you-mean.
 std::vector<std::string_view> KnownElementKinds();
 
-// Source kinds crossfarm accepts (bst's core kinds plus deb / debian-source).
+// Kinds of a project's plugins (buildstream-external 0.x: git_tag, git_module,
+// cargo, collect_manifest, collect_integration) that crossfarm implements in
+// C++: they load and build whether or not project.conf declares the plugin,
+// and win over a Python plugin of the same kind (docs/plugins.md).
+enum class KindCategory { kElement, kSource };
+bool IsNativePluginKind(KindCategory category, std::string_view kind);
+
+// Source kinds crossfarm accepts (bst's core kinds, deb / debian-source and
+// the native plugin kinds).
 bool IsKnownSourceKind(std::string_view kind);
 std::vector<std::string_view> KnownSourceKinds();
 

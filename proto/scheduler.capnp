@@ -84,6 +84,14 @@ struct JobSpec {
   importTarget @17 :Text;
   maxJobs @18 :UInt32;
   accel @19 :AccelSpec;       # absent: no accelerator
+  files @20 :List(GeneratedFile);  # kind collect: the artifact's files
+}
+
+# common/job_spec.h GeneratedFile.
+struct GeneratedFile {
+  path @0 :Text;
+  content @1 :Text;
+  executable @2 :Bool;
 }
 
 # One element of a submitted DAG.

@@ -95,6 +95,12 @@ void BuildSpec(cp::JobSpec::Builder b, const JobSpec& s) {
   b.setImportSource(AsText(s.import_source));
   b.setImportTarget(AsText(s.import_target));
   b.setMaxJobs(s.max_jobs);
+  auto files = b.initFiles(s.files.size());
+  for (size_t f = 0; f < s.files.size(); ++f) {
+    files[f].setPath(AsText(s.files[f].path));
+    files[f].setContent(AsText(s.files[f].content));
+    files[f].setExecutable(s.files[f].executable);
+  }
   if (s.accel) {
     auto a = b.initAccel();
     a.setDistcc(s.accel->distcc);
@@ -121,7 +127,7 @@ JobSpec ReadSpec(cp::JobSpec::Reader r) {
   JobSpec s;
   s.element = Str(r.getElement());
   s.cache_key = Str(r.getCacheKey());
-  if (r.getKind() > static_cast<uint8_t>(JobKind::kStack)) KJ_FAIL_REQUIRE("unknown job kind");
+  if (r.getKind() > static_cast<uint8_t>(JobKind::kCollect)) KJ_FAIL_REQUIRE("unknown job kind");
   s.kind = static_cast<JobKind>(r.getKind());
   s.sandbox_arch = Str(r.getSandboxArch());
   for (auto in : r.getInputs()) {
@@ -147,6 +153,8 @@ JobSpec ReadSpec(cp::JobSpec::Reader r) {
   s.import_source = Str(r.getImportSource());
   s.import_target = Str(r.getImportTarget());
   s.max_jobs = r.getMaxJobs();
+  for (auto f : r.getFiles())
+    s.files.push_back({Str(f.getPath()), Str(f.getContent()), f.getExecutable()});
   if (r.hasAccel()) {
     auto a = r.getAccel();
     s.accel = AccelSpec{.distcc = a.getDistcc(),

@@ -18,6 +18,7 @@
 
 #include "common/accel.h"
 #include "worker/accel.h"
+#include "worker/collect_elements.h"
 #include "worker/checkout_stamp.h"
 #include "worker/fs_util.h"
 #include "worker/staging.h"
@@ -306,6 +307,9 @@ Result<JobOutcome> JobRunner::Run(const JobSpec& spec, std::function<void(std::s
     case JobKind::kCompose:
     case JobKind::kFilter:
       artifact = RunFilterOrCompose(spec, log, cancel);
+      break;
+    case JobKind::kCollect:  // worker/collect_elements.h
+      artifact = RunCollectJob(spec, cas_, options_.work_dir);
       break;
   }
   if (spec.kind != JobKind::kSandbox) {

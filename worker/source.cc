@@ -30,6 +30,12 @@ Result<std::unique_ptr<Source>> MakePatchSource(const YAML::Node&, const Provena
                                                 const SourceContext&);
 Result<std::unique_ptr<Source>> MakeGitSource(const YAML::Node&, const Provenance&,
                                               const SourceContext&);
+Result<std::unique_ptr<Source>> MakeGitTagSource(const YAML::Node&, const Provenance&,
+                                                 const SourceContext&);
+Result<std::unique_ptr<Source>> MakeGitModuleSource(const YAML::Node&, const Provenance&,
+                                                    const SourceContext&);
+Result<std::unique_ptr<Source>> MakeCargoSource(const YAML::Node&, const Provenance&,
+                                                const SourceContext&);
 Result<std::unique_ptr<Source>> MakeRemoteSource(const YAML::Node&, const Provenance&,
                                                  const SourceContext&);
 Result<std::unique_ptr<Source>> MakeZipSource(const YAML::Node&, const Provenance&,
@@ -80,6 +86,9 @@ constexpr KindEntry kKinds[] = {
     {"remote", &MakeRemoteSource}, {"zip", &MakeZipSource},
     {"bzr", &MakeBzrSource},      {"ostree", &MakeOstreeSource},
     {"pip", &MakePipSource},
+    // buildstream-external 0.x, native (docs/sources.md).
+    {"git_tag", &MakeGitTagSource}, {"git_module", &MakeGitModuleSource},
+    {"cargo", &MakeCargoSource},
 };
 
 }  // namespace

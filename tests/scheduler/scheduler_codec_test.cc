@@ -28,6 +28,7 @@ JobSpec FullSpec() {
   s.import_source = "/x";
   s.import_target = "/y";
   s.max_jobs = 7;
+  s.files = {{"/usr/manifest.json", "{\n}", false}, {"/etc/post.sh", "#!/bin/sh\n", true}};
   s.accel = AccelSpec{.distcc = true,
                       .substitute_tools = false,
                       .host_arch = "x86_64",
@@ -66,6 +67,7 @@ void ExpectSameSpec(const JobSpec& a, const JobSpec& b) {
   EXPECT_EQ(a.import_target, b.import_target);
   EXPECT_EQ(a.max_jobs, b.max_jobs);
   EXPECT_EQ(a.accel, b.accel);
+  EXPECT_EQ(a.files, b.files);
 }
 
 TEST(SchedulerCodecTest, AnAssignmentRoundTripsEveryJobSpecField) {
