@@ -49,9 +49,11 @@ struct CacheLayout {
   }
   explicit CacheLayout(const std::string& root)
       : cas(root + "/cas"), sources(root + "/sources"), checkouts(root + "/checkouts"),
-        tmp(root + "/tmp"), logs(root + "/logs"), tracked_refs(root + "/tracked-refs") {}
+        tmp(root + "/tmp"), logs(root + "/logs"), tracked_refs(root + "/tracked-refs"),
+        workspaces(root + "/workspaces") {}
   std::string cas, sources, checkouts, tmp, logs;
   std::string tracked_refs;  // common/tracked_refs.h: refs `source track` kept here
+  std::string workspaces;  // client/workspace_build.h: stat caches, build dirs of workspaces
   // Creates the directories (the CAS creates its own).
   Status Create() const;
 };

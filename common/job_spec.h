@@ -92,6 +92,10 @@ struct JobSpec {
   std::string import_source = "/", import_target = "/";
   uint32_t max_jobs = 0;
   std::optional<AccelSpec> accel;  // set when the project declares an accelerator
+  // Embedded builds of an open workspace (client/workspace_build.h): a host
+  // directory kept across builds, used as the build dir as it is (no sources
+  // staged), so make rebuilds only what changed. Never sent to a cluster.
+  std::string persistent_build_dir;
 };
 
 // The CAS ref under which a worker records the compiler probe of an
