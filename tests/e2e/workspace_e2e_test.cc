@@ -124,10 +124,18 @@ TEST_F(WorkspaceE2ETest, ListResetAndSoftResetAsBst) {
   EXPECT_EQ(list.exit_code, 0);
   EXPECT_NE(list.output.find("workspaces:\n- element: calc.bst\n  directory: " + ws + "\n"), std::string::npos)
       << list.output;
-  // bst reads the same file.
-  auto bst = RunCmd("cd " + project_->path().string() + " && HOME=" + cache_->path().string() +
+  // bst reads the file crossfarm writes (on a project bst 1.6.8 loads:
+  // it refuses examples/hello's `min-version: 1.6`).
+  TempTree small("ws-bst");
+  WriteFile(small.path() / "project.conf", "name: small\nformat-version: 9\nelement-path: elements\n");
+  WriteFile(small.path() / "elements/app.bst", "kind: manual\nsources:\n- kind: local\n  path: src\n");
+  WriteFile(small.path() / "src/a.c", "int a;\n");
+  auto opened = RunCmd(std::string(CROSSFARM_BIN) + " -C " + small.path().string() + " --cache-dir " +
+                       cache_->path().string() + " workspace open --directory " + ws + "-bst app.bst");
+  ASSERT_EQ(opened.exit_code, 0) << opened.output;
+  auto bst = RunCmd("cd " + small.path().string() + " && HOME=" + cache_->path().string() +
                     " bst --no-colors workspace list");
-  EXPECT_NE(bst.output.find("directory: " + ws), std::string::npos) << bst.output;
+  EXPECT_NE(bst.output.find("- element: app.bst\n  directory: " + ws + "-bst"), std::string::npos) << bst.output;
   auto again = Cf("workspace open --directory " + ws + "-2 calc.bst");
   EXPECT_EQ(again.exit_code, 2);
   EXPECT_NE(again.output.find("Workspace 'calc.bst' is already defined at: " + ws), std::string::npos)
