@@ -25,11 +25,12 @@ Action AddSourceCommand(CLI::App& app, const GlobalOptions& g);
 Action AddShellCommand(CLI::App& app, const GlobalOptions& g);
 Action AddStatusCommand(CLI::App& app, const GlobalOptions& g);
 Action AddSetupCommand(CLI::App& app, const GlobalOptions& g);
+Action AddWorkspaceCommand(CLI::App& app, const GlobalOptions& g);
 
 inline constexpr std::array kCommands = {
     &AddShowCommand,   &AddBuildCommand, &AddCheckoutCommand, &AddLogCommand,
     &AddSourceCommand, &AddShellCommand, &AddCasCommand,      &AddKeygenCommand,
-    &AddSetupCommand,  &AddStatusCommand,
+    &AddSetupCommand,  &AddStatusCommand, &AddWorkspaceCommand,
 };
 
 // Reads ~/.config/crossfarm/config.yaml (or $XDG_CONFIG_HOME) into `g` as
@@ -40,8 +41,13 @@ void LoadUserConfig(GlobalOptions& g);
 // has one (as bst finds it); `directory` itself when none has.
 std::string FindProjectDir(const std::string& directory);
 
+// Whether loaded elements with an open workspace use it (common/workspaces.h):
+// every command but `workspace` itself, which works on the sources.
+enum class WorkspaceUse { kUse, kIgnore };
+
 // Loads project.conf from g.directory (or a parent) with the arch and -o options of `g`.
-Result<std::unique_ptr<Project>> LoadProject(const GlobalOptions& g);
+Result<std::unique_ptr<Project>> LoadProject(const GlobalOptions& g,
+                                             WorkspaceUse use = WorkspaceUse::kUse);
 
 // "crossfarm <the project, arch, option and cache flags of g> <rest>": hints
 // that name a command keep the options the user gave.

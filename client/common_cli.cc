@@ -122,7 +122,7 @@ std::string FindProjectDir(const std::string& directory) {
   return start.string();
 }
 
-Result<std::unique_ptr<Project>> LoadProject(const GlobalOptions& g) {
+Result<std::unique_ptr<Project>> LoadProject(const GlobalOptions& g, WorkspaceUse use) {
   if (g.arch.find(',') != std::string::npos)
     return Err(Status::InvalidArgument("--arch " + g.arch +
                                        ": this command takes one arch\n  hint: only `build`, `show` "
@@ -139,6 +139,10 @@ Result<std::unique_ptr<Project>> LoadProject(const GlobalOptions& g) {
     return StageJunction(junction, layout.sources, layout.tmp);
   };
   CF_ASSIGN_OR_RETURN(opts.accel, ParseAccelMode(g.accel));
+  if (use == WorkspaceUse::kUse) {
+    CF_ASSIGN_OR_RETURN(opts.workspaces, Workspaces::Load(opts.project_dir));
+    opts.workspace_cache_dir = layout.workspaces + "/stat";
+  }
   return Project::Load(opts);
 }
 

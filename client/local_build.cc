@@ -12,6 +12,7 @@
 #include "cas/cas.h"
 #include "client/job_builder.h"
 #include "client/sources.h"
+#include "client/workspace_build.h"
 #include "worker/job_runner.h"
 
 namespace crossfarm::client {
@@ -152,7 +153,9 @@ void LocalBuild::RunJob(scheduler::JobId id) {
     done_cv_.notify_all();
   };
   progress_.JobStarted(label, "local");
-  auto tree = sources_of_.at(&e)->Tree(e);
+  // An open workspace is synced into its build dir instead (client/workspace_build.h).
+  Result<std::optional<Digest>> tree = std::optional<Digest>();
+  if (!BuildsInWorkspaceDir(e)) tree = sources_of_.at(&e)->Tree(e);
   if (!tree) {
     progress_.JobFinished(label, false, tree.error().message());
     return finish(false, tree.error().code() == StatusCode::kBuildFailed ? Status::Ok() : tree.error());
@@ -161,6 +164,15 @@ void LocalBuild::RunJob(scheduler::JobId id) {
   if (!spec) {
     progress_.JobFinished(label, false);
     return finish(false, spec.error());
+  }
+  std::optional<WorkspaceBuildDir> workspace;
+  if (BuildsInWorkspaceDir(e)) {
+    auto dir = WorkspaceBuildDir::Prepare(e, layout_.workspaces, sources_of_.at(&e)->arch_name(), *spec);
+    if (!dir) {
+      progress_.JobFinished(label, false, dir.error().message());
+      return finish(false, dir.error());
+    }
+    workspace.emplace(std::move(*dir));
   }
   auto outcome = runner_.Run(*spec, {}, &cancel_);
   if (!outcome) {
@@ -179,6 +191,7 @@ void LocalBuild::RunJob(scheduler::JobId id) {
     ReportFailure(label, outcome->failure, outcome->log_path);
     return finish(false);
   }
+  if (workspace) workspace->MarkConfigured();  // bst's `prepared`
   proto::RefInfo info;
   info.root = *outcome->artifact;
   info.element = e.name;

@@ -121,7 +121,9 @@ std::optional<std::string> Field(const std::string& name, const ElementView& v) 
   if (name == "runtime-deps") return DepNames(e.RuntimeDeps());
   if (name == "build-deps") return DepNames(e.BuildDeps());
   if (name == "description") return e.description;
-  if (name == "workspaced" || name == "workspace-dirs") return std::string();
+  if (name == "workspaced") return std::string(e.workspace ? "(workspaced)" : "");
+  if (name == "workspace-dirs")
+    return e.workspace ? "Workspace: " + e.workspace->directory : std::string();
   return std::nullopt;
 }
 
@@ -148,7 +150,7 @@ Result<std::string> Render(const std::string& fmt, const ElementView& v) {
       return Err(Status::InvalidArgument(
           "--format: unknown field %{" + field +
           "}\n  hint: use name, key, full-key, state, arch, sandbox, accel, kind, vars, env, "
-          "config, public, deps, build-deps, runtime-deps, description"));
+          "config, public, deps, build-deps, runtime-deps, description, workspaced, workspace-dirs"));
     out += ApplySpec(*value, spec);
     pos = end + 1;
   }
@@ -222,6 +224,9 @@ int ShowOneArch(const GlobalOptions& g, const ShowArgs& a, Scope scope, nlohmann
       // The default format says how an emulated build is accelerated, only
       // where the project declares an accelerator.
       if (a.format == kDefaultFormat && !v.accel.empty()) *line += " accel: " + v.accel;
+      // As bst's default format: where a workspace replaces the sources.
+      if (a.format == kDefaultFormat && v.element->workspace)
+        *line += " Workspace: " + v.element->workspace->directory;
       std::printf("%s\n", line->c_str());
     }
   }

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <map>
 
+#include "client/workspace_build.h"
 #include "common/digest.h"
 #include "common/tracked_refs.h"
 #include "common/yaml_loader.h"
@@ -225,6 +226,10 @@ Status SourceCache::Fetch(const Element& e) {
 }
 
 Result<std::optional<Digest>> SourceCache::Tree(const Element& e) {
+  if (e.workspace) {
+    CF_ASSIGN_OR_RETURN(Digest root, ImportWorkspace(cas_, e, project_.workspace_cache_dir()));
+    return std::optional<Digest>(root);
+  }
   if (e.sources.empty()) return std::optional<Digest>();
   CF_ASSIGN_OR_RETURN(auto plugins, Plugins(e));
   // The ref name covers each plugin's own ref (which includes every config key

@@ -135,7 +135,15 @@ std::optional<std::string> CacheKeyInput(const Element& e) {
   out += ",\"sandbox\":{\"build-arch\":";
   AppendJsonString(e.sandbox_build_arch, out);
   out += "},\"sources\":";
-  AppendSources(e, out);
+  // A workspace's content replaces the sources (and only workspaced
+  // elements carry this form: every other key stays as it was).
+  if (e.workspace) {
+    out += "{\"workspace\":";
+    AppendJsonString(e.workspace->key, out);
+    out += '}';
+  } else {
+    AppendSources(e, out);
+  }
   out += ",\"variables\":";
   AppendStringMap(e.variables, out, [](const std::string& k) { return k == "max-jobs"; });
   out += ",\"version\":" + std::to_string(kCacheKeyVersion) + "}";

@@ -31,7 +31,7 @@ std::vector<Element*> Element::RuntimeDeps() const {
 }
 
 bool Element::HasAllRefs() const {
-  return std::all_of(sources.begin(), sources.end(),
+  return workspace || std::all_of(sources.begin(), sources.end(),
                      [](const SourceSpec& s) { return s.ref_text.has_value(); });
 }
 

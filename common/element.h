@@ -70,6 +70,13 @@ struct DepSpec {
 
 struct ProjectConfig;
 
+// An open workspace of an element (common/workspaces.h): its directory
+// replaces the element's sources, and its content key their refs.
+struct ElementWorkspace {
+  std::string directory;  // absolute
+  std::string key;        // WorkspaceScan::key when the element was loaded
+};
+
 struct Element {
   // "hello.bst", relative to element-path; bst's full name "j.bst:hello.bst"
   // for an element of the subproject of junction j.bst.
@@ -105,6 +112,7 @@ struct Element {
   NodePtr unsubstituted_integration_commands;
   std::string sandbox_build_arch;  // canonical arch name, or "" when not set
   std::optional<std::string> cache_key;  // 64 hex; nullopt = no reference here or below
+  std::optional<ElementWorkspace> workspace;  // set by Project::LoadTargets
 
   // Acceleration (common/accel.h), set by Project::LoadTargets. The
   // accelerator is not a dependency: it is built first and used by the worker
@@ -123,7 +131,8 @@ struct Element {
   // In sorted_deps order, each element once.
   std::vector<Element*> BuildDeps() const;
   std::vector<Element*> RuntimeDeps() const;
-  // True when every source has a ref (its own sources only).
+  // True when every source has a ref (its own sources only), or when a
+  // workspace replaces the sources.
   bool HasAllRefs() const;
   // First 8 hex digits of the key ("" without a key), as bst's %{key}.
   std::string ShortKey() const;

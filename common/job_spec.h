@@ -103,6 +103,10 @@ struct JobSpec {
   uint32_t max_jobs = 0;
   std::optional<AccelSpec> accel;  // set when the project declares an accelerator
   std::vector<GeneratedFile> files;  // kCollect: the artifact's files
+  // Embedded builds of an open workspace (client/workspace_build.h): a host
+  // directory kept across builds, used as the build dir as it is (no sources
+  // staged), so make rebuilds only what changed. Never sent to a cluster.
+  std::string persistent_build_dir;
 };
 
 // The CAS ref under which a worker records the compiler probe of an

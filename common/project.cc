@@ -197,9 +197,30 @@ Result<std::vector<Element*>> Project::LoadTargets(const std::vector<std::string
   }
   std::vector<Element*> loaded;
   CF_ASSIGN_OR_RETURN(auto out, LoadElementGraph(config_, elements_, names, loaded));
+  CF_TRY(AttachWorkspaces(loaded));
   CF_TRY(ResolveAccelerators(loaded));
   for (Element* e : loaded) ComputeCacheKey(*e);
   return out;
+}
+
+Status Project::AttachWorkspaces(const std::vector<Element*>& loaded) {
+  const Workspaces& open = load_options_.workspaces;
+  for (Element* e : loaded) {
+    const WorkspaceEntry* w = open.Find(e->name);
+    if (!w) continue;
+    const std::string dir = open.AbsolutePath(*w);
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec))
+      return UserError(w->where, "the workspace of " + e->name + " is missing: " + dir +
+                                     " is not a directory",
+                       "restore it, run `crossfarm workspace reset " + e->name +
+                           "` to check the sources out there again, or `crossfarm workspace "
+                           "close " + e->name + "` to build from the sources");
+    auto scan = ScanWorkspace(dir, WorkspaceStatCache(load_options_.workspace_cache_dir, dir));
+    if (!scan) return scan.error().WithContext("workspace of " + e->name);
+    e->workspace = ElementWorkspace{dir, scan->key};
+  }
+  return Status::Ok();
 }
 
 namespace {

@@ -18,6 +18,7 @@
 #include "common/graph.h"
 #include "common/options.h"
 #include "common/status.h"
+#include "common/workspaces.h"
 
 namespace crossfarm {
 
@@ -34,6 +35,11 @@ struct LoadOptions {
   // one `local` (tar, git...) and returns the directory holding them (the
   // client's, client/sources.h StageJunction). Unset: such junctions are errors.
   std::function<Result<std::string>(const Element& junction)> stage_junction;
+  // Open workspaces (common/workspaces.h): each loaded element that has one
+  // gets Element::workspace, its directory scanned with stat caches kept in
+  // `workspace_cache_dir` ("" = none, every file is hashed).
+  Workspaces workspaces;
+  std::string workspace_cache_dir;
 };
 
 // "alias:path" -> aliases[alias] + "path"; other URLs unchanged.
@@ -72,6 +78,8 @@ class Project {
   bool fail_on_overlap() const { return fail_on_overlap_; }
   // The file of the user's tracked refs for this project ("" = none).
   std::string tracked_refs_path() const { return tracked_refs_dir_.empty() ? "" : tracked_refs_dir_ + "/" + config_.name + ".yaml"; }
+  // Where the stat caches of workspace scans live ("" = none).
+  const std::string& workspace_cache_dir() const { return load_options_.workspace_cache_dir; }
   // Project-level variables before element composition (unresolved text).
   const Node& base_variables() const { return *config_.variables; }
 
@@ -83,6 +91,8 @@ class Project {
   // Sets the accel fields of newly loaded elements (common/accel.h), loading
   // and keying the accelerators they name. Before their keys are computed.
   Status ResolveAccelerators(const std::vector<Element*>& loaded);
+  // Sets Element::workspace of the loaded elements that have an open one.
+  Status AttachWorkspaces(const std::vector<Element*>& loaded);
   Result<std::shared_ptr<const AcceleratorInfo>> Accelerator(const std::string& name,
                                                             const Element& user);
 

@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <filesystem>
 #include <vector>
 
 namespace crossfarm::worker {
@@ -183,6 +184,19 @@ Status MakeFileInRoot(const std::string& root, std::string_view relative) {
                        O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644));
   if (!fd.valid() && errno != EEXIST)
     return Status::FromErrno("create " + root + " :: /" + rel, errno);
+  return Status::Ok();
+}
+
+Status SetDeterministicMtimes(const std::string& dir) {
+  const struct timespec times[2] = {{kSourceMtime, 0}, {kSourceMtime, 0}};
+  std::error_code ec;
+  for (std::filesystem::recursive_directory_iterator it(dir, ec), end; it != end; it.increment(ec)) {
+    if (::utimensat(AT_FDCWD, it->path().c_str(), times, AT_SYMLINK_NOFOLLOW) != 0)
+      return Status::FromErrno("set mtime of " + it->path().string(), errno);
+  }
+  if (ec) return Status::IOError("walk " + dir + ": " + ec.message());
+  if (::utimensat(AT_FDCWD, dir.c_str(), times, 0) != 0)
+    return Status::FromErrno("set mtime of " + dir, errno);
   return Status::Ok();
 }
 

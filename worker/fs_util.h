@@ -3,6 +3,7 @@
 // a root (as the sandbox will see them) rather than on the host.
 #pragma once
 
+#include <ctime>
 #include <string>
 #include <string_view>
 
@@ -17,6 +18,14 @@ namespace crossfarm::worker {
 // directories writable first, so trees of 0555 dirs from the artifact cache go
 // too. A missing `path` is OK.
 Status RemoveTree(const std::string& path);
+
+// BuildStream's deterministic mtime for staged sources (2011-11-11 11:11:11 UTC):
+// every file gets the same time, so make never sees a generated file (aclocal.m4,
+// configure) as older than its input just because of checkout order.
+inline constexpr time_t kSourceMtime = 1321009871;
+
+// Sets the mtime of `dir` and everything below it (symlinks themselves) to kSourceMtime.
+Status SetDeterministicMtimes(const std::string& dir);
 
 // A fresh directory (mkdtemp) removed with RemoveTree on destruction. Move-only.
 class TempDir {

@@ -203,24 +203,6 @@ Result<std::string> JobRunner::Checkout(const Digest& root) {
   return path;
 }
 
-// BuildStream's deterministic mtime for staged sources (2011-11-11 11:11:11 UTC):
-// every file gets the same time, so make never sees a generated file (aclocal.m4,
-// configure) as older than its input just because of checkout order.
-constexpr time_t kSourceMtime = 1321009871;
-
-Status SetDeterministicMtimes(const std::string& dir) {
-  const struct timespec times[2] = {{kSourceMtime, 0}, {kSourceMtime, 0}};
-  std::error_code ec;
-  for (fs::recursive_directory_iterator it(dir, ec), end; it != end; it.increment(ec)) {
-    if (::utimensat(AT_FDCWD, it->path().c_str(), times, AT_SYMLINK_NOFOLLOW) != 0)
-      return Status::FromErrno("set mtime of " + it->path().string(), errno);
-  }
-  if (ec) return Status::IOError("walk " + dir + ": " + ec.message());
-  if (::utimensat(AT_FDCWD, dir.c_str(), times, 0) != 0)
-    return Status::FromErrno("set mtime of " + dir, errno);
-  return Status::Ok();
-}
-
 namespace {
 
 // A writable copy of `from` at `to` (created): directories 0755, files with
@@ -444,6 +426,7 @@ Result<PreparedSandbox> JobRunner::Prepare(const JobSpec& spec, const LogSink& l
   StageMode mode = needs_integration ? StageMode::kCopy : StageMode::kHardLink;
   std::string root = job_dir.path() + "/root", build = job_dir.path() + "/build",
               install = job_dir.path() + "/install";
+  if (!spec.persistent_build_dir.empty()) build = spec.persistent_build_dir;
   CF_TRY(MakeDirs(build));
   CF_TRY(MakeDirs(install));
   // A read-only root of the same artifacts is the same tree for every job:
@@ -458,7 +441,7 @@ Result<PreparedSandbox> JobRunner::Prepare(const JobSpec& spec, const LogSink& l
     CF_ASSIGN_OR_RETURN(StageReport report, StageArtifacts(root, checkouts, mode));
     AppendLog(log, OverlapWarnings(report, names));
   }
-  CF_TRY(StageSources(spec, build));
+  if (spec.persistent_build_dir.empty()) CF_TRY(StageSources(spec, build));
 
   SandboxSpec sb;
   sb.root = root;
