@@ -37,7 +37,7 @@ Result<Loaded> LoadOne(const GlobalOptions& g, const std::string& target) {
   if (!g.remote.empty()) {
     CF_ASSIGN_OR_RETURN(l.cas, OpenClusterCas(g));
   } else {
-    CF_ASSIGN_OR_RETURN(l.cas, OpenCache(CacheLayout(g), CacheAccess::kRead));
+    CF_ASSIGN_OR_RETURN(l.cas, OpenCache(CacheLayout(g)));
   }
   return l;
 }

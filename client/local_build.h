@@ -56,11 +56,10 @@ struct CacheLayout {
   Status Create() const;
 };
 
-// How a command uses the cache's CAS (docs/cas.md "Several commands on one
-// cache"): kWrite waits for another holder (telling the user who), kRead
-// reads beside a holder (a RocksDB secondary), kReadOnly never holds it.
-enum class CacheAccess { kWrite, kRead, kReadOnly };
-Result<std::unique_ptr<cas::Cas>> OpenCache(const CacheLayout& layout, CacheAccess access);
+// The cache's CAS, through the per-user cache service (client/cache_service.h,
+// docs/cas.md "Several commands on one cache"): any number of commands read
+// and write it at once, none waits for another.
+Result<std::unique_ptr<cas::Cas>> OpenCache(const CacheLayout& layout);
 
 // InvalidArgument naming every element of `plan` with a source without a ref,
 // and `crossfarm source track` (local and remote builds refuse to start).

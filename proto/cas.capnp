@@ -71,6 +71,12 @@ enum Op {
   stats @10;        # -> response.stats
   gc @11;           # quota (hasQuota) -> response.gc
   verify @12;       # -> response.verify
+  # Path operations: only the per-user cache service serves them, on its
+  # unix socket (docs/cas.md "Several commands on one cache"); the server
+  # reads or writes these paths itself, as the user that runs every client.
+  captureTree @13;  # name = absolute directory -> response.digests[0] (its root)
+  stageTree @14;    # digest = root, name = absolute empty/absent dir, hardlink
+  forgetFiles @15;  # digests: drop their hard-link cache copies
 }
 
 struct Request {
@@ -84,6 +90,7 @@ struct Request {
   digest @7 :Digest;
   quota @8 :UInt64;
   hasQuota @9 :Bool;
+  hardlink @10 :Bool;       # stageTree: hard-link read-only files (else copies)
 }
 
 struct Result {

@@ -95,6 +95,7 @@ struct BlobData {
 enum class CasOp : uint16_t {
   kFindMissing, kBatchUpload, kBatchRead, kPutLarge, kGetManifest, kGetTree,
   kGetRef, kPutRef, kDeleteRef, kListRefs, kStats, kGc, kVerify,
+  kCaptureTree, kStageTree, kForgetFiles,
 };
 
 struct CasRequest {
@@ -107,6 +108,7 @@ struct CasRequest {
   RefInfo ref;
   Digest digest;
   std::optional<uint64_t> quota;
+  bool hardlink = false;  // kStageTree
 };
 
 struct CasResponse {
