@@ -282,6 +282,27 @@ TEST_F(BuildE2ETest, ShowOfACacheItCannotReadSaysUnknown) {
   EXPECT_EQ(show.output.find("buildable held.bst"), std::string::npos) << show.output;
 }
 
+TEST_F(BuildE2ETest, ArtifactListContentsLogAndDelete) {
+  AddManual("art.bst", {"echo building-art-now",
+                        "mkdir -p %{install-root}/share/art && echo a > %{install-root}/share/art/a.txt"});
+  ASSERT_EQ(CfCached("build art.bst").exit_code, 0);
+  auto list = CfCached("artifact list-contents art.bst");
+  ASSERT_EQ(list.exit_code, 0) << list.output;
+  EXPECT_NE(list.output.find("art.bst:\n\tshare\n\tshare/art\n\tshare/art/a.txt\n"), std::string::npos)
+      << list.output;
+  auto log = CfCached("artifact log art.bst");
+  ASSERT_EQ(log.exit_code, 0) << log.output;
+  EXPECT_NE(log.output.find("building-art-now"), std::string::npos) << log.output;
+  auto del = CfCached("artifact delete art.bst");
+  ASSERT_EQ(del.exit_code, 0) << del.output;
+  auto show = CfCached("show --deps none --format '%{state} %{name}' art.bst");
+  EXPECT_NE(show.output.find(" art.bst"), std::string::npos) << show.output;
+  EXPECT_EQ(show.output.find("cached art.bst"), std::string::npos) << show.output;
+  auto again = CfCached("artifact delete art.bst");
+  EXPECT_EQ(again.exit_code, 2) << "nothing to delete: bad input, " << again.output;
+  EXPECT_NE(again.output.find("art.bst is not built"), std::string::npos) << again.output;
+}
+
 TEST_F(BuildE2ETest, ShellRunsInTheBuildSandboxWithSourcesStaged) {
   WriteFile(project_->path() / "files/shell-src/input.txt", "from-the-sources\n");
   WriteFile(project_->path() / "elements/shelled.bst",
