@@ -80,10 +80,12 @@ class Cas {
   Result<GcReport> Gc(std::optional<uint64_t> quota = std::nullopt) { return store_->Gc(quota); }
   Result<VerifyReport> Verify() { return store_->Verify(); }
 
-  // Local stores: drop the hard-link cache copies of `digest` (LocalStore::RemoveCacheFiles).
-  void ForgetCachedFiles(const Digest& digest) {
-    if (local_) local_->RemoveCacheFiles(digest);
-  }
+  // Local stores and the cache service: drop the hard-link cache copies of
+  // `digest` (LocalStore::RemoveCacheFiles).
+  void ForgetCachedFiles(const Digest& digest);
+
+  // Keeps `lease` alive as long as this Cas (the cache service's client lease).
+  void Hold(std::shared_ptr<void> lease) { lease_ = std::move(lease); }
 
   // A crossfarm-cas server's worker signing keys (RemoteStore::Signers);
   // FailedPrecondition for a local store, which has no allow list.
@@ -97,15 +99,27 @@ class Cas {
   bool is_local() const { return local_ != nullptr; }
 
  private:
+  friend Result<std::unique_ptr<Cas>> OpenCas(const std::string&, const CasOptions&);
+  // A connection of its own for one long tree operation, so the shared
+  // socket stays free for the other threads' short calls.
+  Result<std::unique_ptr<RemoteStore>> ServiceConnection() const;
+
   std::shared_ptr<Store> store_;
   std::shared_ptr<BlobAccess> blobs_;  // verifying view of store_
   LocalStore* local_;                  // non-null when store_ is a LocalStore
   RefTrust trust_;
   std::mutex refused_mu_;
   std::set<std::string> refused_;      // names already reported
+  // ipc:// endpoint of the per-user cache service (same machine, same user):
+  // ImportTree/ExportTree run in the service, which reads/writes the paths.
+  std::string service_endpoint_;
+  RemoteOptions service_options_;
+  std::shared_ptr<void> lease_;
 };
 
-// `spec` is a directory (opened, created if needed) or tcp://HOST:PORT.
+// `spec` is a directory (opened, created if needed), tcp://HOST:PORT, or
+// ipc://PATH of the per-user cache service (client/cache_service.h), which
+// also imports and exports trees by path.
 Result<std::unique_ptr<Cas>> OpenCas(const std::string& spec, const CasOptions& options = {});
 
 // "1234", "512K", "10M", "10G", "1T" (powers of 1024; optional "B"/"iB").

@@ -383,7 +383,10 @@ Status LocalStore::WriteEntries(std::span<const internal::EntryView> entries, ch
   CF_TRY(EnsureRoom(incoming));
   std::lock_guard lock(write_mu_);
   auto found = internal::MultiGetInfo(*db_, cf_->info, entries);
-  rocksdb::WriteBatch batch;
+  // Sized up front: growing by doubling cost a fifth of an import (perf).
+  size_t reserve = 64;
+  for (const auto& e : entries) reserve += e.data.size() + 128;
+  rocksdb::WriteBatch batch(reserve);
   std::string now = internal::EncodeTime(Now());
   std::unordered_set<Digest, DigestHash> queued;
   uint64_t added_bytes = 0, added_count = 0;
@@ -452,15 +455,27 @@ Result<Digest> LocalStore::PutFile(const std::string& path) {
   std::string manifest;
   Sha256 whole;
   uint64_t total = 0;
+  // 8 chunks per write: one space check, lookup and RocksDB write per 8 MiB.
+  constexpr size_t kChunksPerWrite = 8;
+  std::vector<std::string> held;
+  std::vector<internal::EntryView> group;
+  auto write_group = [&]() -> Status {
+    Status s = WriteEntries(group, kTagWhole);
+    group.clear(), held.clear();
+    return s;
+  };
   while (true) {
     CF_ASSIGN_OR_RETURN(std::string_view piece, file.Next());
     if (piece.empty()) break;
     whole.Update(piece);
     total += piece.size();
-    internal::EntryView chunk{Digest::OfBytes(piece), piece};
-    CF_TRY(WriteEntries(std::span(&chunk, 1), kTagWhole));
-    manifest.append(reinterpret_cast<const char*>(chunk.digest.hash.data()), 32);
+    if (held.empty()) held.reserve(kChunksPerWrite);  // views into it stay valid
+    held.emplace_back(piece);  // Next() reuses its buffer
+    group.push_back({Digest::OfBytes(piece), held.back()});
+    manifest.append(reinterpret_cast<const char*>(group.back().digest.hash.data()), 32);
+    if (group.size() == kChunksPerWrite) CF_TRY(write_group());
   }
+  CF_TRY(write_group());
   if (total != file.size()) return Err(Status::IOError(path + " changed size while being stored"));
   Digest d{whole.Finish(), total};
   internal::EntryView entry{d, manifest};

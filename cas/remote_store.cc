@@ -68,7 +68,12 @@ Result<std::optional<CasResponse>> RemoteStore::Attempt(
           until - std::chrono::steady_clock::now());
       if (left.count() <= 0) return std::nullopt;
       zmq::pollitem_t item{static_cast<void*>(*socket_), 0, ZMQ_POLLIN, 0};
-      if (zmq::poll(&item, 1, left) == 0) return std::nullopt;
+      if (options_.alive) left = std::min(left, std::chrono::milliseconds(1000));
+      if (zmq::poll(&item, 1, left) == 0) {
+        if (options_.alive && !options_.alive())
+          return Err(Status::Unavailable("CAS server " + endpoint_ + " stopped"));
+        continue;
+      }
       std::vector<zmq::message_t> reply;
       if (!zmq::recv_multipart(*socket_, std::back_inserter(reply))) continue;
       if (reply.size() != 2) continue;
@@ -94,9 +99,10 @@ Result<CasResponse> RemoteStore::Call(CasRequest request) {
   auto backoff = std::chrono::milliseconds(50);
   for (int attempt = 1;; ++attempt) {
     if (!socket_) CF_TRY(ResetSocket());
-    // GC and scrub take as long as the store is big: resending them would only
+    // GC, scrub and tree import/export take as long as the store or tree is big: resending them would only
     // start a second run, so they get the whole deadline.
-    bool slow = request.op == CasOp::kGc || request.op == CasOp::kVerify;
+    bool slow = request.op == CasOp::kGc || request.op == CasOp::kVerify ||
+                request.op == CasOp::kCaptureTree || request.op == CasOp::kStageTree;
     auto until = slow ? deadline
                       : std::min(deadline, std::chrono::steady_clock::now() + options_.attempt_timeout);
     CF_ASSIGN_OR_RETURN(auto resp, Attempt(frame, request.request_id, until));
@@ -362,6 +368,31 @@ Result<std::vector<proto::TrustedSigner>> RemoteStore::Signers() {
   req.op = CasOp::kSigners;
   CF_ASSIGN_OR_RETURN(auto resp, Call(std::move(req)));
   return resp.signers;
+}
+
+Result<Digest> RemoteStore::CaptureTree(const std::string& dir) {
+  CasRequest req;
+  req.op = CasOp::kCaptureTree;
+  req.name = dir;
+  CF_ASSIGN_OR_RETURN(auto resp, Call(std::move(req)));
+  if (resp.digests.size() != 1) return Err(Status::Internal("captureTree answer without a root"));
+  return resp.digests[0];
+}
+
+Status RemoteStore::StageTree(const Digest& root, const std::string& dir, bool hardlink) {
+  CasRequest req;
+  req.op = CasOp::kStageTree;
+  req.digest = root;
+  req.name = dir;
+  req.hardlink = hardlink;
+  return ::crossfarm::detail::ToStatus(Call(std::move(req)));
+}
+
+Status RemoteStore::ForgetFiles(std::span<const Digest> digests) {
+  CasRequest req;
+  req.op = CasOp::kForgetFiles;
+  req.digests.assign(digests.begin(), digests.end());
+  return ::crossfarm::detail::ToStatus(Call(std::move(req)));
 }
 
 }  // namespace crossfarm::cas

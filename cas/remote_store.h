@@ -8,6 +8,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -27,6 +28,10 @@ struct RemoteOptions {
   std::string client_secret_key;  // empty with a server key: an ephemeral pair
   std::chrono::milliseconds attempt_timeout{10000};
   std::chrono::milliseconds deadline{120000};
+  // Asked at least once a second while an answer is awaited: false ends the
+  // call at once with Unavailable (the local cache service died; without it
+  // a call would wait out the deadline).
+  std::function<bool()> alive;
 };
 
 // Upper bound of one frame either way; the server drops larger ones.
@@ -61,6 +66,12 @@ class RemoteStore : public Store {
   Result<VerifyReport> Verify() override;
   // The worker signing keys the server trusts (its allow list's sign= keys).
   Result<std::vector<proto::TrustedSigner>> Signers();
+
+  // Path operations of the per-user cache service (server.h serve_paths):
+  // the server imports `dir` / exports into `dir` itself. Absolute paths.
+  Result<Digest> CaptureTree(const std::string& dir);
+  Status StageTree(const Digest& root, const std::string& dir, bool hardlink);
+  Status ForgetFiles(std::span<const Digest> digests);
 
  private:
   RemoteStore(std::string endpoint, RemoteOptions options);

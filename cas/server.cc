@@ -5,11 +5,15 @@
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
+#include <sys/stat.h>
 #include "cas/curve_keys.h"
 #include "cas/ref_signing.h"
 #include "cas/server_metrics.h"
 
 #include <unordered_map>
+
+#include "cas/cas.h"
+#include "cas/curve_keys.h"
 
 namespace crossfarm::cas {
 
@@ -72,6 +76,32 @@ void HandleTreeAndRefs(LocalStore& store, const CasRequest& req, CasResponse& re
   }
 }
 
+// The per-user cache service's tree operations, run here so that a client
+// never moves file bytes through the socket (and hard links come from this
+// store's files/ cache).
+void HandlePaths(Cas* paths, const CasRequest& req, CasResponse& resp) {
+  if (paths == nullptr) {
+    resp.status = Status::PermissionDenied(
+        "path operations are served only by the local cache service on its unix socket");
+    return;
+  }
+  if (req.op == CasOp::kForgetFiles) {
+    for (const auto& d : req.digests) paths->ForgetCachedFiles(d);
+    return;
+  }
+  if (!req.name.starts_with("/")) {
+    resp.status = Status::InvalidArgument("path '" + req.name + "' is not absolute");
+    return;
+  }
+  if (req.op == CasOp::kCaptureTree) {
+    Digest root;
+    if (Fill(resp, paths->ImportTree(req.name), root)) resp.digests.push_back(root);
+    return;
+  }
+  resp.status = paths->ExportTree(req.digest, req.name,
+                                  req.hardlink ? LinkMode::kHardlink : LinkMode::kCopy);
+}
+
 }  // namespace
 
 namespace {
@@ -79,7 +109,7 @@ namespace {
 const char* OpName(CasOp op) {
   static const char* kNames[] = {"findMissing", "batchUpload", "batchRead", "putLarge", "getManifest",
                                  "getTree", "getRef", "putRef", "deleteRef", "listRefs", "stats", "gc",
-                                 "verify", "signers"};
+                                 "verify", "signers", "captureTree", "stageTree", "forgetFiles"};
   auto i = static_cast<size_t>(op);
   return i < std::size(kNames) ? kNames[i] : "unknown";
 }
@@ -90,7 +120,10 @@ KeyRole NeededRole(const CasRequest& req) {
     case CasOp::kDeleteRef:
     case CasOp::kStats:
     case CasOp::kGc:
-    case CasOp::kVerify: return KeyRole::kAdmin;
+    case CasOp::kVerify:
+    case CasOp::kCaptureTree:
+    case CasOp::kStageTree:
+    case CasOp::kForgetFiles: return KeyRole::kAdmin;
     default: return KeyRole::kClient;
   }
 }
@@ -107,7 +140,7 @@ Status Authorize(KeyRole role, const CasRequest& req) {
                                   "in the CAS's --allow list, docs/security.md)");
 }
 
-CasResponse HandleRequest(LocalStore& store, const CasRequest& req) {
+CasResponse HandleRequest(LocalStore& store, const CasRequest& req, Cas* paths) {
   CasResponse resp;
   resp.request_id = req.request_id;
   if (req.version != proto::kCasProtocolVersion) {
@@ -126,6 +159,9 @@ CasResponse HandleRequest(LocalStore& store, const CasRequest& req) {
     case CasOp::kStats: Fill(resp, store.Stats(), resp.stats); break;
     case CasOp::kGc: Fill(resp, store.Gc(req.quota), resp.gc); break;
     case CasOp::kVerify: Fill(resp, store.Verify(), resp.verify); break;
+    case CasOp::kCaptureTree:
+    case CasOp::kStageTree:
+    case CasOp::kForgetFiles: HandlePaths(paths, req, resp); break;
     default: HandleTreeAndRefs(store, req, resp); break;
   }
   return resp;
@@ -167,7 +203,7 @@ std::optional<KeyRole> RoleOf(Shared& shared, const std::string& key) {
 }
 
 
-std::string Respond(LocalStore& store, Shared& shared, const std::string& key,
+std::string Respond(LocalStore& store, Cas* paths, Shared& shared, const std::string& key,
                     const zmq::message_t& payload) {
   auto req = proto::DecodeRequest(payload.to_string_view());
   if (!req) {
@@ -203,20 +239,20 @@ std::string Respond(LocalStore& store, Shared& shared, const std::string& key,
     return proto::EncodeResponse(resp);
   }
   if (req->version != proto::kCasProtocolVersion) CountRefusal(shared.metrics, "version");
-  CasResponse resp = HandleRequest(store, *req);
+  CasResponse resp = HandleRequest(store, *req, paths);
   if (shared.metrics) CountRequest(*shared.metrics, *req, resp);
   return proto::EncodeResponse(resp);
 }
 
 // Requests arrive as [peer key, payload]: the proxy adds the key (the ZAP
 // User-Id), which does not survive the inproc hop on its own.
-void ServeWorker(zmq::socket_t socket, LocalStore* store, Shared* shared) {
+void ServeWorker(zmq::socket_t socket, LocalStore* store, Cas* paths, Shared* shared) {
   while (true) {
     try {
       std::vector<zmq::message_t> parts;
       if (!zmq::recv_multipart(socket, std::back_inserter(parts))) continue;
       if (parts.size() != 2) continue;  // the proxy always sends two
-      std::string reply = Respond(*store, *shared, parts[0].to_string(), parts[1]);
+      std::string reply = Respond(*store, paths, *shared, parts[0].to_string(), parts[1]);
       socket.send(zmq::buffer(reply), zmq::send_flags::none);
     } catch (const zmq::error_t& e) {
       if (e.num() == ETERM) return;
@@ -284,6 +320,14 @@ Result<std::unique_ptr<CasServer>> CasServer::Start(LocalStore& store, ServerOpt
     }
     server->shared_.signers = SignersOf(options.allowed_keys);
   }
+  if (options.serve_paths) {
+    if (!options.listen.starts_with("ipc://"))
+      return Err(Status::InvalidArgument("path operations are served only on ipc:// (got " +
+                                         options.listen + ")"));
+    // Not owned: the store outlives the server.
+    std::shared_ptr<LocalStore> alias(std::shared_ptr<LocalStore>(), &store);
+    server->paths_ = std::make_unique<Cas>(alias, alias, &store);
+  }
   try {
     zmq::socket_t frontend(ctx, zmq::socket_type::router);
     frontend.set(zmq::sockopt::linger, 0);
@@ -303,6 +347,10 @@ Result<std::unique_ptr<CasServer>> CasServer::Start(LocalStore& store, ServerOpt
     }
     frontend.bind(options.listen);
     server->endpoint_ = frontend.get(zmq::sockopt::last_endpoint);
+    // Only this user may reach a server that reads and writes its paths.
+    if (options.serve_paths &&
+        ::chmod(server->endpoint_.substr(std::string_view("ipc://").size()).c_str(), 0600) != 0)
+      return Err(Status::FromErrno("chmod " + server->endpoint_, errno));
     std::string inproc = "inproc://cas-workers";
     zmq::socket_t backend(ctx, zmq::socket_type::dealer);
     backend.set(zmq::sockopt::linger, 0);
@@ -311,7 +359,8 @@ Result<std::unique_ptr<CasServer>> CasServer::Start(LocalStore& store, ServerOpt
       zmq::socket_t worker(ctx, zmq::socket_type::rep);
       worker.set(zmq::sockopt::linger, 0);
       worker.connect(inproc);
-      server->threads_.emplace_back(ServeWorker, std::move(worker), &store, &server->shared_);
+      server->threads_.emplace_back(ServeWorker, std::move(worker), &store, server->paths_.get(),
+                                    &server->shared_);
     }
     server->threads_.emplace_back(Proxy, std::move(frontend), std::move(backend),
                                   options.max_frame_bytes, options.metrics);

@@ -28,6 +28,7 @@ class Registry;
 
 namespace crossfarm::cas {
 
+class Cas;
 
 struct ServerOptions {
   std::string listen = "tcp://127.0.0.1:*";  // "*" port: ephemeral, see endpoint()
@@ -40,6 +41,11 @@ struct ServerOptions {
   std::vector<AllowedKey> allowed_keys;
   // Counts requests, bytes and refusals (cas/server_metrics.h); may be null.
   metrics::Registry* metrics = nullptr;
+  // Serve captureTree/stageTree/forgetFiles, which read and write paths as
+  // this process's user: only for the per-user cache service, whose listen
+  // address must be ipc:// (the socket is made 0600, so only that user
+  // reaches it). Anywhere else these requests get PermissionDenied.
+  bool serve_paths = false;
 };
 
 class CasServer {
@@ -77,12 +83,16 @@ class CasServer {
   std::unique_ptr<zmq::context_t> context_;
   std::unique_ptr<ZapHandler> zap_;
   Shared shared_;
+  std::unique_ptr<Cas> paths_;  // set with serve_paths: tree import/export
   std::vector<std::thread> threads_;
   std::string endpoint_;
 };
 
 // Serves one decoded request against `store` (the worker threads' core).
-proto::CasResponse HandleRequest(LocalStore& store, const proto::CasRequest& request);
+// Path operations need `paths` (a Cas over the same store); without it they
+// are PermissionDenied.
+proto::CasResponse HandleRequest(LocalStore& store, const proto::CasRequest& request,
+                                 Cas* paths = nullptr);
 
 // OK if `role` may send `request` (docs/security.md "Roles"), else
 // PermissionDenied saying which role it needs. Reads: everyone; blobs and

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <filesystem>
 #include <future>
 #include <memory>
 #include <unordered_map>
@@ -171,6 +172,14 @@ class TreeImporter {
   std::future<Status> in_flight_;
 };
 
+// The cache service resolves paths in its own working directory.
+std::string AbsolutePath(const std::string& path) {
+  if (path.starts_with("/")) return path;
+  std::error_code ec;
+  auto abs = std::filesystem::absolute(path, ec);
+  return ec ? path : abs.string();
+}
+
 struct FileJob {
   std::string path;
   Digest digest;
@@ -231,6 +240,10 @@ Result<Digest> Cas::ImportTree(const std::string& dir) {
   struct stat st {};
   if (::stat(dir.c_str(), &st) != 0) return Err(Status::FromErrno("import " + dir, errno));
   if (!S_ISDIR(st.st_mode)) return Err(Status::InvalidArgument("import: " + dir + " is not a directory"));
+  if (!service_endpoint_.empty()) {
+    CF_ASSIGN_OR_RETURN(auto conn, ServiceConnection());
+    return conn->CaptureTree(AbsolutePath(dir));
+  }
   TreeImporter importer(*blobs_, local_);
   CF_ASSIGN_OR_RETURN(Digest root, importer.ImportDir(dir));
   CF_TRY(importer.Flush());
@@ -272,6 +285,10 @@ Status CopyFiles(BlobAccess& blobs, Cas& cas, std::span<const FileJob> files) {
 }  // namespace
 
 Status Cas::ExportTree(const Digest& root, const std::string& dir, LinkMode mode) {
+  if (!service_endpoint_.empty()) {
+    CF_ASSIGN_OR_RETURN(auto conn, ServiceConnection());
+    return conn->StageTree(root, AbsolutePath(dir), mode == LinkMode::kHardlink);
+  }
   CF_ASSIGN_OR_RETURN(auto tree, GetTree(root));
   std::unordered_map<Digest, const DirectoryData*, DigestHash> nodes;
   for (const auto& node : tree) nodes.emplace(node.digest, &node.directory);

@@ -1,8 +1,11 @@
-// Commands on built artifacts: `crossfarm checkout`, `crossfarm log`.
+// Commands on built artifacts: `crossfarm checkout`, `crossfarm log`,
+// `crossfarm artifact list-contents|log|delete` (bst 2's `artifact` commands).
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <unordered_map>
 #include <fstream>
 #include <iostream>
 
@@ -37,7 +40,7 @@ Result<Loaded> LoadOne(const GlobalOptions& g, const std::string& target) {
   if (!g.remote.empty()) {
     CF_ASSIGN_OR_RETURN(l.cas, OpenClusterCas(g));
   } else {
-    CF_ASSIGN_OR_RETURN(l.cas, OpenCache(CacheLayout(g), CacheAccess::kRead));
+    CF_ASSIGN_OR_RETURN(l.cas, OpenCache(CacheLayout(g)));
   }
   return l;
 }
@@ -170,6 +173,69 @@ int RunCheckout(const GlobalOptions& g, const CheckoutArgs& a) {
   return s.ok() ? kExitOk : ReportError(s);
 }
 
+// The log stored with the artifact (the cluster's with --remote).
+Status PrintStoredLog(const GlobalOptions& g, Loaded& l) {
+  CF_ASSIGN_OR_RETURN(auto ref, ArtifactOf(g, l));
+  if (!ref.build_log) return Status::NotFound("no build log stored for " + l.element->name);
+  CF_ASSIGN_OR_RETURN(auto text, l.cas->Get(*ref.build_log));
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  return Status::Ok();
+}
+
+// Every path of the artifact, directories too, sorted, one per line after
+// "ELEMENT:" (bst 2's `artifact list-contents`).
+Status ListContents(const GlobalOptions& g, Loaded& l) {
+  CF_ASSIGN_OR_RETURN(auto ref, ArtifactOf(g, l));
+  CF_ASSIGN_OR_RETURN(auto tree, l.cas->GetTree(ref.root));
+  std::unordered_map<Digest, const cas::DirectoryData*, DigestHash> nodes;
+  for (const auto& node : tree) nodes.emplace(node.digest, &node.directory);
+  std::vector<std::string> paths;
+  std::vector<std::pair<Digest, std::string>> todo = {{ref.root, ""}};
+  while (!todo.empty()) {
+    auto [digest, prefix] = todo.back();
+    todo.pop_back();
+    const cas::DirectoryData& dir = *nodes.at(digest);
+    for (const auto& f : dir.files) paths.push_back(prefix + f.name);
+    for (const auto& s : dir.symlinks) paths.push_back(prefix + s.name);
+    for (const auto& d : dir.directories) {
+      paths.push_back(prefix + d.name);
+      todo.emplace_back(d.digest, prefix + d.name + "/");
+    }
+  }
+  std::sort(paths.begin(), paths.end());
+  std::printf("%s:\n", l.element->name.c_str());
+  for (const auto& p : paths) std::printf("\t%s\n", p.c_str());
+  return Status::Ok();
+}
+
+// Drops the artifact's ref; its blobs go at the next GC (docs/cas.md).
+Status DeleteArtifact(const GlobalOptions& g, Loaded& l) {
+  CF_TRY(ArtifactOf(g, l));
+  CF_TRY(l.cas->DeleteRef(ArtifactRef(*l.element)));
+  std::fprintf(stderr, "crossfarm: deleted the artifact of %s (key %s)\n", l.element->name.c_str(),
+               l.element->ShortKey().c_str());
+  return Status::Ok();
+}
+
+struct ArtifactArgs {
+  std::vector<std::string> targets;
+  std::string sub;
+};
+
+// Each element in turn: an error is reported and the others still run.
+int RunArtifact(const GlobalOptions& g, const ArtifactArgs& a) {
+  int exit = kExitOk;
+  for (const auto& target : a.targets) {
+    auto l = LoadOne(g, target);
+    Status s = !l ? l.error()
+               : a.sub == "list-contents" ? ListContents(g, *l)
+               : a.sub == "log"           ? PrintStoredLog(g, *l)
+                                          : DeleteArtifact(g, *l);
+    if (!s.ok()) exit = std::max(exit, ReportError(s));
+  }
+  return exit;
+}
+
 int RunLog(const GlobalOptions& g, const std::string& target) {
   auto l = LoadOne(g, target);
   if (!l) return ReportError(l.error());
@@ -184,13 +250,8 @@ int RunLog(const GlobalOptions& g, const std::string& target) {
     std::cout << in.rdbuf();
     return kExitOk;
   }
-  auto ref = ArtifactOf(g, *l);
-  if (!ref) return ReportError(ref.error());
-  if (!ref->build_log) return ReportError(Status::NotFound("no build log stored for " + target));
-  auto text = l->cas->Get(*ref->build_log);
-  if (!text) return ReportError(text.error());
-  std::fwrite(text->data(), 1, text->size(), stdout);
-  return kExitOk;
+  Status s = PrintStoredLog(g, *l);
+  return s.ok() ? kExitOk : ReportError(s);
 }
 
 }  // namespace
@@ -217,6 +278,24 @@ Action AddLogCommand(CLI::App& app, const GlobalOptions& g) {
   auto* cmd = app.add_subcommand("log", "Print the build log of an element");
   cmd->add_option("target", *target, "Element (.bst)")->required();
   return [&g, target] { return RunLog(g, *target); };
+}
+
+Action AddArtifactCommand(CLI::App& app, const GlobalOptions& g) {
+  auto a = std::make_shared<ArtifactArgs>();
+  auto* cmd = app.add_subcommand("artifact", "Inspect and delete built artifacts (as bst 2's `artifact`)");
+  cmd->require_subcommand(1);
+  struct Sub {
+    const char* name;
+    const char* help;
+  };
+  for (Sub sub : {Sub{"list-contents", "List the files of each element's artifact"},
+                  Sub{"log", "Print the build log stored with each element's artifact"},
+                  Sub{"delete", "Delete each element's artifact from the cache (the next gc frees it)"}}) {
+    auto* c = cmd->add_subcommand(sub.name, sub.help);
+    c->add_option("elements", a->targets, "Elements (.bst)")->required();
+    c->callback([a, name = std::string(sub.name)] { a->sub = name; });
+  }
+  return [&g, a] { return RunArtifact(g, *a); };
 }
 
 }  // namespace crossfarm::client

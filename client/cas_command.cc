@@ -9,6 +9,7 @@
 
 #include "cas/cas.h"
 #include "cas/curve_keys.h"
+#include "client/cache_service.h"
 #include "worker/checkout_stamp.h"
 #include "worker/fs_util.h"
 
@@ -22,6 +23,7 @@ struct CasArgs {
   std::string digest;
   std::string quota;
   bool hardlink = false;
+  int64_t linger_ms = CacheServiceOptions{}.linger.count();
   std::string sub;         // chosen sub-subcommand
 };
 
@@ -41,16 +43,12 @@ Result<std::unique_ptr<cas::Cas>> Open(const CasArgs& a, const GlobalOptions& g)
       options.remote.client_secret_key = pair.secret_key;
     }
   }
-  // Reads run beside a build that holds the cache; writes wait for it.
-  if (a.sub == "stats" || a.sub == "export") {
-    options.local.read_only_if_held = true;
-  } else {
-    options.local.lock_wait = std::chrono::hours(24);
-    options.local.on_wait = [spec](const std::string& holder) {
-      std::fprintf(stderr, "crossfarm: waiting for the cache %s, in use by %s\n", spec.c_str(), holder.c_str());
-    };
-  }
-  return cas::OpenCas(spec, options);
+  if (spec.find("://") != std::string::npos) return cas::OpenCas(spec, options);
+  // A local store is shared through its cache service, like every command's.
+  std::error_code ec;
+  std::string dir = std::filesystem::absolute(spec, ec).string();
+  if (ec) return Err(Status::FromErrno("CAS directory " + spec, ec.value()));
+  return ConnectCacheService(dir);
 }
 
 Status RunImport(cas::Cas& c, const CasArgs& a) {
@@ -124,7 +122,18 @@ Status RunVerify(cas::Cas& c, const CasArgs& a, const GlobalOptions& g) {
   return Status::Ok();
 }
 
+Status RunService(const CasArgs& a, const GlobalOptions& g) {
+  std::string spec = a.cas.empty() ? g.CacheDir() + "/cas" : a.cas;
+  std::error_code ec;
+  std::string dir = std::filesystem::absolute(spec, ec).string();
+  if (ec) return Status::FromErrno("CAS directory " + spec, ec.value());
+  CacheServiceOptions options;
+  options.linger = std::chrono::milliseconds(a.linger_ms);
+  return RunCacheService(dir, options);
+}
+
 Status Run(const CasArgs& a, const GlobalOptions& g) {
+  if (a.sub == "service") return RunService(a, g);
   CF_ASSIGN_OR_RETURN(auto c, Open(a, g));
   if (a.sub == "import") return RunImport(*c, a);
   if (a.sub == "export") return RunExport(*c, a);
@@ -157,6 +166,12 @@ Action AddCasCommand(CLI::App& app, const GlobalOptions& g) {
   AddSub(*cas, *a, "gc", "Drop least recently used refs over quota, then unreachable blobs")
       ->add_option("--quota", a->quota, "target size for this run, e.g. 10G");
   AddSub(*cas, *a, "verify", "Re-hash every blob; remove corrupt entries");
+  CLI::App* service = AddSub(*cas, *a, "service",
+                             "Serve a local CAS to every crossfarm command on it (started on "
+                             "demand; docs/cas.md)");
+  service->add_option("--dir", a->cas, "CAS directory (default: <cache>/cas)");
+  service->add_option("--linger-ms", a->linger_ms, "exit after this long without a command")
+      ->check(CLI::NonNegativeNumber);
   return [a, &g] {
     Status s = Run(*a, g);
     return s.ok() ? kExitOk : Report(s);

@@ -21,6 +21,7 @@ Action AddKeygenCommand(CLI::App& app, const GlobalOptions& g);
 Action AddBuildCommand(CLI::App& app, const GlobalOptions& g);
 Action AddCheckoutCommand(CLI::App& app, const GlobalOptions& g);
 Action AddLogCommand(CLI::App& app, const GlobalOptions& g);
+Action AddArtifactCommand(CLI::App& app, const GlobalOptions& g);
 Action AddSourceCommand(CLI::App& app, const GlobalOptions& g);
 Action AddShellCommand(CLI::App& app, const GlobalOptions& g);
 Action AddStatusCommand(CLI::App& app, const GlobalOptions& g);
@@ -28,7 +29,7 @@ Action AddSetupCommand(CLI::App& app, const GlobalOptions& g);
 Action AddWorkspaceCommand(CLI::App& app, const GlobalOptions& g);
 
 inline constexpr std::array kCommands = {
-    &AddShowCommand,   &AddBuildCommand, &AddCheckoutCommand, &AddLogCommand,
+    &AddShowCommand,   &AddBuildCommand, &AddCheckoutCommand, &AddLogCommand, &AddArtifactCommand,
     &AddSourceCommand, &AddShellCommand, &AddCasCommand,      &AddKeygenCommand,
     &AddSetupCommand,  &AddStatusCommand, &AddWorkspaceCommand,
 };

@@ -57,7 +57,7 @@ std::vector<ElementView> ComputeStates(const Project& project, const std::vector
   // that was not read (it said "buildable" while a build held the cache).
   bool unreadable = false;
   if (std::filesystem::exists(layout.cas + "/db", ec)) {
-    if (auto opened = OpenCache(layout, CacheAccess::kRead)) {
+    if (auto opened = OpenCache(layout)) {
       cas = std::move(*opened);
     } else {
       unreadable = true;
@@ -74,11 +74,19 @@ std::vector<ElementView> ComputeStates(const Project& project, const std::vector
     v.arch = std::string(arch->name);
     v.sandbox = RunsNatively(HostArch(), *arch) ? "native" : "emulated";
     v.accel = AccelText(*e, v.sandbox == "emulated", cas.get());
+    // Only a ref the store said it lacks makes an element buildable: any
+    // other answer (the store stopped mid-way) is "unknown".
+    auto ref = cas && e->cache_key && !unreadable ? cas->GetRef(ArtifactRef(*e))
+                                                  : Result<proto::RefInfo>(Err(Status::NotFound("")));
+    if (!ref && !ref.error().IsNotFound()) {
+      std::fprintf(stderr, "crossfarm: warning: state of %s unknown: %s\n", e->name.c_str(),
+                   ref.error().ToString().c_str());
+    }
     if (!e->cache_key) {
       v.state = "no reference";
-    } else if (unreadable) {
+    } else if (unreadable || (!ref && !ref.error().IsNotFound())) {
       v.state = "unknown";
-    } else if (cas && cas->GetRef(ArtifactRef(*e)).has_value()) {
+    } else if (ref) {
       v.state = "cached";
     } else {
       v.state = "buildable";

@@ -10,6 +10,7 @@
 #include <unordered_map>
 
 #include "cas/cas.h"
+#include "client/cache_service.h"
 #include "client/job_builder.h"
 #include "client/sources.h"
 #include "client/workspace_build.h"
@@ -231,22 +232,11 @@ Status CacheLayout::Create() const {
   return Status::Ok();
 }
 
-Result<std::unique_ptr<cas::Cas>> OpenCache(const CacheLayout& layout, CacheAccess access) {
-  cas::CasOptions options;
-  switch (access) {
-    case CacheAccess::kWrite:
-      // A build queues behind another writer rather than failing; the wait
-      // is bounded only by that command (a day is "forever" for a CLI run).
-      options.local.lock_wait = std::chrono::hours(24);
-      options.local.on_wait = [dir = layout.cas](const std::string& holder) {
-        std::fprintf(stderr, "crossfarm: waiting for the cache %s, in use by %s\n", dir.c_str(),
-                     holder.c_str());
-      };
-      break;
-    case CacheAccess::kRead: options.local.read_only_if_held = true; break;
-    case CacheAccess::kReadOnly: options.local.read_only = true; break;
-  }
-  CF_ASSIGN_OR_RETURN(auto cas, cas::OpenCas(layout.cas, options));
+Result<std::unique_ptr<cas::Cas>> OpenCache(const CacheLayout& layout) {
+  std::error_code ec;
+  std::string dir = std::filesystem::absolute(layout.cas, ec).string();
+  if (ec) return Err(Status::FromErrno("cache directory " + layout.cas, ec.value()));
+  CF_ASSIGN_OR_RETURN(auto cas, ConnectCacheService(dir));
   // The embedded build signs its artifact refs with the user's own key and
   // trusts only that key (docs/security.md "Signed artifact refs").
   CF_ASSIGN_OR_RETURN(auto pair, cas::LoadOrCreateKeyPair(layout.user_key));
@@ -289,7 +279,7 @@ Result<BuildSummary> BuildLocally(const std::vector<ProjectTargets>& builds, con
                                   const BuildSettings& settings) {
   CacheLayout layout(g);
   CF_TRY(layout.Create());
-  CF_ASSIGN_OR_RETURN(auto cas, OpenCache(layout, CacheAccess::kWrite));
+  CF_ASSIGN_OR_RETURN(auto cas, OpenCache(layout));
   Progress progress(settings.progress);
   LocalBuild build(*cas, layout, settings, progress);
   for (const auto& [project, targets] : builds) {

@@ -60,13 +60,12 @@ struct CacheLayout {
   Status Create() const;
 };
 
-// How a command uses the cache's CAS (docs/cas.md "Several commands on one
-// cache"): kWrite waits for another holder (telling the user who), kRead
-// reads beside a holder (a RocksDB secondary), kReadOnly never holds it.
-enum class CacheAccess { kWrite, kRead, kReadOnly };
+// The cache's CAS, through the per-user cache service (client/cache_service.h,
+// docs/cas.md "Several commands on one cache"): any number of commands read
+// and write it at once, none waits for another.
+Result<std::unique_ptr<cas::Cas>> OpenCache(const CacheLayout& layout);
 // Its `artifacts/` refs are signed with, and checked against, the user's key
 // (CacheLayout::user_key, made mode 0600 on first use).
-Result<std::unique_ptr<cas::Cas>> OpenCache(const CacheLayout& layout, CacheAccess access);
 
 // The worker name of artifact refs the embedded build writes.
 inline constexpr const char* kLocalWorker = "local";

@@ -86,20 +86,18 @@ int RunShell(const GlobalOptions& g, const ShellArgs& a) {
   }
   CacheLayout layout(g);
   if (Status s = layout.Create(); !s.ok()) return ReportError(s);
-  // The sources go into the CAS (a write); the shell itself only reads, and
-  // holds the cache read-only so builds and other commands run beside it.
+  // Through the cache service: an open shell blocks no other command.
+  auto cas = OpenCache(layout);
+  if (!cas) return ReportError(cas.error());
   Result<JobSpec> spec = [&]() -> Result<JobSpec> {
-    CF_ASSIGN_OR_RETURN(auto cas, OpenCache(layout, CacheAccess::kWrite));
-    SourceCache sources(**project, *cas, layout.sources, layout.tmp);
+    SourceCache sources(**project, **cas, layout.sources, layout.tmp);
     CF_ASSIGN_OR_RETURN(auto tree, sources.Tree(e));
     return MakeJobSpec(e, tree, [&](const Element& d) -> std::optional<Digest> {
-      auto ref = cas->GetRef(ArtifactRef(d));
+      auto ref = (*cas)->GetRef(ArtifactRef(d));
       return ref ? std::optional<Digest>(ref->root) : std::nullopt;
     });
   }();
   if (!spec) return ReportError(spec.error());
-  auto cas = OpenCache(layout, CacheAccess::kReadOnly);
-  if (!cas) return ReportError(cas.error());
   worker::JobRunner runner(**cas, {.work_dir = layout.tmp, .checkout_dir = layout.checkouts,
                                    .log_dir = layout.logs, .worker_name = "local", .sandbox = {}});
   auto exit = runner.Shell(*spec, a.command);

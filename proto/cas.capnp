@@ -80,6 +80,12 @@ enum Op {
   gc @11;           # quota (hasQuota) -> response.gc
   verify @12;       # -> response.verify
   signers @13;      # -> response.signers (the workers whose artifact refs to trust)
+  # Path operations: only the per-user cache service serves them, on its
+  # unix socket (docs/cas.md "Several commands on one cache"); the server
+  # reads or writes these paths itself, as the user that runs every client.
+  captureTree @14;  # name = absolute directory -> response.digests[0] (its root)
+  stageTree @15;    # digest = root, name = absolute empty/absent dir, hardlink
+  forgetFiles @16;  # digests: drop their hard-link cache copies
 }
 
 struct Request {
@@ -93,6 +99,7 @@ struct Request {
   digest @7 :Digest;
   quota @8 :UInt64;
   hasQuota @9 :Bool;
+  hardlink @10 :Bool;       # stageTree: hard-link read-only files (else copies)
 }
 
 struct Result {

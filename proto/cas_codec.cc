@@ -198,6 +198,7 @@ std::string EncodeRequest(const CasRequest& req) {
   SetDigest(b.initDigest(), req.digest);
   b.setQuota(req.quota.value_or(0));
   b.setHasQuota(req.quota.has_value());
+  b.setHardlink(req.hardlink);
   return MessageBytes(message);
 }
 
@@ -214,6 +215,7 @@ Result<CasRequest> DecodeRequest(std::string_view bytes) {
     if (r.hasRef()) req.ref = ReadRef(r.getRef());
     if (r.hasDigest()) req.digest = GetDigest(r.getDigest());
     if (r.getHasQuota()) req.quota = r.getQuota();
+    req.hardlink = r.getHardlink();
     return req;
   });
 }

@@ -103,6 +103,7 @@ struct BlobData {
 enum class CasOp : uint16_t {
   kFindMissing, kBatchUpload, kBatchRead, kPutLarge, kGetManifest, kGetTree,
   kGetRef, kPutRef, kDeleteRef, kListRefs, kStats, kGc, kVerify, kSigners,
+  kCaptureTree, kStageTree, kForgetFiles,
 };
 
 struct CasRequest {
@@ -115,6 +116,7 @@ struct CasRequest {
   RefInfo ref;
   Digest digest;
   std::optional<uint64_t> quota;
+  bool hardlink = false;  // kStageTree
 };
 
 struct CasResponse {

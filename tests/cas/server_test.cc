@@ -2,6 +2,7 @@
 // frames, protocol versions and CurveZMQ allow lists.
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 
 #include <atomic>
 #include <sstream>
@@ -84,6 +85,45 @@ TEST_F(ServerTest, RemoteBlobsTreesAndRefsWork) {
   EXPECT_EQ(verify->corrupt_removed, 0u);
   auto gc = cas->Gc(std::nullopt);
   ASSERT_OK(gc);
+}
+
+TEST_F(ServerTest, PathOperationsOnlyOnTheLocalService) {
+  // TCP: refused to start with them, and refused per request without them.
+  auto store = LocalStore::Open(dir_ / "server");
+  ASSERT_OK(store);
+  store_ = std::move(*store);
+  EXPECT_EQ(CasServer::Start(*store_, {.serve_paths = true}).error().code(),
+            StatusCode::kInvalidArgument);
+  auto tcp = CasServer::Start(*store_, {});
+  ASSERT_OK(tcp);
+  auto remote = RemoteStore::Connect((*tcp)->endpoint(), {});
+  ASSERT_OK(remote);
+  testing::WriteFile(dir_ / "in/bin/run", "#!/bin/sh\n", 0755);
+  testing::WriteFile(dir_ / "in/data", RandomBytes(2 * kChunkSize + 3, 2));
+  auto refused = (*remote)->CaptureTree((dir_ / "in"));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code(), StatusCode::kPermissionDenied) << refused.error().ToString();
+  (*tcp)->Stop();
+
+  // ipc:// with serve_paths: the server imports and exports by path, with
+  // hard links into its files/ cache, and its socket is the user's alone.
+  std::string sock = (dir_ / "sock");
+  auto local = CasServer::Start(*store_, {.listen = "ipc://" + sock, .serve_paths = true});
+  ASSERT_OK(local);
+  EXPECT_EQ(testing::ModeOf(sock) & 0777, 0600u);
+  auto cas = OpenCas("ipc://" + sock);
+  ASSERT_OK(cas);
+  auto root = (*cas)->ImportTree((dir_ / "in"));
+  ASSERT_OK(root);
+  auto direct = OpenCas(dir_ / "plain");
+  ASSERT_OK(direct);
+  EXPECT_EQ((*direct)->ImportTree(dir_ / "in").value_or(Digest()), *root);
+  ASSERT_OK((*cas)->ExportTree(*root, (dir_ / "out"), LinkMode::kHardlink));
+  EXPECT_EQ(testing::ReadFile(dir_ / "out/data"), RandomBytes(2 * kChunkSize + 3, 2));
+  struct stat st {};
+  ASSERT_EQ(::stat((dir_ / "out/data").c_str(), &st), 0);
+  EXPECT_GE(st.st_nlink, 2u) << "hard-linked from the server's files/ cache";
+  EXPECT_TRUE(testing::ModeOf(dir_ / "out/bin/run") & S_IXUSR);
 }
 
 TEST_F(ServerTest, ManyClientsAreServedAtOnce) {

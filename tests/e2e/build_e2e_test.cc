@@ -2,7 +2,9 @@
 // on a busybox base imported from Debian's busybox-static package.
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -204,21 +206,102 @@ TEST_F(BuildE2ETest, CommandsShareOneCache) {
   auto beside = CfCached("build beside.bst");
   EXPECT_EQ(beside.exit_code, 0) << "a build beside an open shell: " << beside.output;
 
-  // Two builds: the second waits, says for whom, then builds.
-  const std::string slow_out = (cache_->path() / "slow.out").string();
-  // (The outer redirection lets RunCmd return while the build goes on.)
-  ASSERT_EQ(RunCmd("(" + cf + " build slow.bst > " + slow_out + " 2>&1; echo exit=$? >> " + slow_out +
+  EXPECT_EQ(beside.output.find("waiting"), std::string::npos) << beside.output;
+}
+
+// Many files per artifact, each with its own content: a checkout that misses
+// or mixes up any of them is caught.
+std::string ManyFiles(const std::string& tag) {
+  return "mkdir -p %{install-root}/share/" + tag + " && i=1 && while test $i -le 300; do echo " +
+         tag + "-$i > %{install-root}/share/" + tag + "/f$i; i=$((i+1)); done";
+}
+
+void ExpectManyFiles(const fs::path& checkout, const std::string& tag) {
+  for (int i = 1; i <= 300; ++i)
+    ASSERT_EQ(ReadFile(checkout / "share" / tag / ("f" + std::to_string(i))),
+              tag + "-" + std::to_string(i) + "\n") << checkout << " file " << i;
+}
+
+TEST_F(BuildE2ETest, TwoBuildsOfOneCacheRunAtOnce) {
+  // `long` sleeps: the other build, show and checkout all happen while it runs
+  // (before the cache service, they waited for it or read a stale state).
+  AddManual("long.bst", {"sleep 8", ManyFiles("long")});
+  AddManual("short.bst", {ManyFiles("short")});
+  ASSERT_EQ(CfCached("build base.bst").exit_code, 0);
+  const std::string cf = Base() + " --cache-dir " + cache_->path().string();
+  const std::string long_out = (cache_->path() / "long.out").string();
+  ASSERT_EQ(RunCmd("(" + cf + " build long.bst > " + long_out + " 2>&1; echo exit=$? >> " + long_out +
                    ") </dev/null >/dev/null 2>&1 &").exit_code, 0);
-  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
-  auto second = CfCached("build slow.bst beside.bst");
-  EXPECT_EQ(second.exit_code, 0) << second.output;
-  EXPECT_NE(second.output.find("waiting for the cache"), std::string::npos) << second.output;
-  EXPECT_NE(second.output.find("build slow.bst"), std::string::npos) << "names the holder: " << second.output;
-  for (int i = 0; i < 100 && ReadFile(slow_out).find("exit=") == std::string::npos; ++i)
+  for (int i = 0; i < 300 && ReadFile(long_out).find("START  long.bst") == std::string::npos; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  EXPECT_NE(ReadFile(slow_out).find("exit=0"), std::string::npos) << ReadFile(slow_out);
-  EXPECT_EQ(second.output.find("START  slow.bst"), std::string::npos)
-      << "the second build found the first one's artifact: " << second.output;
+  ASSERT_NE(ReadFile(long_out).find("START  long.bst"), std::string::npos) << ReadFile(long_out);
+
+  auto show = CfCached("show --deps none --format '%{state} %{name}' long.bst base.bst");
+  EXPECT_EQ(show.exit_code, 0) << show.output;
+  // Read from the store the running build writes to: base is, long is not yet.
+  EXPECT_NE(show.output.find(" long.bst"), std::string::npos) << show.output;
+  EXPECT_EQ(show.output.find("cached long.bst"), std::string::npos) << show.output;
+  EXPECT_EQ(show.output.find("unknown"), std::string::npos) << show.output;
+  EXPECT_NE(show.output.find("cached base.bst"), std::string::npos) << show.output;
+  auto second = CfCached("build short.bst");
+  EXPECT_EQ(second.exit_code, 0) << second.output;
+  EXPECT_EQ(second.output.find("waiting"), std::string::npos) << second.output;
+  EXPECT_EQ(ReadFile(long_out).find("exit="), std::string::npos)
+      << "the second build finished while the first still ran: " << ReadFile(long_out);
+  auto co_short = CfCached("checkout short.bst " + (cache_->path() / "co-short").string());
+  EXPECT_EQ(co_short.exit_code, 0) << co_short.output;
+
+  for (int i = 0; i < 600 && ReadFile(long_out).find("exit=") == std::string::npos; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_NE(ReadFile(long_out).find("exit=0"), std::string::npos) << ReadFile(long_out);
+  auto co_long = CfCached("checkout long.bst " + (cache_->path() / "co-long").string());
+  EXPECT_EQ(co_long.exit_code, 0) << co_long.output;
+  ExpectManyFiles(cache_->path() / "co-short", "short");
+  ExpectManyFiles(cache_->path() / "co-long", "long");
+  auto after = CfCached("show --deps none --format '%{state} %{name}' long.bst short.bst");
+  EXPECT_NE(after.output.find("cached long.bst"), std::string::npos) << after.output;
+  EXPECT_NE(after.output.find("cached short.bst"), std::string::npos) << after.output;
+}
+
+TEST_F(BuildE2ETest, ShowOfACacheItCannotReadSaysUnknown) {
+  AddManual("held.bst", {"mkdir -p %{install-root}/share && echo held > %{install-root}/share/held.txt"});
+  ASSERT_EQ(CfCached("build held.bst").exit_code, 0);
+  // Stop the cache service (its pid is in service/lock), then break the store.
+  fs::path service = cache_->path() / "cas/service";
+  pid_t pid = std::atoi(ReadFile(service / "lock").c_str());
+  ASSERT_GT(pid, 0);
+  ASSERT_EQ(::kill(pid, SIGTERM), 0);
+  // Gone once its lock is free (a zombie would still answer kill(pid, 0)).
+  int lock = ::open((service / "lock").c_str(), O_RDWR | O_CLOEXEC);
+  ASSERT_GE(lock, 0);
+  for (int i = 0; i < 300 && ::flock(lock, LOCK_EX | LOCK_NB) != 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ::close(lock);
+  WriteFile(cache_->path() / "cas/db/CURRENT", "not a manifest name\n");
+  auto show = CfCached("show --deps none --format '%{state} %{name}' held.bst");
+  EXPECT_NE(show.output.find("unknown held.bst"), std::string::npos) << show.output;
+  EXPECT_EQ(show.output.find("buildable held.bst"), std::string::npos) << show.output;
+}
+
+TEST_F(BuildE2ETest, ArtifactListContentsLogAndDelete) {
+  AddManual("art.bst", {"echo building-art-now",
+                        "mkdir -p %{install-root}/share/art && echo a > %{install-root}/share/art/a.txt"});
+  ASSERT_EQ(CfCached("build art.bst").exit_code, 0);
+  auto list = CfCached("artifact list-contents art.bst");
+  ASSERT_EQ(list.exit_code, 0) << list.output;
+  EXPECT_NE(list.output.find("art.bst:\n\tshare\n\tshare/art\n\tshare/art/a.txt\n"), std::string::npos)
+      << list.output;
+  auto log = CfCached("artifact log art.bst");
+  ASSERT_EQ(log.exit_code, 0) << log.output;
+  EXPECT_NE(log.output.find("building-art-now"), std::string::npos) << log.output;
+  auto del = CfCached("artifact delete art.bst");
+  ASSERT_EQ(del.exit_code, 0) << del.output;
+  auto show = CfCached("show --deps none --format '%{state} %{name}' art.bst");
+  EXPECT_NE(show.output.find(" art.bst"), std::string::npos) << show.output;
+  EXPECT_EQ(show.output.find("cached art.bst"), std::string::npos) << show.output;
+  auto again = CfCached("artifact delete art.bst");
+  EXPECT_EQ(again.exit_code, 2) << "nothing to delete: bad input, " << again.output;
+  EXPECT_NE(again.output.find("art.bst is not built"), std::string::npos) << again.output;
 }
 
 TEST_F(BuildE2ETest, ShellRunsInTheBuildSandboxWithSourcesStaged) {

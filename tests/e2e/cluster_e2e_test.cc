@@ -156,7 +156,9 @@ TEST_F(ClusterE2ETest, RemoteBuildGivesTheSameArtifactsAsAnEmbeddedBuild) {
   EXPECT_NE(remote.output.find("on w1"), std::string::npos) << remote.output;
   auto local = RunCmd(Cf() + " --cache-dir " + P("embedded") + " build same.bst");
   ASSERT_EQ(local.exit_code, 0) << local.output;
-  auto local_cas = cas::OpenCas(P("embedded") + "/cas");
+  // The crossfarm run's cache service holds the store until it has been idle
+  // for its linger time (docs/cas.md "Several commands on one cache").
+  auto local_cas = cas::OpenCas(P("embedded") + "/cas", {.local = {.lock_wait = std::chrono::seconds(60)}});
   ASSERT_TRUE(local_cas);
   auto remote_cas = RemoteCas();
   for (const char* e : {"busybox.bst", "links.bst", "base.bst", "same.bst"}) {

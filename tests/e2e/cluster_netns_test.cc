@@ -113,7 +113,9 @@ TEST(ClusterNetnsTest, TwoWorkersOnSeparateHostsBuildWhatAnEmbeddedBuildBuilds) 
 
   auto local = RunCmd(cf + " --cache-dir " + p("embedded") + " build all.bst");
   ASSERT_EQ(local.exit_code, 0) << local.output;
-  auto local_cas = cas::OpenCas(p("embedded") + "/cas");
+  // The crossfarm run's cache service holds the store until it has been idle
+  // for its linger time (docs/cas.md "Several commands on one cache").
+  auto local_cas = cas::OpenCas(p("embedded") + "/cas", {.local = {.lock_wait = std::chrono::seconds(60)}});
   ASSERT_TRUE(local_cas);
   auto pair = cas::LoadSecretKey(keys.Path("client.key"));
   cas::CasOptions o;
