@@ -43,10 +43,14 @@ class JobStore {
   Result<Contents> LoadAll();
 
  private:
-  explicit JobStore(std::unique_ptr<rocksdb::DB> db);
+  JobStore(std::unique_ptr<rocksdb::DB> db, std::string dir);
+  // ResourceExhausted "disk full" unless `bytes` more fit with a reserve:
+  // RocksDB must never meet ENOSPC (Debian's aborts on an assertion).
+  Status EnsureDiskSpace(uint64_t bytes) const;
   Status Put(const std::string& key, const std::string& value);
   Status Delete(const std::string& key);
   std::unique_ptr<rocksdb::DB> db_;
+  std::string dir_;
 };
 
 }  // namespace crossfarm::scheduler
