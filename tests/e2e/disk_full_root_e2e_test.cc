@@ -135,6 +135,35 @@ TEST_F(DiskFullAsRootE2ETest, EveryCommandSaysDiskFullAndTheCacheSurvives) {
   ExpectNoCrashLeftovers(verify, "cas verify after freeing space");
 }
 
+// ENOSPC inside the sandbox: the build's own command fills the cache's file
+// system. That is "disk full", not a failed build of the element.
+TEST_F(DiskFullAsRootE2ETest, EnospcInTheSandboxIsDiskFullNotAFailedCommand) {
+  fs::path p = project_.path();
+  WriteFile(p / "project.conf", "name: df\nelement-path: elements\nenvironment:\n  PATH: /usr/bin:/bin\n");
+  WriteFile(p / "elements/busybox.bst",
+            "kind: import\nsources:\n- kind: deb\n  arch: amd64\n  packages: [busybox-static]\n");
+  for (const char* applet : {"sh", "head", "mkdir"}) {
+    fs::create_directories(p / "files/links/usr/bin");
+    fs::create_symlink("busybox", p / "files/links/usr/bin" / applet);
+  }
+  WriteFile(p / "elements/links.bst", "kind: import\nsources:\n- kind: local\n  path: files/links\n");
+  WriteFile(p / "elements/fill.bst",
+            "kind: manual\nbuild-depends:\n- busybox.bst\n- links.bst\nconfig:\n  install-commands:\n"
+            "  - mkdir -p %{install-root}\n  - head -c 64000000 /dev/zero > %{install-root}/big\n");
+  const std::string mirror = " --mirror-dir " + TestCache() + "/mirror ";
+  auto track = Cf(mirror + "source track --save busybox.bst");
+  ASSERT_EQ(track.exit_code, 0) << track.output;
+  auto r = Cf(mirror + "build fill.bst");
+  ExpectDiskFull(r, "build fill.bst");
+  EXPECT_NE(r.output.find("fill.bst"), std::string::npos) << r.output;
+  // The job's scratch went with it: the next build has room again.
+  WriteFile(p / "elements/fill.bst",
+            "kind: manual\nbuild-depends:\n- busybox.bst\n- links.bst\nconfig:\n  install-commands:\n"
+            "  - mkdir -p %{install-root}\n  - head -c 1000 /dev/zero > %{install-root}/small\n");
+  auto again = Cf(mirror + "build fill.bst");
+  EXPECT_EQ(again.exit_code, 0) << again.output;
+}
+
 // The daemons' stores on a full disk: one "disk full" error at start, no abort.
 TEST_F(DiskFullAsRootE2ETest, DaemonsRefuseToStartOnAFullDiskWithOneError) {
   ASSERT_EQ(Cf("build u1.bst").exit_code, 0);  // a store with data, as a CAS host has
