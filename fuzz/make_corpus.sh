@@ -14,7 +14,7 @@ for p in tests/data/projects/*/; do
   name=$(basename "$p")
   {
     cat "$p/project.conf"
-    (cd "$p" && find . -type f ! -name project.conf ! -path '*/files/*' | sort) | while read -r f; do
+    (cd "$p" && find . -type f ! -name project.conf ! -size +4k | sort) | while read -r f; do
       printf '\n#### %s\n' "${f#./}"
       cat "$p/$f"
     done
