@@ -153,7 +153,12 @@ Result<DirectoryData> DecodeDirectory(std::string_view bytes) {
     options.traversalLimitInWords = kTraversalWords;
     ::capnp::SegmentArrayMessageReader reader(kj::arrayPtr(&segment, 1), options);
     if (!reader.isCanonical()) KJ_FAIL_REQUIRE("not in canonical form");
-    return ReadDirectory(reader.getRoot<cp::Directory>());
+    DirectoryData dir = ReadDirectory(reader.getRoot<cp::Directory>());
+    // isCanonical() holds for a canonical message of any struct (a Ref too,
+    // fuzz/cas_codec_fuzzer): only Directory's own encoding is a tree node,
+    // so that one directory has exactly one digest.
+    if (EncodeDirectory(dir) != bytes) KJ_FAIL_REQUIRE("not a canonical Directory");
+    return dir;
   } catch (const kj::Exception& e) {
     return Err(Status::Corruption(std::string("malformed directory node: ") +
                                   e.getDescription().cStr()));
