@@ -265,7 +265,8 @@ Result<std::string> LocalStore::GetSmall(const Digest& digest) {
 Result<std::string> LocalStore::Get(const Digest& digest) {
   if (digest.size <= kChunkSize) return GetSmall(digest);
   std::string out;
-  out.reserve(digest.size);
+  // The size is the caller's word (a client's digest) until the blob is found.
+  out.reserve(std::min<uint64_t>(digest.size, uint64_t{64} << 20));
   CF_TRY(Read(digest, [&](std::string_view piece) {
     out.append(piece);
     return Status::Ok();
