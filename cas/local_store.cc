@@ -10,7 +10,6 @@
 #include <rocksdb/write_batch.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -19,6 +18,7 @@
 #include <thread>
 
 #include "cas/local_store_internal.h"
+#include "common/disk_space.h"
 
 namespace crossfarm::cas {
 
@@ -68,11 +68,13 @@ LocalStore::~LocalStore() {
   // Flush what the memtables hold so the next open does not replay it from
   // the WAL (with avoid_flush_during_recovery nothing else would: an embedded
   // CLI run is short, and every later run replayed and checksummed a WAL of
-  // 100+ MiB, 0.2-0.5 s per `crossfarm` command). A failure (full disk) only
-  // leaves the WAL as it was.
-  rocksdb::FlushOptions flush;
-  flush.allow_write_stall = true;
-  (void)db_->Flush(flush, cf_->handles);
+  // 100+ MiB, 0.2-0.5 s per `crossfarm` command). Not on a (nearly) full
+  // disk: RocksDB must never meet ENOSPC, and the WAL keeps everything anyway.
+  if (EnsureDiskSpace(0).ok()) {
+    rocksdb::FlushOptions flush;
+    flush.allow_write_stall = true;
+    (void)db_->Flush(flush, cf_->handles);
+  }
   for (auto* h : cf_->handles) db_->DestroyColumnFamilyHandle(h);
   (void)db_->Close();
 }
@@ -93,6 +95,14 @@ Result<std::unique_ptr<LocalStore>> LocalStore::Open(const std::string& dir,
       CF_TRY(store->OpenSecondary().WithContext("opening CAS " + dir + " read-only"));
       break;
     }
+    // Opening for writing writes (OPTIONS, MANIFEST, WAL): on a full disk a
+    // reader opens read-only instead, a writer gets "disk full".
+    Status room = store->EnsureDiskSpace(0);
+    if (!room.ok() && opts.read_only_if_held) {
+      CF_TRY(store->OpenSecondary().WithContext("opening CAS " + dir + " read-only on a full disk"));
+      break;
+    }
+    if (!room.ok()) return Err(room.WithContext("opening CAS " + dir + " for writing"));
     Status opened = store->OpenDb();
     if (opened.ok()) break;
     if (!internal::IsHeldByAnother(opened)) return Err(opened.WithContext("opening CAS " + dir));
@@ -193,6 +203,7 @@ Status LocalStore::OpenSecondary() {
   DbConfig config = MakeDbConfig();
   config.db_options.create_if_missing = false;
   config.db_options.max_open_files = -1;  // required of a secondary
+  config.db_options.info_log = internal::DiscardingLogger();  // the only file it would write
   rocksdb::DB* raw = nullptr;
   auto s = rocksdb::DB::OpenAsSecondary(config.db_options, dir_ + "/db", secondary_dir_, config.cfs,
                                         &cf_->handles, &raw);
@@ -254,7 +265,8 @@ Result<std::string> LocalStore::GetSmall(const Digest& digest) {
 Result<std::string> LocalStore::Get(const Digest& digest) {
   if (digest.size <= kChunkSize) return GetSmall(digest);
   std::string out;
-  out.reserve(digest.size);
+  // The size is the caller's word (a client's digest) until the blob is found.
+  out.reserve(std::min<uint64_t>(digest.size, uint64_t{64} << 20));
   CF_TRY(Read(digest, [&](std::string_view piece) {
     out.append(piece);
     return Status::Ok();
@@ -294,7 +306,9 @@ Status LocalStore::DropCorrupt(const Digest& digest, const std::string& why) {
     rocksdb::WriteBatch batch;
     batch.Delete(cf_->blobs, key);
     batch.Delete(cf_->info, key);
-    if (db_->Write(rocksdb::WriteOptions(), &batch).ok() && had) {
+    // On a full disk the entry stays (RocksDB must not meet ENOSPC); reads
+    // keep refusing it and `cas verify` removes it once there is room.
+    if (EnsureDiskSpace(0).ok() && db_->Write(rocksdb::WriteOptions(), &batch).ok() && had) {
       blob_count_ -= 1;
       blob_bytes_ -= StoredBytes(digest);
     }
@@ -349,16 +363,11 @@ Status LocalStore::PutChunked(const Digest& digest, std::string_view data) {
 }
 
 Status LocalStore::EnsureDiskSpace(uint64_t bytes) {
-  struct statvfs fs {};
-  if (::statvfs(dir_.c_str(), &fs) != 0) return Status::Ok();  // unknown: let RocksDB try
-  uint64_t free_bytes = static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
   // The bytes land twice (WAL, then blob files at flush) before the WAL is
-  // dropped; keep a reserve so RocksDB itself never meets ENOSPC mid-write.
-  uint64_t needed = 2 * bytes + kDiskReserve;
-  if (free_bytes >= needed) return Status::Ok();
-  return Status::ResourceExhausted("disk full: " + std::to_string(free_bytes) + " bytes free in " +
-                                   dir_ + ", storing " + std::to_string(bytes) + " bytes needs " +
-                                   std::to_string(needed) + "; free space or lower the CAS quota");
+  // dropped; keep a reserve so RocksDB itself never meets ENOSPC mid-write
+  // (Debian's RocksDB aborts on an assertion there, issue 19).
+  return CheckDiskSpace(dir_, 2 * bytes + kDiskReserve,
+                        bytes ? "storing " + std::to_string(bytes) + " bytes" : "writing to the store");
 }
 
 Status LocalStore::EnsureRoom(uint64_t bytes) {
@@ -438,6 +447,7 @@ Result<std::vector<Digest>> LocalStore::FindMissing(std::span<const Digest> dige
   internal::AddTouches(batch, cf_->info, keys, times, Now(), options_.grace,
                        internal::EncodeTime(Now()));
   if (batch.Count() > 0) {
+    CF_TRY(EnsureDiskSpace(batch.GetDataSize()));
     auto s = db_->Write(rocksdb::WriteOptions(), &batch);
     if (!s.ok()) return Err(FromRocks(s, "refreshing blob times"));
   }
@@ -532,6 +542,7 @@ Result<RefInfo> LocalStore::GetRef(const std::string& name) {
   if (!s.ok()) return Err(FromRocks(s, "reading ref " + name));
   CF_ASSIGN_OR_RETURN(RefInfo ref, proto::DecodeRef(value));
   ref.last_used_unix = Now();
+  if (!EnsureDiskSpace(value.size()).ok()) return ref;  // the touch is for LRU order only
   s = db_->Put(rocksdb::WriteOptions(), cf_->refs, name, proto::EncodeRef(ref));
   if (!s.ok()) return Err(FromRocks(s, "touching ref " + name));
   return ref;
@@ -544,6 +555,7 @@ Status LocalStore::PutRef(const std::string& name, const RefInfo& ref) {
   if (!exists)
     return Status::FailedPrecondition("root " + ref.root.ToString() + " of ref '" + name +
                                       "' is not stored; import the tree first");
+  CF_TRY(EnsureDiskSpace(name.size() + 256));
   RefInfo stored = ref;
   if (stored.created_unix == 0) stored.created_unix = Now();
   stored.last_used_unix = Now();
@@ -552,6 +564,7 @@ Status LocalStore::PutRef(const std::string& name, const RefInfo& ref) {
 }
 
 Status LocalStore::DeleteRef(const std::string& name) {
+  CF_TRY(EnsureDiskSpace(name.size()));
   auto s = db_->Delete(rocksdb::WriteOptions(), cf_->refs, name);
   return s.ok() ? Status::Ok() : FromRocks(s, "deleting ref " + name);
 }

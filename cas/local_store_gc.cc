@@ -54,6 +54,7 @@ Status LocalStore::MarkTree(const Digest& root, std::unordered_set<Digest, Diges
 }
 
 Result<GcReport> LocalStore::Gc(std::optional<uint64_t> quota) {
+  CF_TRY(EnsureDiskSpace(0));  // deleting writes too (WAL, compaction)
   std::unique_lock gc_lock(gc_mu_);
   uint64_t target = quota.value_or(options_.quota_bytes);
   int64_t now = Now();
@@ -226,6 +227,7 @@ bool LocalStore::ClosureComplete(const RefInfo& ref) {
 }
 
 Result<VerifyReport> LocalStore::Verify() {
+  CF_TRY(EnsureDiskSpace(0));  // removing what is corrupt writes
   VerifyReport report;
   CF_ASSIGN_OR_RETURN(report.tables_removed, DropCorruptTables());
   for (const auto& key : EntryKeys()) ScrubEntry(key, report);

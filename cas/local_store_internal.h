@@ -5,6 +5,7 @@
 #include <rocksdb/write_batch.h>
 
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -36,6 +37,10 @@ struct EntryView {
 };
 
 inline std::string_view View(const rocksdb::Slice& s) { return {s.data(), s.size()}; }
+
+// A RocksDB info log that writes nothing: a read-only open on a full disk
+// must not create one (a failed LOG write aborts Debian's RocksDB).
+std::shared_ptr<rocksdb::Logger> DiscardingLogger();
 
 // Maps a RocksDB status: NoSpace -> ResourceExhausted, lock held -> Unavailable.
 Status FromRocks(const rocksdb::Status& s, const std::string& context);

@@ -10,9 +10,19 @@
 #include <iterator>
 #include <string>
 
+#include <rocksdb/env.h>
+
 #include "cas/local_store_internal.h"
 
 namespace crossfarm::cas::internal {
+
+std::shared_ptr<rocksdb::Logger> DiscardingLogger() {
+  struct Discard : rocksdb::Logger {
+    using rocksdb::Logger::Logv;
+    void Logv(const char*, va_list) override {}
+  };
+  return std::make_shared<Discard>();
+}
 
 Status FromRocks(const rocksdb::Status& s, const std::string& context) {
   std::string what = context + ": " + s.ToString();

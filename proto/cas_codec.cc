@@ -6,15 +6,13 @@
 #include <cstring>
 
 #include "proto/cas.capnp.h"
+#include "proto/traversal_limit.h"
 #include "proto/cas_types.h"
 
 namespace crossfarm::proto {
 namespace {
 
 namespace cp = ::crossfarm::proto::capnp;
-
-// Reads of up to 64 MiB frames with many small lists must not trip the limit.
-constexpr uint64_t kTraversalWords = 1ull << 28;
 
 void SetDigest(cp::Digest::Builder b, const Digest& d) {
   b.setHash(kj::arrayPtr(d.hash.data(), d.hash.size()));
@@ -132,7 +130,7 @@ auto ReadFlat(std::string_view bytes, StatusCode code, const char* what, Fn&& fn
     if (bytes.size() % 8 != 0) KJ_FAIL_REQUIRE("message size is not a multiple of 8");
     auto words = AlignedCopy(bytes);
     ::capnp::ReaderOptions options;
-    options.traversalLimitInWords = kTraversalWords;
+    options.traversalLimitInWords = TraversalLimitFor(bytes.size());
     ::capnp::FlatArrayMessageReader reader(words, options);
     return fn(reader.getRoot<Root>());
   } catch (const kj::Exception& e) {
@@ -158,10 +156,15 @@ Result<DirectoryData> DecodeDirectory(std::string_view bytes) {
     auto words = AlignedCopy(bytes);
     kj::ArrayPtr<const ::capnp::word> segment = words.asPtr();
     ::capnp::ReaderOptions options;
-    options.traversalLimitInWords = kTraversalWords;
+    options.traversalLimitInWords = TraversalLimitFor(bytes.size());
     ::capnp::SegmentArrayMessageReader reader(kj::arrayPtr(&segment, 1), options);
     if (!reader.isCanonical()) KJ_FAIL_REQUIRE("not in canonical form");
-    return ReadDirectory(reader.getRoot<cp::Directory>());
+    DirectoryData dir = ReadDirectory(reader.getRoot<cp::Directory>());
+    // isCanonical() holds for a canonical message of any struct (a Ref too,
+    // fuzz/cas_codec_fuzzer): only Directory's own encoding is a tree node,
+    // so that one directory has exactly one digest.
+    if (EncodeDirectory(dir) != bytes) KJ_FAIL_REQUIRE("not a canonical Directory");
+    return dir;
   } catch (const kj::Exception& e) {
     return Err(Status::Corruption(std::string("malformed directory node: ") +
                                   e.getDescription().cStr()));

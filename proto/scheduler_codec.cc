@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "proto/scheduler.capnp.h"
+#include "proto/traversal_limit.h"
 #include "proto/scheduler_types.h"
 
 namespace crossfarm::proto {
@@ -13,8 +14,6 @@ namespace {
 
 namespace cp = ::crossfarm::proto::sched;
 using TextList = ::capnp::List<::capnp::Text>;
-
-constexpr uint64_t kTraversalWords = 1ull << 28;
 
 ::capnp::Text::Reader AsText(const std::string& s) { return {s.data(), s.size()}; }
 std::string Str(::capnp::Text::Reader t) { return std::string(t.cStr(), t.size()); }
@@ -322,7 +321,7 @@ auto ReadFlat(std::string_view bytes, StatusCode code, const char* what, Fn&& fn
     auto words = kj::heapArray<::capnp::word>(bytes.size() / 8);
     std::memcpy(words.begin(), bytes.data(), bytes.size());  // zmq frames may be unaligned
     ::capnp::ReaderOptions options;
-    options.traversalLimitInWords = kTraversalWords;
+    options.traversalLimitInWords = TraversalLimitFor(bytes.size());
     ::capnp::FlatArrayMessageReader reader(words, options);
     return fn(reader.getRoot<Root>());
   } catch (const kj::Exception& e) {

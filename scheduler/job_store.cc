@@ -7,19 +7,21 @@
 #include <filesystem>
 
 #include "cas/rocksdb_log.h"
+#include "common/disk_space.h"
 
 namespace crossfarm::scheduler {
 
 namespace {
 constexpr std::string_view kJobPrefix = "j/";
 constexpr std::string_view kBuildPrefix = "b/";
+constexpr uint64_t kDiskReserve = 1 << 20;  // as the CAS's (cas/local_store.h)
 
 Status FromRocks(const rocksdb::Status& s, const std::string& what) {
   if (s.ok()) return Status::Ok();
   if (s.IsNoSpace() || s.ToString().find("No space left") != std::string::npos)
-    return Status::IOError(what + ": disk full (" + s.ToString() +
-                           "); free space on the --state file system: the scheduler holds its "
-                           "replies and retries");
+    return Status::ResourceExhausted(what + ": disk full (" + s.ToString() +
+                                     "); free space on the --state file system: the scheduler "
+                                     "holds its replies and retries");
   if (s.IsIOError() && s.ToString().find("lock") != std::string::npos)
     return Status::Unavailable(what + ": " + s.ToString() + " (is another scheduler using --state?)");
   return Status::IOError(what + ": " + s.ToString());
@@ -37,12 +39,18 @@ Result<std::unique_ptr<rocksdb::DB>> OpenDb(const std::string& dir) {
 
 JobStore::JobStore(std::string dir, std::unique_ptr<rocksdb::DB> db)
     : dir_(std::move(dir)), db_(std::move(db)) {}
+
+Status JobStore::EnsureDiskSpace(uint64_t bytes) const {
+  return CheckDiskSpace(dir_, 2 * bytes + kDiskReserve, "the scheduler's job state");
+}
 JobStore::~JobStore() = default;
 
 Result<std::unique_ptr<JobStore>> JobStore::Open(const std::string& dir) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return Err(Status::FromErrno("creating state dir " + dir, ec.value()));
+  // Opening writes (OPTIONS, MANIFEST, WAL): refuse on a full disk first.
+  CF_TRY(CheckDiskSpace(dir, kDiskReserve, "opening the scheduler's job state"));
   CF_ASSIGN_OR_RETURN(auto db, OpenDb(dir));
   return std::unique_ptr<JobStore>(new JobStore(dir, std::move(db)));
 }
@@ -52,6 +60,7 @@ Result<std::unique_ptr<JobStore>> JobStore::Open(const std::string& dir) {
 // issue of `cas stats` on a full disk): the store is reopened before the next
 // write instead, which replays the WAL up to the last complete record.
 Status JobStore::Write(rocksdb::WriteBatch& batch, const std::string& what) {
+  CF_TRY(EnsureDiskSpace(batch.GetDataSize()));
   if (!db_) {
     auto db = OpenDb(dir_);
     if (!db) return db.error().WithContext(what);

@@ -45,6 +45,9 @@ class JobStore {
 
  private:
   JobStore(std::string dir, std::unique_ptr<rocksdb::DB> db);
+  // ResourceExhausted "disk full" unless `bytes` more fit with a reserve:
+  // RocksDB should never meet ENOSPC (Debian's aborts on an assertion).
+  Status EnsureDiskSpace(uint64_t bytes) const;
   Status Write(rocksdb::WriteBatch& batch, const std::string& what);
   Status Put(const std::string& key, const std::string& value);
   Status Delete(const std::string& key);

@@ -17,6 +17,7 @@
 #include <sstream>
 
 #include "common/accel.h"
+#include "common/disk_space.h"
 #include "worker/accel.h"
 #include "worker/collect_elements.h"
 #include "worker/checkout_stamp.h"
@@ -508,6 +509,9 @@ Result<JobOutcome> JobRunner::RunSandboxJob(const JobSpec& spec, JobOutcome outc
     CF_ASSIGN_OR_RETURN(CommandsResult r, sandbox_.RunCommands(phase_spec, cmds, log, control));
     AppendLog(log, "# crossfarm: phase " + phase + " took " + watch.Lap() + "\n");
     if (r.ok()) return true;
+    // ENOSPC inside the sandbox is "disk full" (the job could not run), not a
+    // failed build: a command that failed on a file system left nearly full.
+    CF_TRY(CheckDiskSpace(prepared.dir.path(), 1 << 20, "the failed command of " + spec.element + " " + phase));
     outcome.failure = r.ToStatus(cmds.size()).WithContext(spec.element + " " + phase);
     return false;
   };

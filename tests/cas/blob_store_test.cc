@@ -49,6 +49,20 @@ TEST(BlobStoreTest, MissingBlobIsNotFound) {
   EXPECT_EQ(got.error().code(), StatusCode::kNotFound);
 }
 
+// Found by fuzz/cas_server_fuzzer: a GetTree (or read) of a digest claiming
+// 2^60 bytes reserved that much before looking the blob up, and the CAS
+// server aborted on std::bad_alloc. The size is only a claim until found.
+TEST(BlobStoreTest, AMissingBlobWithAHugeClaimedSizeIsNotFoundNotAnAbort) {
+  TempDir dir;
+  auto cas = OpenCas(dir.path());
+  ASSERT_OK(cas);
+  Digest huge = Digest::OfBytes("nope");
+  huge.size = uint64_t{1} << 60;
+  auto got = (*cas)->Get(huge);
+  ASSERT_FALSE(got);
+  EXPECT_EQ(got.error().code(), StatusCode::kNotFound) << got.error().ToString();
+}
+
 TEST(BlobStoreTest, PutWithAWrongDigestIsRejected) {
   TempDir dir;
   auto store = LocalStore::Open(dir.path());

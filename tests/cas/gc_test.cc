@@ -210,5 +210,44 @@ TEST(FullDiskTest, WritesFailWithResourceExhaustedAndAcknowledgedBlobsStayReadab
   EXPECT_EQ((*cas)->Stats()->blob_count, acked.size());
 }
 
+// Debian's RocksDB aborts (exit 134) when opening for writing meets ENOSPC
+// (issue 19): with no room, a writer gets "disk full", a reader a read-only store.
+TEST(FullDiskTest, OpeningAFullStoreIsDiskFullForWritersAndReadOnlyForReaders) {
+  TempDir dir;
+  TmpfsMount mount(dir / "small");
+  ASSERT_TRUE(mount.ok()) << "mount -t tmpfs failed: " << std::strerror(errno);
+  const std::string store_dir = dir / "small/cas";
+  const std::string data = RandomBytes(100000, 7);
+  Digest digest;
+  {
+    auto store = LocalStore::Open(store_dir);
+    ASSERT_OK(store);
+    digest = Digest::OfBytes(data);
+    ASSERT_OK((*store)->Put(digest, data));
+  }
+  {  // fill all that is left
+    std::ofstream fill(dir / "small/fill", std::ios::binary);
+    std::string block(1 << 16, '\0');
+    while (fill.write(block.data(), static_cast<std::streamsize>(block.size())) && fill.flush()) {}
+  }
+  auto writer = LocalStore::Open(store_dir);
+  ASSERT_FALSE(writer);
+  EXPECT_EQ(writer.error().code(), StatusCode::kResourceExhausted) << writer.error().ToString();
+  EXPECT_NE(writer.error().message().find("disk full"), std::string::npos) << writer.error().ToString();
+  EXPECT_NE(writer.error().message().find(store_dir), std::string::npos) << writer.error().ToString();
+  auto reader = LocalStore::Open(store_dir, {.read_only_if_held = true});
+  ASSERT_OK(reader);
+  EXPECT_TRUE((*reader)->read_only());
+  EXPECT_EQ((*reader)->Get(digest).value_or(""), data);
+  reader->reset();
+  for (const auto& e : std::filesystem::recursive_directory_iterator(store_dir))
+    EXPECT_FALSE(e.path().filename().string().ends_with(".dbtmp")) << e.path();
+  // Room again: the store opens for writing and kept its blob.
+  std::filesystem::remove(dir / "small/fill");
+  auto again = LocalStore::Open(store_dir);
+  ASSERT_OK(again);
+  EXPECT_EQ((*again)->Get(digest).value_or(""), data);
+}
+
 }  // namespace
 }  // namespace crossfarm::cas

@@ -198,5 +198,20 @@ TEST(TreeTest, DirectoryEncodingIsCanonicalAndStable) {
   EXPECT_FALSE(proto::DecodeDirectory("garbage!"));
 }
 
+// Found by fuzz/cas_codec_fuzzer: a canonical message of another struct (here a
+// Ref) passed for a Directory, so one directory had more than one digest.
+TEST(TreeTest, OnlyADirectorysOwnEncodingDecodesAsADirectory) {
+  std::string ref = proto::EncodeRef({.root = Digest::OfBytes("r"), .element = "hello.bst", .arch = "x86_64"});
+  for (const std::string& bytes : {ref, ref.substr(8)}) {  // with and without the segment table
+    auto dir = proto::DecodeDirectory(bytes);
+    ASSERT_FALSE(dir) << "decoded as " << proto::EncodeDirectory(*dir).size() << " bytes of Directory";
+    EXPECT_EQ(dir.error().code(), StatusCode::kCorruption);
+  }
+  // A Directory with a trailing word: canonical in no sense, refused too.
+  DirectoryData node;
+  node.files = {{"a", Digest::OfBytes("x"), false}};
+  EXPECT_FALSE(proto::DecodeDirectory(proto::EncodeDirectory(node) + std::string(8, '\0')));
+}
+
 }  // namespace
 }  // namespace crossfarm::cas
