@@ -113,7 +113,8 @@ class AnsibleNetnsTest : public ::testing::Test {
                   " '" + command + "'");
   }
   std::string Pid(const std::string& ip, const std::string& unit) {
-    return Ssh(ip, "cat /run/crossfarm-service/" + unit + ".pid").output;
+    std::string pid = Ssh(ip, "cat /run/crossfarm-service/" + unit + ".pid").output;
+    return pid.substr(0, pid.find('\n'));
   }
   std::string Client() {
     fs::path k = dir_.path() / "keys";
@@ -170,7 +171,7 @@ TEST_F(AnsibleNetnsTest, PlaybookDeploysAClusterThatBuildsTheExamplesAndRerunsCh
       << workers;
   // The daemons run their units' command lines, as the units' users.
   std::string cas_pid = Pid("10.99.0.2", "crossfarm-cas");
-  EXPECT_EQ(Ssh("10.99.0.2", "tr \"\\0\" \" \" < /proc/" + cas_pid + "/cmdline; stat -c %U /proc/" + cas_pid).output,
+  EXPECT_EQ(Ssh("10.99.0.2", "tr \"\\0\" \" \" < /proc/" + cas_pid + "/cmdline; echo; stat -c %U /proc/" + cas_pid).output,
             "/usr/local/bin/crossfarm-cas --listen tcp://10.99.0.2:7000 --dir /var/lib/crossfarm/cas --quota 0 "
             "--key /etc/crossfarm/keys/cas.key --allow /etc/crossfarm/cas-allow \ncrossfarm\n");
 
@@ -205,6 +206,36 @@ TEST_F(AnsibleNetnsTest, PlaybookDeploysAClusterThatBuildsTheExamplesAndRerunsCh
   EXPECT_EQ(Pid("10.99.0.3", "crossfarm-worker"), native_pid);
   EXPECT_EQ(Pid("10.99.0.4", "crossfarm-worker"), emu_pid);
   EXPECT_TRUE(WaitForWorkers(3)) << RunCmd(Client() + " status").output;
+}
+
+// A wrong inventory stops the playbook on the control node, before any host
+// is contacted, with one message naming the inventory and the fix.
+TEST(AnsibleInventoryTest, AWrongInventoryIsRefusedBeforeAnyHostIsTouched) {
+  TempTree dir("inventory");
+  std::string example = ReadFile(kSource + "/ansible/inventory/example.yml");
+  struct Case { std::string from, to, message; };
+  for (const Case& c : {Case{"build2: {crossfarm_emulate_archs: [aarch64, s390x]}",
+                             "build2: {crossfarm_emulate_archs: [arm64]}",
+                             "crossfarm_emulate_archs of build2 holds arm64"},
+                        Case{"build1: {crossfarm_distcc_slots: 8}", "build9: {crossfarm_distcc_slots: 8}",
+                             "build9 is in crossfarm_emulating or crossfarm_distcc_pool but not in "
+                             "crossfarm_workers; add it to crossfarm_workers"},
+                        Case{"    crossfarm_scheduler:\n      hosts:\n        store1:\n", "",
+                             "groups crossfarm_cas and crossfarm_scheduler must hold one host each"}}) {
+    std::string text = example;
+    auto pos = text.find(c.from);
+    ASSERT_NE(pos, std::string::npos) << c.from;
+    text.replace(pos, c.from.size(), c.to);
+    fs::path inventory = dir.path() / "bad.yml";
+    WriteFile(inventory, text);
+    auto run = RunCmd("cd " + kSource + "/ansible && ANSIBLE_CONFIG=" + kSource +
+                      "/ansible/ansible.cfg ANSIBLE_NOCOLOR=1 ansible-playbook -i " + inventory.string() +
+                      " -e crossfarm_keys_dir=" + (dir.path() / "keys").string() + " site.yml");
+    EXPECT_NE(run.exit_code, 0) << run.output;
+    EXPECT_NE(run.output.find(inventory.string() + ": " + c.message), std::string::npos) << run.output;
+    EXPECT_FALSE(fs::exists(dir.path() / "keys")) << "keys made before the inventory was checked";
+    EXPECT_EQ(run.output.find("PLAY [Content-addressed store]"), std::string::npos) << run.output;
+  }
 }
 
 // The units pass `systemd-analyze verify` (offline: PID 1 need not be
