@@ -9,6 +9,7 @@
 
 #include "client/commands.h"
 #include "client/local_build.h"
+#include "client/python_plugins.h"
 #include "client/sources.h"
 #include "common/node.h"
 #include "common/project.h"
@@ -139,6 +140,10 @@ Result<std::unique_ptr<Project>> LoadProject(const GlobalOptions& g) {
     return StageJunction(junction, layout.sources, layout.tmp);
   };
   CF_ASSIGN_OR_RETURN(opts.accel, ParseAccelMode(g.accel));
+  // Local Python plugins: one host pool for the command (docs/plugins.md).
+  auto plugins = std::make_shared<PythonPlugins>(
+      worker::PluginHostOptions{.timeout = worker::DefaultPluginTimeout()});
+  opts.python_keys = [plugins](Element& e) { return plugins->Keys(e); };
   return Project::Load(opts);
 }
 

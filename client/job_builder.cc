@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <unordered_set>
 
+#include "client/python_plugins.h"
 #include "common/graph.h"
 #include "common/kind_defaults.h"
 #include "common/provenance.h"
@@ -84,6 +85,9 @@ Status FillKind(const Element& e, JobSpec& spec) {
                        "list the element to filter under build-depends");
   } else if (k == "stack") {
     spec.kind = JobKind::kStack;
+  } else if (e.python_plugin) {  // docs/plugins.md: the worker's plugin host runs it
+    spec.kind = JobKind::kSandbox;
+    CF_ASSIGN_OR_RETURN(spec.python, MakePythonElementJob(e));
   } else {
     return UserError(e.where, "element kind '" + k + "' cannot be built by crossfarm");
   }

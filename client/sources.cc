@@ -8,6 +8,7 @@
 #include "common/tracked_refs.h"
 #include "common/yaml_loader.h"
 #include "worker/fs_util.h"
+#include "worker/plugin_host.h"
 
 namespace crossfarm::client {
 
@@ -149,6 +150,18 @@ SourceCache::SourceCache(const Project& project, cas::Cas& cas, std::string mirr
     : project_(project), cas_(cas), mirror_dir_(std::move(mirror_dir)),
       work_dir_(std::move(work_dir)) {}
 
+namespace {
+
+// Hosts for Python source plugins, with network (fetch and track), shared by
+// the command's sources (docs/plugins.md).
+std::shared_ptr<worker::PluginHostPool> NetworkedPluginHosts() {
+  static auto pool = std::make_shared<worker::PluginHostPool>(worker::PluginHostOptions{
+      .program = "", .timeout = worker::DefaultPluginTimeout(), .network = true});
+  return pool;
+}
+
+}  // namespace
+
 Result<std::vector<std::unique_ptr<worker::Source>>> SourcePlugins(const Project& project,
                                                                    const Element& e,
                                                                    const std::string& mirror_dir) {
@@ -170,6 +183,8 @@ Result<std::vector<std::unique_ptr<worker::Source>>> SourcePlugins(const Project
     ctx.key_where.clear();
     if (s.tree)
       for (const auto& [key, value] : s.tree->map) ctx.key_where[key] = s.tree->KeyProvenance(key);
+    ctx.python_module = s.python_plugin ? s.python_plugin->file : "";
+    ctx.python_hosts = s.python_plugin ? NetworkedPluginHosts() : nullptr;
     CF_ASSIGN_OR_RETURN(auto src, worker::MakeSource(s.kind, s.config, s.where, ctx));
     out.push_back(std::move(src));
   }

@@ -34,6 +34,11 @@ struct LoadOptions {
   // one `local` (tar, git...) and returns the directory holding them (the
   // client's, client/sources.h StageJunction). Unset: such junctions are errors.
   std::function<Result<std::string>(const Element& junction)> stage_junction;
+  // Runs the local Python plugins of an element (its kind and its sources) to
+  // set Element::python_key / SourceSpec::python_key before it is keyed (the
+  // client's, through the plugin host, docs/plugins.md). Unset: an element
+  // using one is an error naming it.
+  std::function<Status(Element& e)> python_keys;
 };
 
 // "alias:path" -> aliases[alias] + "path"; other URLs unchanged.
@@ -83,6 +88,8 @@ class Project {
   // Sets the accel fields of newly loaded elements (common/accel.h), loading
   // and keying the accelerators they name. Before their keys are computed.
   Status ResolveAccelerators(const std::vector<Element*>& loaded);
+  // Element::python_key and its sources' through LoadOptions::python_keys.
+  Status PythonKeys(Element& e) const;
   Result<std::shared_ptr<const AcceleratorInfo>> Accelerator(const std::string& name,
                                                             const Element& user);
 

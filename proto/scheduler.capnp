@@ -84,6 +84,16 @@ struct JobSpec {
   importTarget @17 :Text;
   maxJobs @18 :UInt32;
   accel @19 :AccelSpec;       # absent: no accelerator
+  python @20 :PythonElementJob;  # absent: not a Python plugin element
+}
+
+# common/job_spec.h PythonElementJob.
+struct PythonElementJob {
+  kind @0 :Text;
+  plugin @1 :Text;
+  module @2 :Text;
+  element @3 :Text;
+  where @4 :Text;
 }
 
 # One element of a submitted DAG.

@@ -353,13 +353,6 @@ TEST(ProjectTest, ElementErrorsNameFileLineColumnAndSuggest) {
        "e.bst:3:3: source kind 'git_tag' comes from a plugin, pip package 'bst-ext' "
        "(project.conf:3:3), and crossfarm loads no plugins\n  hint: the kinds crossfarm has: "
        "local, tar, patch, git, deb, debian-source, remote, zip, bzr, ostree, pip"},
-      {{{"project.conf", "name: test\nplugins:\n- origin: local\n  path: plugins/elements\n"
-                         "  elements:\n    collect: 0\n"},
-        {"e.bst", "kind: collect\n"}},
-       "e.bst:1:1: element kind 'collect' comes from a plugin, local plugin in 'plugins/elements' "
-       "(project.conf:3:3), and crossfarm loads no plugins\n  hint: the kinds crossfarm has: "
-       "import, manual, autotools, cmake, make, meson, pip, distutils, makemaker, modulebuild, "
-       "qmake, compose, stack, script, filter"},
       {{{"project.conf", kConf}, {"e.bst", "description: no kind\n"}},
        "e.bst:1:1: missing required key 'kind'"},
       // bst 1.6.8: "e.bst [line 3 column 2]: Could not find element 'j.bst' in elements directory"
