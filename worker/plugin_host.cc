@@ -19,6 +19,7 @@ namespace crossfarm::worker {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+constexpr std::chrono::milliseconds kPluginStartTimeout = std::chrono::minutes(2);
 
 Result<std::pair<UniqueFd, UniqueFd>> Pipe() {
   int fds[2];
@@ -105,7 +106,12 @@ Result<std::unique_ptr<PluginHost>> PluginHost::Start(const PluginHostOptions& o
   if (rc != 0) return Err(Status::FromErrno("starting the plugin host (" + argv[0] + ")", rc));
   host->to_host_ = std::move(in.second);
   host->from_host_ = std::move(out.first);
-  CF_ASSIGN_OR_RETURN(Json hello, host->Receive("start-up"));
+  // The child's ends: closed here, so its death is an EOF for us.
+  in.first.Reset();
+  out.second.Reset();
+  // Importing buildstream takes seconds on a loaded machine: the start-up is
+  // not the plugin's time, and gets a fixed allowance.
+  CF_ASSIGN_OR_RETURN(Json hello, host->Receive("start-up", kPluginStartTimeout));
   if (hello.value("hello", "") != "crossfarm-plugin-host" ||
       hello.value("version", 0) != kPluginProtocolVersion)
     return Err(host->Fail("the plugin host speaks another protocol: " + hello.dump()));
@@ -168,19 +174,19 @@ Status PluginHost::Send(const Json& frame) {
   return Status::Ok();
 }
 
-Result<Json> PluginHost::Receive(std::string_view during) {
+Result<Json> PluginHost::Receive(std::string_view during, std::chrono::milliseconds timeout) {
   if (dead_) return Err(Status::Unavailable("the plugin host is gone"));
-  auto deadline = Clock::now() + options_.timeout;
+  auto deadline = Clock::now() + timeout;
   std::string buf;
   size_t want = 4;
   bool header = true;
   while (buf.size() < want) {
     int wait_ms = -1;
-    if (options_.timeout.count() > 0) {
+    if (timeout.count() > 0) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
       if (left.count() <= 0)
         return Err(Fail("the plugin did not answer within " +
-                        std::to_string(options_.timeout.count() / 1000.0).substr(0, 5) +
+                        std::to_string(timeout.count() / 1000.0).substr(0, 5) +
                         " s in " + std::string(during) + " (hung?)"));
       wait_ms = static_cast<int>(left.count());
     }
@@ -216,7 +222,7 @@ Result<Json> PluginHost::Request(const Json& request, const PluginCall& on_call,
   std::string op = request.value("op", "?");
   CF_TRY(Send(request));
   for (;;) {
-    CF_ASSIGN_OR_RETURN(Json frame, Receive(op));
+    CF_ASSIGN_OR_RETURN(Json frame, Receive(op, options_.timeout));
     if (log && frame.contains("log") && frame["log"].is_string() &&
         !frame["log"].get_ref<const std::string&>().empty())
       log(frame["log"].get_ref<const std::string&>());

@@ -70,7 +70,8 @@ class PluginHost {
  private:
   PluginHost() = default;
   Status Send(const Json& frame);
-  Result<Json> Receive(std::string_view during);
+  // The next frame; `timeout` 0 = none.
+  Result<Json> Receive(std::string_view during, std::chrono::milliseconds timeout);
   Status Fail(std::string what);  // kills the host, marks it dead
   std::string StderrTail() const;
 
