@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/mman.h>
@@ -32,7 +33,10 @@ std::vector<std::string> HostArgv(const PluginHostOptions& o) {
   // No network for a plugin outside fetch/track: an empty network namespace,
   // everything else as ours (the host reads the project, writes the job's root).
   if (!o.network)
-    argv = {"bwrap", "--dev-bind", "/", "/", "--unshare-net", "--die-with-parent", "--"};
+    // No --die-with-parent: its PDEATHSIG fires when the *thread* that started
+    // the host ends, and pooled hosts outlive the job thread that started
+    // them. A host whose crossfarm is gone gets EOF on stdin and exits.
+    argv = {"bwrap", "--dev-bind", "/", "/", "--unshare-net", "--"};
   // Debian's python3, the one python3-buildstream is installed for (not
   // whatever python3 comes first in PATH).
   argv.push_back("/usr/bin/python3");
@@ -164,13 +168,30 @@ Status PluginHost::Send(const Json& frame) {
   uint32_t n = static_cast<uint32_t>(body.size());
   std::string data = {char(n >> 24), char(n >> 16), char(n >> 8), char(n)};
   data += body;
+  // A dead host's pipe raises SIGPIPE, which would kill crossfarm: block it
+  // on this thread while writing, and consume one the write raised (EPIPE).
+  sigset_t pipe_set, saved;
+  sigemptyset(&pipe_set);
+  sigaddset(&pipe_set, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe_set, &saved);
   size_t off = 0;
+  bool broken = false;
   while (off < data.size()) {
     ssize_t w = ::write(to_host_.get(), data.data() + off, data.size() - off);
     if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return Fail("the plugin host closed its input");
+    if (w <= 0) {
+      broken = true;
+      break;
+    }
     off += static_cast<size_t>(w);
   }
+  if (broken && !sigismember(&saved, SIGPIPE)) {
+    timespec zero{0, 0};
+    while (sigtimedwait(&pipe_set, nullptr, &zero) == SIGPIPE) {
+    }
+  }
+  pthread_sigmask(SIG_SETMASK, &saved, nullptr);
+  if (broken) return Fail("the plugin host closed its input");
   return Status::Ok();
 }
 
