@@ -9,6 +9,7 @@
 
 #include "client/commands.h"
 #include "client/local_build.h"
+#include "client/python_plugins.h"
 #include "client/sources.h"
 #include "common/node.h"
 #include "common/project.h"
@@ -143,6 +144,10 @@ Result<std::unique_ptr<Project>> LoadProject(const GlobalOptions& g, WorkspaceUs
     CF_ASSIGN_OR_RETURN(opts.workspaces, Workspaces::Load(opts.project_dir));
     opts.workspace_cache_dir = layout.workspaces + "/stat";
   }
+  // Local Python plugins: one host pool for the command (docs/plugins.md).
+  auto plugins = std::make_shared<PythonPlugins>(
+      worker::PluginHostOptions{.timeout = worker::DefaultPluginTimeout()});
+  opts.python_keys = [plugins](Element& e) { return plugins->Keys(e); };
   return Project::Load(opts);
 }
 

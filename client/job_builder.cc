@@ -6,6 +6,7 @@
 #include <unordered_set>
 
 #include "client/collect_elements.h"
+#include "client/python_plugins.h"
 #include "common/graph.h"
 #include "common/kind_defaults.h"
 #include "common/provenance.h"
@@ -85,6 +86,9 @@ Status FillKind(const Element& e, JobSpec& spec) {
                        "list the element to filter under build-depends");
   } else if (k == "stack") {
     spec.kind = JobKind::kStack;
+  } else if (e.python_plugin) {  // docs/plugins.md: the worker's plugin host runs it
+    spec.kind = JobKind::kSandbox;
+    CF_ASSIGN_OR_RETURN(spec.python, MakePythonElementJob(e));
   } else if (IsCollectKind(k)) {  // client/collect_elements.h
     spec.kind = JobKind::kCollect;
     auto files = CollectElementFiles(e);

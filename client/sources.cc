@@ -9,6 +9,7 @@
 #include "common/tracked_refs.h"
 #include "common/yaml_loader.h"
 #include "worker/fs_util.h"
+#include "worker/plugin_host.h"
 
 namespace crossfarm::client {
 
@@ -150,6 +151,18 @@ SourceCache::SourceCache(const Project& project, cas::Cas& cas, std::string mirr
     : project_(project), cas_(cas), mirror_dir_(std::move(mirror_dir)),
       work_dir_(std::move(work_dir)) {}
 
+namespace {
+
+// Hosts for Python source plugins, with network (fetch and track), shared by
+// the command's sources (docs/plugins.md).
+std::shared_ptr<worker::PluginHostPool> NetworkedPluginHosts() {
+  static auto pool = std::make_shared<worker::PluginHostPool>(worker::PluginHostOptions{
+      .program = "", .timeout = worker::DefaultPluginTimeout(), .network = true});
+  return pool;
+}
+
+}  // namespace
+
 Result<std::vector<std::unique_ptr<worker::Source>>> SourcePlugins(const Project& project,
                                                                    const Element& e,
                                                                    const std::string& mirror_dir) {
@@ -174,6 +187,8 @@ Result<std::vector<std::unique_ptr<worker::Source>>> SourcePlugins(const Project
     if (!s.opaque_plugin.empty())  // a declared plugin's kind crossfarm cannot run
       return Err(UserError(s.where, "source kind '" + s.kind + "' comes from a plugin, " +
                                         s.opaque_plugin + ", that crossfarm cannot run"));
+    ctx.python_module = s.python_plugin ? s.python_plugin->file : "";
+    ctx.python_hosts = s.python_plugin ? NetworkedPluginHosts() : nullptr;
     CF_ASSIGN_OR_RETURN(auto src, worker::MakeSource(s.kind, s.Config(), s.where, ctx));
     out.push_back(std::move(src));
   }

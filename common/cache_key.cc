@@ -119,6 +119,20 @@ std::optional<std::string> CacheKeyInput(const Element& e) {
     AppendJsonString(e.accel, out);
     out += ",\"version\":" + std::to_string(kAccelVersion) + "},";
   }
+  // Likewise only elements run by a Python plugin (docs/plugins.md): the
+  // plugin's get_unique_key() and the digest of its file, and its sources'.
+  bool python = e.python_plugin != nullptr;
+  for (const SourceSpec& s : e.sources) python |= s.python_plugin != nullptr;
+  if (python) {
+    out += "\"python\":{\"element\":";
+    AppendJsonString(e.python_key, out);
+    out += ",\"sources\":[";
+    for (size_t i = 0; i < e.sources.size(); ++i) {
+      if (i) out += ',';
+      AppendJsonString(e.sources[i].python_key, out);
+    }
+    out += "]},";
+  }
   out += "\"build-deps\":";
   AppendStringMap(build, out, none);
   out += ",\"config\":";

@@ -114,6 +114,15 @@ const std::vector<std::string_view> kElementKeys = {
     "kind",   "description", "depends", "build-depends", "runtime-depends", "sources",
     "config", "variables",   "environment", "environment-nocache", "public", "sandbox"};
 
+// The local Python plugin of a kind crossfarm has no native implementation
+// of (native wins, docs/plugins.md), or null.
+const PythonPlugin* FindPythonPlugin(const ProjectConfig& p, bool element, const std::string& kind) {
+  if (element ? ElementKindSupport(kind) == KindSupport::kSupported : IsKnownSourceKind(kind))
+    return nullptr;
+  auto it = p.python_plugins.find((element ? "element:" : "source:") + kind);
+  return it == p.python_plugins.end() ? nullptr : &it->second;
+}
+
 Result<NodePtr> KindDefaults(ProjectConfig& p, const std::string& kind) {
   auto it = p.kind_defaults.find(kind);
   if (it != p.kind_defaults.end()) return it->second;
@@ -121,6 +130,15 @@ Result<NodePtr> KindDefaults(ProjectConfig& p, const std::string& kind) {
   std::string_view yaml = ElementKindDefaultsYaml(kind);
   if (!yaml.empty()) {
     CF_ASSIGN_OR_RETURN(defaults, ParseYamlString(yaml, "<builtin " + kind + ".yaml>"));
+  }
+  // bst: a local plugin's defaults are <kind>.yaml beside its module, if any.
+  std::error_code ec;
+  if (const PythonPlugin* py = FindPythonPlugin(p, true, kind);
+      py && std::filesystem::exists(py->defaults_file, ec)) {
+    std::string shown = std::filesystem::path(py->defaults_file)
+                            .lexically_relative(p.directory).string();
+    CF_ASSIGN_OR_RETURN(defaults, ParseYamlFile(py->defaults_file, shown));
+    if (!defaults->IsMapping()) defaults = Node::MakeMapping();
   }
   if (p.element_overrides) {
     CF_ASSIGN_OR_RETURN(NodePtr over, GetMapping(*p.element_overrides, kind));
@@ -148,6 +166,7 @@ constexpr std::string_view kSupportedElementKinds =
     "compose, stack, script, filter, collect_manifest, collect_integration";
 
 Status CheckKind(const ProjectConfig& p, const Node& node, const std::string& kind) {
+  if (FindPythonPlugin(p, true, kind)) return Status::Ok();  // local Python plugins first
   switch (ElementKindSupport(kind)) {
     case KindSupport::kSupported: return Status::Ok();
     case KindSupport::kUnsupported:
@@ -296,7 +315,8 @@ Result<SourceSpec> ParseSource(ProjectConfig& p, const Node& src, const std::str
   s.where = src.Where();
   if (!src.IsMapping()) return Err(UserError(src.Where(), "a source must be a mapping"));
   CF_ASSIGN_OR_RETURN(s.kind, GetString(src, "kind", std::nullopt));
-  if (!IsKnownSourceKind(s.kind)) {
+  s.python_plugin = FindPythonPlugin(p, false, s.kind);
+  if (!IsKnownSourceKind(s.kind) && !s.python_plugin) {
     std::string supported;
     for (std::string_view k : KnownSourceKinds()) {
       supported += (supported.empty() ? "" : ", ") + std::string(k);
@@ -577,7 +597,8 @@ Result<std::unique_ptr<Element>> ResolveElement(ProjectConfig& p, const std::str
   CF_ASSIGN_OR_RETURN(e->kind, GetString(*node, "kind", std::nullopt));
   CF_TRY(CheckKind(p, *node, e->kind));
   e->kind_where = node->KeyProvenance("kind");
-  if (ElementKindSupport(e->kind) != KindSupport::kSupported)
+  e->python_plugin = FindPythonPlugin(p, true, e->kind);
+  if (!e->python_plugin && ElementKindSupport(e->kind) != KindSupport::kSupported)
     e->opaque_plugin = OpaquePlugin(p, "element", e->kind);
   CF_ASSIGN_OR_RETURN(e->description, GetString(*node, "description", ""));
   CF_TRY(ParseDeps(*node, "build-depends", DepType::kBuild, e->dep_specs));

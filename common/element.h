@@ -22,6 +22,7 @@
 #include "common/arch.h"
 #include "common/node.h"
 #include "common/options.h"
+#include "common/project_plugins.h"
 #include "common/provenance.h"
 #include "common/status.h"
 #include "common/tracked_refs.h"
@@ -53,6 +54,10 @@ struct SourceSpec {
   // cannot run ("pip package 'x' (project.conf:L:C)"), else "": an opaque
   // source (keyed by its config, never fetched).
   std::string opaque_plugin;
+  // A kind of a local Python plugin (common/project_plugins.h), else null; its
+  // get_unique_key() as canonical JSON, set before keying (LoadOptions::python_keys).
+  const PythonPlugin* python_plugin = nullptr;
+  std::string python_key;
 };
 
 // Canonical text of a `ref:` (a scalar as is, a mapping/list as canonical
@@ -127,6 +132,11 @@ struct Element {
   // (key from its config), refused by `build` (docs/building.md).
   std::string opaque_plugin;
   Provenance kind_where;  // the `kind:` key, for errors about the kind
+  // A kind of a local Python plugin (common/project_plugins.h), run by the
+  // plugin host (docs/plugins.md), else null. python_key: canonical JSON of
+  // the plugin's get_unique_key() and its file digest, part of the cache key.
+  const PythonPlugin* python_plugin = nullptr;
+  std::string python_key;
 
   // In sorted_deps order, each element once.
   std::vector<Element*> BuildDeps() const;
@@ -159,9 +169,11 @@ struct ProjectConfig {
   NodePtr source_overrides;   // `sources:` (may be null)
   std::shared_ptr<const TrackedRefs> tracked_refs;  // refs tracked into the cache (may be null)
   // Kinds that project.conf `plugins:` declares ("element:NAME" / "source:NAME")
-  // -> where from ("pip package 'x' (project.conf:L:C)"), for errors: crossfarm
-  // loads no plugins.
+  // -> where from ("pip package 'x' (project.conf:L:C)"), for errors: kinds of
+  // pip plugins crossfarm cannot run.
   std::map<std::string, std::string> plugin_kinds;
+  // Local Python plugins by "element:KIND" / "source:KIND" (project.conf `plugins:`).
+  std::map<std::string, PythonPlugin> python_plugins;
   std::map<std::string, NodePtr> include_cache;     // parsed include files
   std::map<std::string, NodePtr> kind_defaults;     // plugin yaml <- overrides
   // Per kind: project variables <- kind defaults, resolved once and reused by

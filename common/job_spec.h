@@ -81,6 +81,18 @@ struct GeneratedFile {
   friend bool operator==(const GeneratedFile&, const GeneratedFile&) = default;
 };
 
+// An element of a local Python plugin (docs/plugins.md): after staging, the
+// worker's plugin host runs the plugin's configure_sandbox/stage/assemble with
+// a Sandbox whose run() executes in the job's sandbox.
+struct PythonElementJob {
+  std::string kind;
+  std::string plugin;   // "plugin 'KIND' (plugins/x.py)", for messages
+  std::string module;   // the plugin's Python source (so any worker can run it)
+  std::string element;  // JSON: the "element" object of the host's requests
+  std::string where;    // the element file, for messages
+  friend bool operator==(const PythonElementJob&, const PythonElementJob&) = default;
+};
+
 struct JobSpec {
   std::string element;    // "hello.bst"
   std::string cache_key;  // full hex key: the artifact ref name
@@ -107,6 +119,7 @@ struct JobSpec {
   // directory kept across builds, used as the build dir as it is (no sources
   // staged), so make rebuilds only what changed. Never sent to a cluster.
   std::string persistent_build_dir;
+  std::optional<PythonElementJob> python;  // set for an element of a Python plugin
 };
 
 // The CAS ref under which a worker records the compiler probe of an

@@ -57,29 +57,6 @@ Result<int> FormatVersion(const Node& config) {
   return Err(UserError(v->Where(), "format-version must be an integer"));
 }
 
-// project.conf `plugins:` (a list of {origin, package-name | path, elements,
-// sources}): which kinds come from which plugin, for errors.
-Status ReadPluginKinds(const Node& config, std::map<std::string, std::string>& out) {
-  NodePtr plugins = config.Get("plugins");
-  if (!plugins || !plugins->IsSequence()) return Status::Ok();
-  for (const auto& origin : plugins->items) {
-    if (!origin->IsMapping()) continue;
-    CF_ASSIGN_OR_RETURN(std::string type, GetString(*origin, "origin", ""));
-    CF_ASSIGN_OR_RETURN(std::string package, GetString(*origin, "package-name", ""));
-    CF_ASSIGN_OR_RETURN(std::string path, GetString(*origin, "path", ""));
-    std::string from = type == "pip"     ? "pip package '" + package + "'"
-                       : type == "local" ? "local plugin in '" + path + "'"
-                                         : type + " plugin";
-    from += " (" + origin->Where().ToString() + ")";
-    for (std::string_view what : {"element", "source"}) {
-      CF_ASSIGN_OR_RETURN(NodePtr kinds, GetMapping(*origin, std::string(what) + "s"));
-      if (kinds)
-        for (const auto& [kind, _] : kinds->map) out[std::string(what) + ":" + kind] = from;
-    }
-  }
-  return Status::Ok();
-}
-
 }  // namespace
 
 Result<std::unique_ptr<Project>> Project::Load(const LoadOptions& options) {
@@ -144,7 +121,9 @@ Status Project::ExtractSettings(Node& config, const Node& raw, const LoadOptions
                         TrackedRefs::Load(tracked_refs_path()));
     if (!tracked.empty()) config_.tracked_refs = std::make_shared<const TrackedRefs>(std::move(tracked));
   }
-  CF_TRY(ReadPluginKinds(config, config_.plugin_kinds));
+  CF_ASSIGN_OR_RETURN(ProjectPlugins plugins, ReadProjectPlugins(config, config_.directory));
+  config_.plugin_kinds = std::move(plugins.foreign);
+  config_.python_plugins = std::move(plugins.python);
   config.Erase("elements");
   config.Erase("sources");
   CF_TRY(FinalAssertions(config));
@@ -199,7 +178,10 @@ Result<std::vector<Element*>> Project::LoadTargets(const std::vector<std::string
   CF_ASSIGN_OR_RETURN(auto out, LoadElementGraph(config_, elements_, names, loaded));
   CF_TRY(AttachWorkspaces(loaded));
   CF_TRY(ResolveAccelerators(loaded));
-  for (Element* e : loaded) ComputeCacheKey(*e);
+  for (Element* e : loaded) {
+    CF_TRY(PythonKeys(*e));
+    ComputeCacheKey(*e);
+  }
   return out;
 }
 
@@ -221,6 +203,17 @@ Status Project::AttachWorkspaces(const std::vector<Element*>& loaded) {
     e->workspace = ElementWorkspace{dir, scan->key};
   }
   return Status::Ok();
+}
+
+Status Project::PythonKeys(Element& e) const {
+  const PythonPlugin* py = e.python_plugin;
+  for (const SourceSpec& s : e.sources) py = py ? py : s.python_plugin;
+  if (!py) return Status::Ok();
+  if (!load_options_.python_keys)
+    return UserError(e.where, e.name + " uses the Python plugin '" + py->kind + "' (" +
+                                  py->where.ToString() + "), which this command cannot run",
+                     "use `crossfarm show` or `crossfarm build`");
+  return load_options_.python_keys(e);
 }
 
 namespace {

@@ -40,6 +40,11 @@ struct LoadOptions {
   // `workspace_cache_dir` ("" = none, every file is hashed).
   Workspaces workspaces;
   std::string workspace_cache_dir;
+  // Runs the local Python plugins of an element (its kind and its sources) to
+  // set Element::python_key / SourceSpec::python_key before it is keyed (the
+  // client's, through the plugin host, docs/plugins.md). Unset: an element
+  // using one is an error naming it.
+  std::function<Status(Element& e)> python_keys;
 };
 
 // "alias:path" -> aliases[alias] + "path"; other URLs unchanged.
@@ -93,6 +98,8 @@ class Project {
   Status ResolveAccelerators(const std::vector<Element*>& loaded);
   // Sets Element::workspace of the loaded elements that have an open one.
   Status AttachWorkspaces(const std::vector<Element*>& loaded);
+  // Element::python_key and its sources' through LoadOptions::python_keys.
+  Status PythonKeys(Element& e) const;
   Result<std::shared_ptr<const AcceleratorInfo>> Accelerator(const std::string& name,
                                                             const Element& user);
 

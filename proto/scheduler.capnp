@@ -85,6 +85,7 @@ struct JobSpec {
   maxJobs @18 :UInt32;
   accel @19 :AccelSpec;       # absent: no accelerator
   files @20 :List(GeneratedFile);  # kind collect: the artifact's files
+  python @21 :PythonElementJob;  # absent: not a Python plugin element
 }
 
 # common/job_spec.h GeneratedFile.
@@ -92,6 +93,15 @@ struct GeneratedFile {
   path @0 :Text;
   content @1 :Text;
   executable @2 :Bool;
+}
+
+# common/job_spec.h PythonElementJob.
+struct PythonElementJob {
+  kind @0 :Text;
+  plugin @1 :Text;
+  module @2 :Text;
+  element @3 :Text;
+  where @4 :Text;
 }
 
 # One element of a submitted DAG.

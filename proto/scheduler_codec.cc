@@ -120,6 +120,14 @@ void BuildSpec(cp::JobSpec::Builder b, const JobSpec& s) {
       pool[m].setSlots(member.slots);
     }
   }
+  if (s.python) {
+    auto py = b.initPython();
+    py.setKind(AsText(s.python->kind));
+    py.setPlugin(AsText(s.python->plugin));
+    py.setModule(AsText(s.python->module));
+    py.setElement(AsText(s.python->element));
+    py.setWhere(AsText(s.python->where));
+  }
 }
 
 JobSpec ReadSpec(cp::JobSpec::Reader r) {
@@ -168,6 +176,11 @@ JobSpec ReadSpec(cp::JobSpec::Reader r) {
                         .remote_pool = {}};
     for (auto p : a.getRemotePool())
       s.accel->remote_pool.push_back({Str(p.getWorker()), Str(p.getAddress()), p.getPort(), p.getSlots()});
+  }
+  if (r.hasPython()) {
+    auto py = r.getPython();
+    s.python = PythonElementJob{Str(py.getKind()), Str(py.getPlugin()), Str(py.getModule()),
+                                Str(py.getElement()), Str(py.getWhere())};
   }
   return s;
 }

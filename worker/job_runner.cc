@@ -1,5 +1,7 @@
 #include "worker/job_runner.h"
 
+#include "worker/python_element.h"
+
 #include <spdlog/spdlog.h>
 
 #include <fcntl.h>
@@ -424,7 +426,8 @@ Result<PreparedSandbox> JobRunner::Prepare(const JobSpec& spec, const LogSink& l
   }
   // Integration commands (ldconfig, caches) write into the root: such a root is
   // a private copy; otherwise it is hard links mounted read-only.
-  StageMode mode = needs_integration ? StageMode::kCopy : StageMode::kHardLink;
+  // A Python plugin writes into the root (sandbox.get_directory()): its own copy.
+  StageMode mode = needs_integration || spec.python ? StageMode::kCopy : StageMode::kHardLink;
   std::string root = job_dir.path() + "/root", build = job_dir.path() + "/build",
               install = job_dir.path() + "/install";
   if (!spec.persistent_build_dir.empty()) build = spec.persistent_build_dir;
@@ -442,6 +445,12 @@ Result<PreparedSandbox> JobRunner::Prepare(const JobSpec& spec, const LogSink& l
     CF_ASSIGN_OR_RETURN(StageReport report, StageArtifacts(root, checkouts, mode));
     AppendLog(log, OverlapWarnings(report, names));
   }
+  if (spec.python) {  // the plugin sees one tree: build and install dirs inside the root
+    build = root + spec.build_root;
+    install = root + spec.install_root;
+    CF_TRY(MakeDirs(build));
+    CF_TRY(MakeDirs(install));
+  }
   if (spec.persistent_build_dir.empty()) CF_TRY(StageSources(spec, build));
 
   SandboxSpec sb;
@@ -456,8 +465,11 @@ Result<PreparedSandbox> JobRunner::Prepare(const JobSpec& spec, const LogSink& l
   if (!spec.sandbox_arch.empty()) {
     CF_ASSIGN_OR_RETURN(sb.arch, LookupArch(spec.sandbox_arch));
   }
-  CF_ASSIGN_OR_RETURN(const ArchInfo* arch, sandbox_.ResolveArch(sb));
-  sb.arch = arch;
+  Result<const ArchInfo*> arch = sandbox_.ResolveArch(sb);
+  // A Python plugin may never run a command (collect_* kinds need no base).
+  if (!arch && spec.python && !sb.arch) arch = &HostArch();
+  if (!arch) return Err(arch.error());
+  sb.arch = *arch;
   return PreparedSandbox{std::move(job_dir), std::move(sb), install, std::move(lease)};
 }
 
@@ -531,7 +543,17 @@ Result<JobOutcome> JobRunner::RunSandboxJob(const JobSpec& spec, JobOutcome outc
   if (accel && accel->relay)
     AppendLog(log, "# crossfarm: relayed " + std::to_string(accel->relay->relayed()) +
                        " compiles to pool members on other workers\n");
-  CF_ASSIGN_OR_RETURN(Digest artifact, cas_.ImportTree(prepared.install_dir));
+  std::string collect = prepared.install_dir;
+  if (spec.python) {
+    CF_ASSIGN_OR_RETURN(PythonAssembly py, RunPythonElement(python_hosts_, sandbox_, spec, sb,
+                                                            options_.work_dir, log, control));
+    if (!py.ok) {
+      outcome.failure = py.failure;
+      return outcome;
+    }
+    collect = py.collect_dir;
+  }
+  CF_ASSIGN_OR_RETURN(Digest artifact, cas_.ImportTree(collect));
   AppendLog(log, "# crossfarm: stored the artifact in " + watch.Lap() + "\n");
   outcome.artifact = artifact;
   outcome.success = true;

@@ -28,6 +28,7 @@
 #include "common/status.h"
 #include "worker/accel.h"
 #include "worker/fs_util.h"
+#include "worker/plugin_host.h"
 #include "worker/process.h"
 #include "worker/sandbox.h"
 
@@ -142,6 +143,9 @@ class JobRunner {
   std::mutex checkout_mu_;  // serialises Checkout (see job_runner.cc)
   std::mutex probe_mu_;     // one compiler probe at a time; results in the CAS
   Sandbox sandbox_;
+  // Hosts for elements of Python plugins (worker/python_element.h), started
+  // on first use and shared by the runner's jobs.
+  PluginHostPool python_hosts_{PluginHostOptions{.timeout = DefaultPluginTimeout()}};
 };
 
 // BuildStream's glob for split rules: `**` matches across '/', `*` and `?` not.

@@ -98,6 +98,7 @@ Result<std::unique_ptr<Source>> MakeSource(const std::string& kind, const YAML::
   if (!config.IsMap()) {
     return Err(UserError(where, "a source must be a mapping with a `kind:` key"));
   }
+  if (!ctx.python_module.empty()) return MakePythonSource(kind, config, where, ctx);
   const Building building{&config, &ctx.key_where};
   const BuildingScope scope(&building);
   for (const auto& entry : kKinds) {

@@ -33,6 +33,8 @@
 
 namespace crossfarm::worker {
 
+class PluginHostPool;
+
 struct SourceContext {
   std::string project_dir;  // absolute
   // Project alias expansion ("gnu:hello-2.10.tar.gz" -> "https://..."); empty = identity.
@@ -44,6 +46,10 @@ struct SourceContext {
   // so errors about a key or its value take the position from here; empty:
   // the YAML's own marks are used (YAML parsed from text).
   std::map<std::string, Provenance, std::less<>> key_where;
+  // A kind of a local Python plugin (docs/plugins.md): its module, and the
+  // hosts that run it (with network: fetch and track need it). "" = native.
+  std::string python_module;
+  std::shared_ptr<PluginHostPool> python_hosts;
 };
 
 class Source {
@@ -72,6 +78,11 @@ class Source {
 // InvalidArgument (UserError) for an unknown kind or a bad config.
 Result<std::unique_ptr<Source>> MakeSource(const std::string& kind, const YAML::Node& config,
                                            const Provenance& where, const SourceContext& ctx);
+
+// A source of a local Python plugin (ctx.python_module set), run by the plugin
+// host; MakeSource builds one when the context names a module.
+Result<std::unique_ptr<Source>> MakePythonSource(const std::string& kind, const YAML::Node& config,
+                                                 const Provenance& where, const SourceContext& ctx);
 
 // The kinds MakeSource builds, in table order. The loader's list
 // (crossfarm::KnownSourceKinds, common/kind_defaults.cc) must hold the same kinds:

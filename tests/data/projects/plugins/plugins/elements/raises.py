@@ -1,0 +1,30 @@
+# A broken element plugin for tests: its assemble() raises.
+import os
+
+from buildstream import Element
+
+
+class Broken(Element):
+    BST_FORMAT_VERSION = 0
+
+    def configure(self, node):
+        pass
+
+    def preflight(self):
+        pass
+
+    def get_unique_key(self):
+        return {'broken': 'raises'}
+
+    def configure_sandbox(self, sandbox):
+        pass
+
+    def stage(self, sandbox):
+        pass
+
+    def assemble(self, sandbox):
+        raise ValueError('the raises plugin always fails')
+
+
+def setup():
+    return Broken
