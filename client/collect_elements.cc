@@ -224,7 +224,7 @@ Status ManifestModules(const Element& e, std::vector<NodePtr>& modules) {
 }
 
 Result<std::vector<GeneratedFile>> ManifestFiles(const Element& e) {
-  const std::string path = ConfigString(e.config(), "path");
+  const std::string path = ConfigString(e.config_tree, "path");
   if (path.empty()) return std::vector<GeneratedFile>{};
   if (path.find_first_not_of('/') == std::string::npos)
     return Err(UserError(e.where, "collect_manifest `path: " + path + "` names no file",
@@ -235,7 +235,7 @@ Result<std::vector<GeneratedFile>> ManifestFiles(const Element& e) {
 
 Result<std::vector<GeneratedFile>> IntegrationFiles(const Element& e) {
   const YAML::Node& config = e.config();
-  const std::string path = ConfigString(config, "script-path");
+  const std::string path = ConfigString(e.config_tree, "script-path");
   if (path.empty() || path.find_first_not_of('/') == std::string::npos)
     return Err(UserError(e.where, "collect_integration needs `config: script-path:`",
                          "e.g. `script-path: /usr/libexec/post-install.sh`"));

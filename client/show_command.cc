@@ -92,12 +92,22 @@ std::string DepNames(const std::vector<Element*>& deps) {
 // (bst 1.6's kinds and crossfarm's deb/debian-source), "native"
 // (buildstream-external's, in C++) or "opaque" (a declared plugin crossfarm
 // cannot run: shown, never built).
-std::string PluginOf(KindCategory category, const std::string& kind, const std::string& opaque) {
+// Which implementation runs a kind (docs/building.md "Which plugin runs"):
+// "python:<file relative to the project>" for a local Python plugin run by the
+// plugin host (docs/plugins.md), else native / core / opaque.
+std::string PluginOf(KindCategory category, const std::string& kind, const std::string& opaque,
+                     const PythonPlugin* python, const Element& e) {
+  if (python) {
+    std::string file = python->file;
+    if (e.project && file.starts_with(e.project->directory + "/"))
+      file = file.substr(e.project->directory.size() + 1);
+    return "python:" + file;
+  }
   if (!opaque.empty()) return "opaque";
   return IsNativePluginKind(category, kind) ? "native" : "core";
 }
 std::string PluginOf(const Element& e) {
-  return PluginOf(KindCategory::kElement, e.kind, e.opaque_plugin);
+  return PluginOf(KindCategory::kElement, e.kind, e.opaque_plugin, e.python_plugin, e);
 }
 
 // Value of one %{field} for an element; nullopt for an unknown field.
@@ -171,7 +181,7 @@ nlohmann::json SourcesJson(const Element& e) {
   nlohmann::json out = nlohmann::json::array();
   for (const auto& s : e.sources)
     out.push_back({{"kind", s.kind},
-                   {"plugin", PluginOf(KindCategory::kSource, s.kind, s.opaque_plugin)},
+                   {"plugin", PluginOf(KindCategory::kSource, s.kind, s.opaque_plugin, s.python_plugin, e)},
                    {"config", TreeJson(s.tree.get())},
                    {"ref", s.ref_text ? nlohmann::json(*s.ref_text) : nlohmann::json()}});
   return out;

@@ -102,6 +102,16 @@ TEST_F(PluginsE2ETest, ElementPluginsSandboxRunIsEmulatedForAarch64) {
   EXPECT_EQ(ReadFile(out / "out/machine"), "aarch64\n");
 }
 
+// `show` says which implementation runs each kind (docs/building.md "Which
+// plugin runs"): a local Python plugin is named with its file.
+TEST_F(PluginsE2ETest, ShowSaysAPythonPluginRunsTheKind) {
+  auto r = Cf("show --deps none --format '%{name} %{plugin}' echo.bst links.bst", nullptr);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("echo.bst python:plugins/elements/sandbox_echo.py"), std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("links.bst core"), std::string::npos) << r.output;
+}
+
 TEST_F(PluginsE2ETest, TheUniqueKeyAndTheModuleArePartOfTheCacheKey) {
   auto key = [&] {
     auto r = Cf("show --deps none --format '%{full-key}' echo.bst", nullptr);

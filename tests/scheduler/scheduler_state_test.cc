@@ -292,7 +292,7 @@ TEST_F(SchedulerStateTest, NeedsRootAFullStoreHoldsRepliesUntilItIsWritten) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root to mount a tmpfs";
   std::string mnt = dir_ + "/small";
   std::filesystem::create_directories(mnt);
-  ASSERT_EQ(std::system(("mount -t tmpfs -o size=4m tmpfs " + mnt).c_str()), 0);
+  ASSERT_EQ(std::system(("mount -t tmpfs -o size=16m tmpfs " + mnt).c_str()), 0);
   struct Unmount {
     std::string m;
     ~Unmount() { (void)std::system(("umount -l " + m).c_str()); }
