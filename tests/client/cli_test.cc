@@ -1,13 +1,6 @@
 // The CLI's habits (issue 21): --version, suggestions for misspelt commands
 // and options, the project found from a subdirectory, hints that keep the
 // user's options. Drives the real binary; needs no root, bwrap or network.
-#include <fcntl.h>
-#include <signal.h>
-#include <sys/file.h>
-#include <unistd.h>
-
-#include <chrono>
-#include <thread>
 #include <gtest/gtest.h>
 
 #include "tests/e2e/e2e_util.h"
@@ -94,17 +87,8 @@ TEST_F(CliProjectTest, FailedCasExportLeavesNoPartialDirectory) {
   auto good = Cf("--cache-dir " + cache.string() + " cas export " + root + " " + (dir_.path() / "good").string());
   ASSERT_EQ(good.exit_code, 0) << good.output;
   EXPECT_EQ(ReadFile(dir_.path() / "good/a-small"), "small\n");
-  // Stop the per-user cache service (its pid is in service/lock), so the
-  // store's files are closed and flushed before they are corrupted.
-  const auto service = cache / "cas/service";
-  pid_t pid = std::atoi(ReadFile(service / "lock").c_str());
-  ASSERT_GT(pid, 0);
-  ASSERT_EQ(::kill(pid, SIGTERM), 0);
-  int lock = ::open((service / "lock").c_str(), O_RDWR | O_CLOEXEC);
-  ASSERT_GE(lock, 0);
-  for (int i = 0; i < 300 && ::flock(lock, LOCK_EX | LOCK_NB) != 0; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  ::close(lock);
+  // The store's files closed and flushed before they are corrupted.
+  ASSERT_TRUE(StopCacheService(cache / "cas"));
   int flipped = 0;
   for (const auto& e : std::filesystem::directory_iterator(cache / "cas/db")) {
     if (e.path().extension() != ".blob") continue;

@@ -266,17 +266,8 @@ TEST_F(BuildE2ETest, TwoBuildsOfOneCacheRunAtOnce) {
 TEST_F(BuildE2ETest, ShowOfACacheItCannotReadSaysUnknown) {
   AddManual("held.bst", {"mkdir -p %{install-root}/share && echo held > %{install-root}/share/held.txt"});
   ASSERT_EQ(CfCached("build held.bst").exit_code, 0);
-  // Stop the cache service (its pid is in service/lock), then break the store.
-  fs::path service = cache_->path() / "cas/service";
-  pid_t pid = std::atoi(ReadFile(service / "lock").c_str());
-  ASSERT_GT(pid, 0);
-  ASSERT_EQ(::kill(pid, SIGTERM), 0);
-  // Gone once its lock is free (a zombie would still answer kill(pid, 0)).
-  int lock = ::open((service / "lock").c_str(), O_RDWR | O_CLOEXEC);
-  ASSERT_GE(lock, 0);
-  for (int i = 0; i < 300 && ::flock(lock, LOCK_EX | LOCK_NB) != 0; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  ::close(lock);
+  // Stop the cache service, then break the store.
+  ASSERT_TRUE(StopCacheService(cache_->path() / "cas"));
   WriteFile(cache_->path() / "cas/db/CURRENT", "not a manifest name\n");
   auto show = CfCached("show --deps none --format '%{state} %{name}' held.bst");
   EXPECT_NE(show.output.find("unknown held.bst"), std::string::npos) << show.output;

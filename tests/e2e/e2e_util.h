@@ -1,15 +1,20 @@
 // Helpers for end-to-end tests that drive the real `crossfarm` binary.
 #pragma once
 
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 
 namespace crossfarm::e2e {
 
@@ -44,6 +49,23 @@ inline std::string ReadFile(const std::filesystem::path& path) {
 }
 
 // $CROSSFARM_TEST_CACHE (scripts/test sets it): downloads reused across runs.
+// Stops the per-user cache service of `cas_dir` (its pid is in service/lock;
+// docs/cas.md "Several commands on one cache") and waits until its lock is
+// free, so the store's files are closed and flushed (a zombie would still
+// answer kill(pid, 0), so the lock is what says it is gone). False if none ran.
+inline bool StopCacheService(const std::filesystem::path& cas_dir) {
+  const auto service = cas_dir / "service";
+  pid_t pid = std::atoi(ReadFile(service / "lock").c_str());
+  if (pid <= 0 || ::kill(pid, SIGTERM) != 0) return false;
+  int lock = ::open((service / "lock").c_str(), O_RDWR | O_CLOEXEC);
+  if (lock < 0) return false;
+  bool freed = false;
+  for (int i = 0; i < 300 && !(freed = ::flock(lock, LOCK_EX | LOCK_NB) == 0); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ::close(lock);
+  return freed;
+}
+
 inline std::string TestCache() {
   const char* env = std::getenv("CROSSFARM_TEST_CACHE");
   return env && *env ? env : "/var/cache/crossfarm-test";
