@@ -5,6 +5,7 @@
 #include <map>
 
 #include "client/workspace_build.h"
+#include "common/disk_space.h"
 #include "common/digest.h"
 #include "common/tracked_refs.h"
 #include "common/yaml_loader.h"
@@ -262,7 +263,11 @@ Result<std::optional<Digest>> SourceCache::Tree(const Element& e) {
   CF_ASSIGN_OR_RETURN(worker::TempDir dir, worker::TempDir::Create(work_dir_, "sources-"));
   for (auto& p : plugins) {
     CF_TRY(p->Fetch());
-    CF_TRY(p->Stage(dir.path()));
+    if (Status s = p->Stage(dir.path()); !s.ok()) {
+      // A copy that failed on a full disk says so (issue 19), not "I/O error".
+      CF_TRY(CheckDiskSpace(dir.path(), 1 << 20, "staging the sources of " + e.name));
+      return Err(s);
+    }
   }
   CF_ASSIGN_OR_RETURN(Digest root, cas_.ImportTree(dir.path()));
   proto::RefInfo info;

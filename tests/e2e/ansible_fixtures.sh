@@ -29,6 +29,7 @@ PKGS=(
   # run-time libraries of crossfarm's binaries (roles/crossfarm_common/files/runtime-packages)
   libarchive13 libcapnp-0.9.2 libcurl4 libfmt9 libjemalloc2 libspdlog1.10 libssl3
   libyaml-cpp0.7 libzmq5 libsodium23 libsnappy1v5 liblz4-1 libzstd1 libyaml-0-2
+  libcpp-httplib0.11  # the daemons' /metrics and status page (daemon/)
 )
 arch=$(dpkg --print-architecture)
 hash=$(printf '%s\n' "${PKGS[@]}" | sha256sum | cut -c1-12)

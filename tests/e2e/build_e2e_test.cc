@@ -477,6 +477,7 @@ TEST_F(BuildE2ETest, ARefNotSignedByTheUsersKeyIsRefusedAndRebuilt) {
   };
   const std::string l1 = key_of("l1.bst"), l3 = key_of("l3.bst");
   {
+    StopCacheService(cache_->path() / "cas");  // it holds the store
     auto store = cas::OpenCas((cache_->path() / "cas").string());
     ASSERT_TRUE(store) << store.error().ToString();
     auto r1 = (*store)->GetRef(l1);
@@ -512,7 +513,7 @@ namespace {
 
 // Issue 17: an element of a junction's subproject builds like any other. The
 // subproject reaches this project's busybox base through its own junction
-// sys.bst (local path ".."), and stages its own local source.
+// sys.bst (a copy of the parent's base inside it), and stages its own local source.
 TEST_F(BuildE2ETest, JunctionedManualElementBuildsOnTheParentsBase) {
   fs::path p = project_->path();
   WriteFile(p / "elements/sub.bst", "kind: junction\nsources:\n- kind: local\n  path: sub\n"
@@ -521,7 +522,14 @@ TEST_F(BuildE2ETest, JunctionedManualElementBuildsOnTheParentsBase) {
             "name: subproject\nelement-path: elements\noptions:\n  greeting:\n    type: enum\n"
             "    values: [plain, hello-from-option]\n    default: plain\n    description: x\n"
             "    variable: greeting\nvariables:\n  prefix: /opt/sub\n");
-  WriteFile(p / "sub/elements/sys.bst", "kind: junction\nsources:\n- kind: local\n  path: ..\n");
+  // bst refuses a local path leaving the subproject ("first component must
+  // not be '..'"), so the subproject carries a copy of the parent's base project.
+  fs::create_directories(p / "sub/sys/elements");
+  fs::copy_file(p / "project.conf", p / "sub/sys/project.conf");
+  for (const char* e : {"busybox.bst", "links.bst", "base.bst"})
+    fs::copy_file(p / "elements" / e, p / "sub/sys/elements" / e);
+  fs::copy(p / "files", p / "sub/sys/files", fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+  WriteFile(p / "sub/elements/sys.bst", "kind: junction\nsources:\n- kind: local\n  path: sys\n");
   WriteFile(p / "sub/files/hello/hello.txt", "hello source\n");
   WriteFile(p / "sub/elements/hello.bst",
             "kind: manual\nbuild-depends:\n- sys.bst:base.bst\nsources:\n- kind: local\n"
