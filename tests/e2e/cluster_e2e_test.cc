@@ -19,22 +19,14 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-const char* kApplets[] = {"sh", "echo", "cat", "ls", "mkdir", "test", "id", "sleep",
-                          "touch", "grep", "uname", "cp", "true", "false", "printf"};
 
 class ClusterE2ETest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     project_ = new TempTree("cluster-project");
     fs::path p = project_->path();
-    WriteFile(p / "project.conf", "name: cluster\nelement-path: elements\nvariables:\n  strip-binaries: \"\"\n"
-                                  "environment:\n  PATH: /usr/bin:/bin\n");
-    WriteFile(p / "elements/busybox.bst",
-              "kind: import\nsources:\n- kind: deb\n  arch: amd64\n  packages: [busybox-static]\n");
-    fs::create_directories(p / "files/links/usr/bin");
-    for (const char* applet : kApplets) fs::create_symlink("busybox", p / "files/links/usr/bin" / applet);
-    WriteFile(p / "elements/links.bst", "kind: import\nsources:\n- kind: local\n  path: files/links\n");
-    WriteFile(p / "elements/base.bst", "kind: stack\ndepends:\n- busybox.bst\n- links.bst\n");
+    WriteBusyboxBaseProject(p, "cluster", {"sh", "echo", "cat", "ls", "mkdir", "test", "id", "sleep",
+                                       "touch", "grep", "uname", "cp", "true", "false", "printf"});
     auto track = RunCmd(Cf() + " source track --save busybox.bst");
     // Recorded, not asserted: a fatal failure here would show as skipped tests.
     if (track.exit_code != 0) setup_error_ = "source track failed:\n" + track.output;

@@ -9,7 +9,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <functional>
+#include <initializer_list>
 #include <string>
 #include <thread>
 #include <vector>
@@ -83,6 +85,22 @@ class Daemon {
   pid_t pid_ = -1;
   std::string out_, err_;
 };
+
+// The small project the cluster tests build on: busybox-static from Debian
+// (its ref still to be tracked) plus symlinks for `applets`, stacked as base.bst.
+inline void WriteBusyboxBaseProject(const std::filesystem::path& p, const std::string& name,
+                                    std::initializer_list<const char*> applets) {
+  WriteFile(p / "project.conf", "name: " + name +
+                                    "\nelement-path: elements\nvariables:\n  strip-binaries: \"\"\n"
+                                    "environment:\n  PATH: /usr/bin:/bin\n");
+  WriteFile(p / "elements/busybox.bst",
+            "kind: import\nsources:\n- kind: deb\n  arch: amd64\n  packages: [busybox-static]\n");
+  std::filesystem::create_directories(p / "files/links/usr/bin");
+  for (const char* applet : applets)
+    std::filesystem::create_symlink("busybox", p / "files/links/usr/bin" / applet);
+  WriteFile(p / "elements/links.bst", "kind: import\nsources:\n- kind: local\n  path: files/links\n");
+  WriteFile(p / "elements/base.bst", "kind: stack\ndepends:\n- busybox.bst\n- links.bst\n");
+}
 
 inline std::string BuildBin(const std::string& name) { return std::string(CROSSFARM_BUILD_DIR) + "/" + name; }
 

@@ -17,7 +17,6 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-const char* kApplets[] = {"sh", "echo", "cat", "mkdir", "sleep", "true", "printf"};
 
 // GET of an http://HOST:PORT/path URL; "" when it fails.
 std::string HttpGet(const std::string& url) {
@@ -49,14 +48,7 @@ class OpsE2ETest : public ::testing::Test {
   static void SetUpTestSuite() {
     project_ = new TempTree("ops-project");
     fs::path p = project_->path();
-    WriteFile(p / "project.conf", "name: ops\nelement-path: elements\nvariables:\n  strip-binaries: \"\"\n"
-                                  "environment:\n  PATH: /usr/bin:/bin\n");
-    WriteFile(p / "elements/busybox.bst",
-              "kind: import\nsources:\n- kind: deb\n  arch: amd64\n  packages: [busybox-static]\n");
-    fs::create_directories(p / "files/links/usr/bin");
-    for (const char* applet : kApplets) fs::create_symlink("busybox", p / "files/links/usr/bin" / applet);
-    WriteFile(p / "elements/links.bst", "kind: import\nsources:\n- kind: local\n  path: files/links\n");
-    WriteFile(p / "elements/base.bst", "kind: stack\ndepends:\n- busybox.bst\n- links.bst\n");
+    WriteBusyboxBaseProject(p, "ops", {"sh", "echo", "cat", "mkdir", "sleep", "true", "printf"});
     auto track = RunCmd(Cf() + " source track --save busybox.bst");
     if (track.exit_code != 0) setup_error_ = "source track failed:\n" + track.output;
   }
