@@ -30,10 +30,19 @@ std::string Hmac(std::string_view key, std::string_view message) {
   return std::string(reinterpret_cast<const char*>(md), len);
 }
 
-bool SendAll(int fd, const unsigned char* data, size_t len) {
+// Writes all of `data`, waiting for room with poll so that a peer that stops
+// reading (a hung gateway, a dead proxy) cannot hold the splice past `stop_fd`:
+// a blocking send would ignore the cancel and hang its thread for ever.
+bool SendAll(int fd, const unsigned char* data, size_t len, int stop_fd) {
   while (len > 0) {
-    ssize_t n = ::send(fd, data, len, MSG_NOSIGNAL);
+    ssize_t n = ::send(fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      pollfd p[2] = {{fd, POLLOUT, 0}, {stop_fd, POLLIN, 0}};
+      if (::poll(p, 2, -1) < 0 && errno != EINTR) return false;
+      if (p[1].revents) return false;
+      continue;
+    }
     if (n <= 0) return false;
     data += n;
     len -= static_cast<size_t>(n);
@@ -140,7 +149,7 @@ SplicedBytes SealedSplice(int plain, int sealed, const PoolSession& session, int
       out.clear();
       // EOF (or an error) from our side: the end record, then nothing more.
       if (!sealer.Seal(buf.get(), n > 0 ? static_cast<size_t>(n) : 0, out)) return moved;
-      if (!SendAll(sealed, reinterpret_cast<const unsigned char*>(out.data()), out.size())) return moved;
+      if (!SendAll(sealed, reinterpret_cast<const unsigned char*>(out.data()), out.size(), stop_fd)) return moved;
       if (n <= 0) {
         plain_open = false;
         ::shutdown(sealed, SHUT_WR);  // after the end record, which is what counts
@@ -163,7 +172,7 @@ SplicedBytes SealedSplice(int plain, int sealed, const PoolSession& session, int
         if (plaintext.empty()) {
           sealed_open = false;
           ::shutdown(plain, SHUT_WR);
-        } else if (!SendAll(plain, reinterpret_cast<const unsigned char*>(plaintext.data()), plaintext.size())) {
+        } else if (!SendAll(plain, reinterpret_cast<const unsigned char*>(plaintext.data()), plaintext.size(), stop_fd)) {
           return moved;
         } else {
           moved.opened += plaintext.size();

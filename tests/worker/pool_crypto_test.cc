@@ -11,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <future>
 #include <string>
 #include <thread>
@@ -74,12 +75,15 @@ std::string RecvAll(int fd) {
 }
 
 // Forwards between two sockets, keeping a copy of every byte: the capture.
-void CaptureProxy(int a, int b, std::string& a_to_b, std::string& b_to_a) {
+// Ends when both sides are done, a side is gone, or `stop_fd` is readable.
+void CaptureProxy(int a, int b, std::string& a_to_b, std::string& b_to_a, int stop_fd) {
   bool a_open = true, b_open = true;
   char buf[65536];
   while (a_open || b_open) {
-    pollfd p[2] = {{a, static_cast<short>(a_open ? POLLIN : 0), 0}, {b, static_cast<short>(b_open ? POLLIN : 0), 0}};
-    if (::poll(p, 2, 10000) <= 0) return;
+    pollfd p[3] = {{a, static_cast<short>(a_open ? POLLIN : 0), 0},
+                   {b, static_cast<short>(b_open ? POLLIN : 0), 0},
+                   {stop_fd, POLLIN, 0}};
+    if (::poll(p, 3, 10000) <= 0 || p[2].revents) return;
     for (int i = 0; i < 2; ++i) {
       bool& open = i == 0 ? a_open : b_open;
       if (!open || !p[i].revents) continue;
@@ -116,7 +120,7 @@ TEST(PoolCryptoTest, TheWireCarriesNoPlaintextAndBothEndsGetEveryByte) {
   auto r = std::async(std::launch::async, [&] {
     return SealedSplice(w.distcc.second.get(), w.to_proxy.first.get(), relay, w.stop.fd());
   });
-  std::thread proxy([&] { CaptureProxy(w.to_proxy.second.get(), w.from_proxy.first.get(), w.up, w.down); });
+  std::thread proxy([&] { CaptureProxy(w.to_proxy.second.get(), w.from_proxy.first.get(), w.up, w.down, w.stop.fd()); });
   auto g = std::async(std::launch::async, [&] {
     return SealedSplice(w.distccd.first.get(), w.from_proxy.second.get(), gateway, w.stop.fd());
   });
@@ -147,22 +151,57 @@ TEST(PoolCryptoTest, AGatewayWithAnotherKeyGetsNothingThrough) {
   auto r = std::async(std::launch::async, [&] {
     return SealedSplice(w.distcc.second.get(), w.to_proxy.first.get(), relay, w.stop.fd());
   });
-  std::thread proxy([&] { CaptureProxy(w.to_proxy.second.get(), w.from_proxy.first.get(), w.up, w.down); });
+  std::thread proxy([&] { CaptureProxy(w.to_proxy.second.get(), w.from_proxy.first.get(), w.up, w.down, w.stop.fd()); });
   auto g = std::async(std::launch::async, [&] {
     SplicedBytes moved = SealedSplice(w.distccd.first.get(), w.from_proxy.second.get(), impostor, w.stop.fd());
     w.from_proxy.second = UniqueFd();  // what the gateway does when its splice ends
     w.distccd.first = UniqueFd();
     return moved;
   });
-  ASSERT_TRUE(SendAll(w.distcc.first.get(), PreprocessedSource()));
-  ::shutdown(w.distcc.first.get(), SHUT_WR);
+  // distcc writes from its own thread: once the impostor hangs up, nothing
+  // drains the wire, and the write can only end when the relay's end closes.
+  auto sender = std::async(std::launch::async, [&] {
+    bool sent = SendAll(w.distcc.first.get(), PreprocessedSource());
+    ::shutdown(w.distcc.first.get(), SHUT_WR);
+    return sent;
+  });
   EXPECT_EQ(RecvAll(w.distccd.second.get()), "");  // distccd never sees a byte
   SplicedBytes gateway_moved = g.get();
   EXPECT_FALSE(gateway_moved.clean);
   EXPECT_EQ(gateway_moved.opened, 0u);
   w.stop.Cancel();
-  r.get();
+  ASSERT_EQ(r.wait_for(std::chrono::seconds(30)), std::future_status::ready) << "the relay ignored the cancel";
+  EXPECT_FALSE(r.get().clean);
+  w.distcc.second = UniqueFd();  // what the relay does when its splice ends
+  sender.get();
   proxy.join();
+}
+
+// Regression (CI hang of 2026-12-06): a splice whose sealed peer stops
+// reading blocked in send() for ever and never saw the cancel. Now a full
+// socket buffer waits in poll beside the stop fd.
+TEST(PoolCryptoTest, ASpliceBlockedOnAPeerThatStopsReadingEndsOnCancel) {
+  auto plain = LocalPair(), sealed = LocalPair();  // nobody reads sealed.second
+  CancelToken stop;
+  auto session = DerivePoolSession("k", "gn", "rn", kLine, PoolEnd::kRelay);
+  auto splice = std::async(std::launch::async, [&] {
+    return SealedSplice(plain.second.get(), sealed.first.get(), session, stop.fd());
+  });
+  auto writer = std::async(std::launch::async, [&] {
+    // Far more than the two socket buffers hold, so the splice must block.
+    std::string chunk(1 << 20, 'x');
+    for (int i = 0; i < 16; ++i)
+      if (!SendAll(plain.first.get(), chunk)) return false;
+    return true;
+  });
+  ASSERT_EQ(splice.wait_for(std::chrono::milliseconds(500)), std::future_status::timeout);
+  stop.Cancel();
+  ASSERT_EQ(splice.wait_for(std::chrono::seconds(30)), std::future_status::ready) << "the splice ignored the cancel";
+  SplicedBytes moved = splice.get();
+  EXPECT_FALSE(moved.clean);
+  EXPECT_LT(moved.sealed, 16u << 20);
+  plain.second = UniqueFd();
+  EXPECT_FALSE(writer.get());
 }
 
 // The real relay (in a job's private network) to a gateway impostor on this
