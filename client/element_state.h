@@ -26,7 +26,7 @@ struct ElementView {
   std::string accel;    // how an emulated build is accelerated, or why not ("" = no accelerator)
 };
 
-// `show`'s %{accel}: "distcc+host-tools via accel/aarch64.bst" (with the
+// `show`'s %{accel}: "distcc+host-tools via accel/cross.bst" (with the
 // worker's compiler probe once a build ran here), "unused: native sandbox
 // (...)", the reason there is none, or "" when nothing is declared.
 std::string AccelText(const Element& e, bool emulated, cas::Cas* cas);

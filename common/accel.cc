@@ -12,6 +12,7 @@
 #include "common/element.h"
 #include "common/node.h"
 #include "common/provenance.h"
+#include "common/variables.h"
 
 namespace crossfarm {
 
@@ -81,6 +82,17 @@ Result<std::string> DeclaredAccelerator(const Element& e) {
 Result<AcceleratorInfo> ParseAcceleratorInfo(const Element& accelerator) {
   CF_ASSIGN_OR_RETURN(NodePtr domain, CrossfarmDomain(accelerator));
   NodePtr map = domain ? domain->Get("accelerates") : nullptr;
+  if (map && map->IsMapping()) {
+    // One declaration serves every target arch: its values may name the
+    // accelerator's variables (%{target-arch}, %{target-triplet}, ...), as bst
+    // substitutes integration-commands. The public tree itself stays as
+    // written (it is part of the cache key, as in bst).
+    NodePtr vars = Node::MakeMapping();
+    for (const auto& [k, v] : accelerator.variables) vars->Set(k, Node::MakeScalar(v));
+    CF_ASSIGN_OR_RETURN(Variables resolved, Variables::Resolve(*vars));
+    map = map->Clone();
+    CF_TRY(resolved.SubstTree(*map));
+  }
   if (!map || !map->IsMapping())
     return Err(UserError(accelerator.where,
                      accelerator.name + " is named as an accelerator but has no "

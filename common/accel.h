@@ -6,7 +6,7 @@
 //
 //   public:
 //     crossfarm:
-//       accelerator: accel/aarch64.bst
+//       accelerator: accel/cross.bst
 //
 // and the accelerator element (an import of host-arch packages) says what it
 // offers:

@@ -80,10 +80,10 @@ struct Loaded {
 };
 
 Result<Loaded> Load(const std::string& dir, const std::vector<std::string>& targets,
-                    AccelMode mode = AccelMode::kAuto) {
+                    AccelMode mode = AccelMode::kAuto, const std::string& arch = "x86_64") {
   LoadOptions o;
   o.project_dir = dir;
-  CF_ASSIGN_OR_RETURN(o.arch, ArchConfig::Make("x86_64", "", ""));
+  CF_ASSIGN_OR_RETURN(o.arch, ArchConfig::Make(arch, "", ""));
   o.max_jobs = 4;
   o.accel = mode;
   Loaded l;
@@ -366,6 +366,46 @@ TEST(AccelLoadTest, Notes) {
   ASSERT_TRUE(h.has_value()) << h.error().ToString();
   EXPECT_EQ(h->targets[0]->accel_note, "none: accel.bst offers nothing --accel host-tools allows");
   EXPECT_EQ(h->targets[0]->accelerator, nullptr);
+}
+
+// One declaration for every target arch: the values name the accelerator's
+// variables, resolved for the --arch of the load (docs/acceleration.md).
+TEST(AccelLoadTest, OneDeclarationServesEveryArchThroughVariables) {
+  const std::string generic =
+      "      target-arch: '%{target-arch}'\n"
+      "      host-arch: '%{host-arch}'\n"
+      "      triplet: '%{target-triplet}'\n"
+      "      cc: /usr/bin/%{target-triplet}-gcc-12\n"
+      "      host-paths: [/usr/lib/gcc-cross, '/usr/%{target-triplet}']\n"
+      "      host-tools: [/usr/bin/sed, '/usr/bin/%{target-triplet}-*']\n";
+  auto files = Files(kBase, generic);
+  files["app.bst"] =
+      "kind: manual\nbuild-depends: [base.bst]\nsandbox:\n  build-arch: '%{target-arch}'\n"
+      "config:\n  build-commands: [make]\n";
+  TempProject p(files);
+  std::map<std::string, std::string> keys;
+  for (auto [arch, triplet] : std::vector<std::pair<std::string, std::string>>{
+           {"aarch64", "aarch64-linux-gnu"}, {"s390x", "s390x-linux-gnu"},
+           {"ppc64le", "powerpc64le-linux-gnu"}, {"armv7", "arm-linux-gnueabihf"},
+           {"riscv64", "riscv64-linux-gnu"}}) {
+    auto l = Load(p.dir(), {"app.bst"}, AccelMode::kAuto, arch);
+    ASSERT_TRUE(l.has_value()) << arch << ": " << l.error().ToString();
+    const Element& app = *l->targets[0];
+    ASSERT_NE(app.accel_info, nullptr) << arch << ": " << app.accel_note;
+    EXPECT_EQ(app.accel_info->target_arch, arch);
+    EXPECT_EQ(app.accel_info->triplet, triplet);
+    EXPECT_EQ(app.accel_info->cc, "/usr/bin/" + triplet + "-gcc-12");
+    EXPECT_EQ(app.accel_info->host_paths, (std::vector<std::string>{"/usr/lib/gcc-cross", "/usr/" + triplet}));
+    EXPECT_EQ(app.accel_info->host_tools,
+              (std::vector<std::string>{"/usr/bin/" + triplet + "-*", "/usr/bin/sed"}));
+    ASSERT_TRUE(app.cache_key.has_value());
+    keys[arch] = *app.cache_key;
+  }
+  EXPECT_NE(keys["aarch64"], keys["s390x"]);
+  // A variable the accelerator does not have: its file:line, as anywhere else.
+  std::string err = Error(Files(kBase, std::string(kAccelLines) + "      c++: /usr/bin/%{cross-cxx}\n"));
+  EXPECT_EQ(Location(err), "accel.bst:12:12") << err;
+  EXPECT_NE(err.find("cross-cxx"), std::string::npos) << err;
 }
 
 TEST(AccelLoadTest, MalformedAcceleratesMapping) {

@@ -61,7 +61,7 @@ class AccelE2ETest : public ::testing::Test {
               "kind: manual\nbuild-depends:\n- base.bst\nsources:\n- kind: local\n  path: files/hello.c\n"
               "config:\n  build-commands:\n  - gcc -O2 -fstack-protector-strong -c hello.c -o hello.o\n"
               "  install-commands:\n  - install -D hello.o %{install-root}/hello.o\n");
-    auto track = Cf("source track --save base/arm64.bst accel/aarch64-debs.bst");
+    auto track = Cf("source track --save base/arm64.bst accel/tools-debs.bst accel/cross-debs/aarch64.bst");
     if (track.exit_code != 0) setup_error_ = "source track failed:\n" + track.output;
     auto binfmt = Cf("setup binfmt");
     if (binfmt.exit_code != 0) setup_error_ = "crossfarm setup binfmt failed:\n" + binfmt.output;
@@ -93,7 +93,7 @@ TEST_F(AccelE2ETest, ShowSaysHowEachJobIsAcceleratedAndTheModeIsPartOfTheKey) {
   auto show = Cf("--arch aarch64 show --format '%{name} %{full-key} %{accel}' probe.bst");
   ASSERT_EQ(show.exit_code, 0) << show.output;
   EXPECT_NE(show.output.find("probe.bst "), std::string::npos) << show.output;
-  EXPECT_NE(show.output.find("distcc+host-tools via accel/aarch64.bst"), std::string::npos) << show.output;
+  EXPECT_NE(show.output.find("distcc+host-tools via accel/cross.bst"), std::string::npos) << show.output;
   // The base itself is an import: nothing to accelerate.
   EXPECT_NE(show.output.find("base/arm64.bst "), std::string::npos);
   EXPECT_EQ(show.output.find("base/arm64.bst " + std::string(64, 'x')), std::string::npos);
@@ -208,7 +208,7 @@ class AccelMmdebstrapE2ETest : public ::testing::Test {
     WriteFile(project_->path() / "elements/base/arm64.bst",
               "kind: import\n"
               "description: Debian 12 arm64 made by mmdebstrap (no /lib64)\n"
-              "public:\n  crossfarm:\n    accelerator: accel/aarch64.bst\n"
+              "public:\n  crossfarm:\n    accelerator: accel/cross.bst\n"
               "sources:\n- kind: tar\n  url: file://" + RootTarball() + "\n  base-dir: ''\n");
     // A root whose /lib64 is a regular file: no loader can be put there.
     WriteFile(project_->path() / "files/lib64", "not a directory\n");
@@ -219,7 +219,7 @@ class AccelMmdebstrapE2ETest : public ::testing::Test {
     if (hello.find(deps) == std::string::npos) setup_error_ = "hello.bst has no `" + deps + "`";
     hello.replace(hello.find(deps), deps.size(), deps + "- lib64-file.bst\n");
     WriteFile(project_->path() / "elements/hello-lib64-file.bst", hello);
-    auto track = Cf("source track --save base/arm64.bst accel/aarch64-debs.bst");
+    auto track = Cf("source track --save base/arm64.bst accel/tools-debs.bst accel/cross-debs/aarch64.bst");
     if (track.exit_code != 0) setup_error_ = "source track failed:\n" + track.output;
     auto binfmt = Cf("setup binfmt");
     if (binfmt.exit_code != 0) setup_error_ = "crossfarm setup binfmt failed:\n" + binfmt.output;
@@ -276,7 +276,7 @@ TEST_F(AccelMmdebstrapE2ETest, AcceleratedWithoutLib64AndPlainWhereLib64IsAFile)
   EXPECT_NE(log.output.find("(for the host tools' loader: /lib64 -> usr/lib64)"), std::string::npos) << log.output;
   EXPECT_EQ(log.output.find("not accelerated"), std::string::npos) << log.output;
   auto show = Cf("--arch aarch64 show --deps none --format '%{accel}' hello.bst");
-  EXPECT_NE(show.output.find("distcc+host-tools via accel/aarch64.bst; probe: same code as the root's gcc"),
+  EXPECT_NE(show.output.find("distcc+host-tools via accel/cross.bst; probe: same code as the root's gcc"),
             std::string::npos)
       << show.output;
   EXPECT_EQ(show.output.find("ran unaccelerated"), std::string::npos) << show.output;

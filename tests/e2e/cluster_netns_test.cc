@@ -246,7 +246,7 @@ TEST(ClusterNetnsTest, EmulatedJobsCompileOnANativeWorkersDistccPool) {
             "config:\n  build-commands:\n  - gcc -O2 -c hello.c -o hello.o\n  - gcc -o hello hello.o\n"
             "  install-commands:\n  - install -D -m 0755 hello %{install-root}/usr/bin/hello\n");
   std::string cf = BuildBin("client/crossfarm") + " -C " + proj.string() + " --mirror-dir " + TestCache() + "/mirror";
-  auto tracked = RunCmd(cf + " source track --save base/arm64.bst accel/aarch64-debs.bst");
+  auto tracked = RunCmd(cf + " source track --save base/arm64.bst accel/tools-debs.bst accel/cross-debs/aarch64.bst");
   ASSERT_EQ(tracked.exit_code, 0) << tracked.output;
   ASSERT_EQ(RunCmd(BuildBin("client/crossfarm") + " setup binfmt").exit_code, 0);
 
