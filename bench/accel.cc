@@ -1,21 +1,23 @@
-// bench_accel: what the accelerators of emulated aarch64 builds buy, against a
-// plain cross compile, and whether they change the output. Three Debian source
-// packages, the elements of examples/hello: zlib (zlib.bst, its own configure),
-// GNU hello (gnu-hello.bst, autotools) and GNU make (gnu-make.bst, a config.h
-// and makefile of its own):
+// bench_accel: what the accelerators of emulated builds buy, per target arch
+// (--archs, default aarch64,s390x), against a plain cross compile, and whether
+// they change the output. Three Debian source packages, the elements of
+// examples/hello: zlib (zlib.bst, its own configure), GNU hello (gnu-hello.bst,
+// autotools) and GNU make (gnu-make.bst, a config.h and makefile of its own),
+// for each arch:
 //
 //  1. cross: the unpacked source (`apt-get source`) configured and built on the
-//     host with aarch64-linux-gnu-gcc, outside crossfarm;
-//  2. crossfarm `--arch aarch64 --accel none`: everything under qemu-user;
+//     host with Debian's TRIPLET-gcc, outside crossfarm;
+//  2. crossfarm `--arch ARCH --accel none`: everything under qemu-user;
 //  3. `--accel distcc`: compiles sent to the distcc pool of native cross gccs;
 //  4. `--accel auto`: distcc and the x86_64 host tools (shell, make, sed, ...)
 //     inside the emulated root.
 //
-// The accelerator's cross compiler is `--accel_compiler matched` (default: cc1
+// aarch64's cross compiler is `--accel_compiler debian-cross` (default, the
+// example's default: Debian's cross gcc, one revision behind: the worker
+// guards alloca/VLA compiles, which then run emulated) or `matched` (cc1
 // rebuilt from the arm64 root gcc's own Debian revision, the element
-// accel/gcc-12-cross-aarch64.bst, ~40 min the first time) or `debian-cross`
-// (Debian's cross gcc, one revision behind: the worker guards alloca/VLA
-// compiles, which then run emulated). The crossfarm cache persists across runs
+// accel/gcc-12-cross-aarch64.bst, ~40 min the first time). Other archs use
+// Debian's cross gcc (accel/cross.bst). The crossfarm cache persists across runs
 // (--cache-dir, default $CROSSFARM_TEST_CACHE/bench-accel/cache) so that
 // compiler is built once; each run stamps the three package elements with its
 // own CROSSFARM_BENCH_RUN environment value, and each mode is part of the key,
@@ -24,11 +26,11 @@
 // compared with the `--accel none` one: it must be equal modulo identification
 // (.comment, build id; worker/elf_compare.h), or identical.
 //
-// Usage: bench_accel [--crossfarm PATH] [--packages zlib,hello,make]
-//                    [--modes none,distcc,auto] [--logs DIR]
+// Usage: bench_accel [--crossfarm PATH] [--archs aarch64,s390x]
+//                    [--packages zlib,hello,make] [--modes none,distcc,auto] [--logs DIR]
 //                    [--accel_compiler matched|debian-cross] [--cache-dir DIR]
 // Modes: none, distcc, host-tools, auto. --logs keeps every step's output and
-// the checkouts (out-PACKAGE-MODE).
+// the checkouts (out-ARCH-PACKAGE-MODE). RESULT keys start with the arch.
 #include <elf.h>
 #include <yaml-cpp/yaml.h>
 
@@ -61,7 +63,20 @@ struct Package {
   std::string element;  // in examples/hello/elements
   std::string apt;      // apt-get source argument, the element's version
   std::string dir;      // what dpkg-source unpacks it to
-  std::string output;   // an installed aarch64 file that shows the build worked
+  std::string output;   // an installed file of the arch that shows the build worked
+};
+
+// A target arch of the example: crossfarm's name, its cross toolchain's
+// triplet, the example's base element and the ELF machine of its outputs.
+struct Arch {
+  std::string name, triplet, base;
+  int machine;
+};
+
+const std::vector<Arch> kArchs = {
+    {"aarch64", "aarch64-linux-gnu", "base/arm64.bst", EM_AARCH64},
+    {"s390x", "s390x-linux-gnu", "base/s390x.bst", EM_S390},
+    {"ppc64le", "powerpc64le-linux-gnu", "base/ppc64el.bst", EM_PPC64},
 };
 
 const std::vector<Package> kPackages = {
@@ -89,32 +104,37 @@ std::vector<std::string> SplitCommas(const std::string& s) {
 struct Bench {
   fs::path work;
   std::string crossfarm;  // the binary
-  std::string cf;         // crossfarm -C project --cache-dir --mirror-dir --arch aarch64 -o ...
+  std::string cf;         // crossfarm -C project --cache-dir --mirror-dir -o ... --arch ARCH
   std::string run_stamp;  // CROSSFARM_BENCH_RUN of this run's package elements
   fs::path logs;
   bool has_accel = false;  // the binary knows --accel
 
-  fs::path Log(const std::string& name) const { return logs / ("log-" + name + ".txt"); }
+  Arch arch;              // of the current round
+  fs::path Log(const std::string& name) const {
+    return logs / ("log-" + (arch.name.empty() ? "" : arch.name + "-") + name + ".txt");
+  }
+  // Per arch: checkouts and the cross compile's trees.
+  fs::path Out(const std::string& tag) const { return logs / ("out-" + arch.name + "-" + tag); }
   fs::path Project() const { return work / "hello"; }
 
   // The crossfarm command line of `mode`, or nullopt when the binary cannot
   // select it. A binary without --accel only ever builds unaccelerated.
   std::optional<std::string> Cf(const std::string& mode) const {
-    if (has_accel) return cf + " --accel " + mode;
-    if (mode == "none") return cf;
+    if (has_accel) return cf + " --arch " + arch.name + " --accel " + mode;
+    if (mode == "none") return cf + " --arch " + arch.name;
     return std::nullopt;
   }
 };
 
-// Whether `path` is an aarch64 ELF file; says why not.
-bool IsAarch64(const fs::path& path) {
+// Whether `path` is an ELF file of `arch`; says why not.
+bool IsOfArch(const fs::path& path, const Arch& arch) {
   auto elf = crossfarm::worker::ReadElfFile(path.string());
   if (!elf) {
     std::cerr << path << ": " << elf.error().ToString() << "\n";
     return false;
   }
-  if (elf->header.machine != EM_AARCH64) {
-    std::cerr << path << " is ELF machine " << elf->header.machine << ", not aarch64\n";
+  if (elf->header.machine != arch.machine) {
+    std::cerr << path << " is ELF machine " << elf->header.machine << ", not " << arch.name << "\n";
     return false;
   }
   return true;
@@ -172,66 +192,76 @@ bool FetchSource(const Bench& b, const Package& p) {
 // 1. The plain cross compile of one package on a copy of its pristine tree:
 // configure + make + install, timed together as crossfarm's build is.
 double BenchCross(const Bench& b, const Package& p) {
-  fs::path src = b.work / ("cross-" + p.name), dest = b.work / ("cross-install-" + p.name);
+  const std::string t = b.arch.triplet;
+  fs::path src = b.work / ("cross-" + b.arch.name + "-" + p.name),
+           dest = b.work / ("cross-install-" + b.arch.name + "-" + p.name);
   if (TimeCommand("cp -a " + Quote(b.work / ("src-" + p.name)) + " " + Quote(src)).exit_code != 0)
     return -1;
   std::string build;
   if (p.name == "zlib") {
-    // CHOST makes zlib's configure use aarch64-linux-gnu-ar/ranlib too.
-    build = "CHOST=aarch64-linux-gnu CC=aarch64-linux-gnu-gcc ./configure --prefix=/usr "
+    // CHOST makes zlib's configure use TRIPLET-ar/ranlib too.
+    build = "CHOST=" + t + " CC=" + t + "-gcc ./configure --prefix=/usr "
             "--libdir=/usr/lib && make -j2 && make install DESTDIR=" + Quote(dest);
   } else if (p.name == "hello") {
-    build = "./configure --host=aarch64-linux-gnu --prefix=/usr && make -j2 && "
+    build = "./configure --host=" + t + " --prefix=/usr && make -j2 && "
             "make install DESTDIR=" + Quote(dest);
   } else {
     auto configure = GnuMakeConfigure();
     if (!configure) return -1;
     std::ofstream(src / "bench-configure.sh") << *configure;
-    build = "sh bench-configure.sh && make -j2 CC=aarch64-linux-gnu-gcc && "
+    build = "sh bench-configure.sh && make -j2 CC=" + t + "-gcc && "
             "install -D -m 0755 make " + Quote(dest / "usr/bin/make");
   }
   auto r = RunLogged("cross compile of " + p.name, "cd " + Quote(src) + " && " + build,
                      b.Log("cross-" + p.name));
-  if (r.exit_code != 0 || !IsAarch64(dest / p.output)) return -1;
+  if (r.exit_code != 0 || !IsOfArch(dest / p.output, b.arch)) return -1;
   return r.seconds;
 }
 
-// Copies the example project, pins the base and accelerator to the Debian
-// archive's current point release, builds them and fetches the sources.
-bool WarmCrossfarm(const Bench& b, const std::vector<Package>& packages,
-                   const std::vector<std::string>& modes) {
+// Copies the example project once per run; a value of this run in the
+// packages' build environment gives them keys no earlier run built (the cache
+// outlives the run; none of the three elements has an `environment:` of its own).
+bool CopyProject(const Bench& b, const std::vector<Package>& packages) {
   if (TimeCommand("cp -a " + Quote(fs::path(CROSSFARM_SOURCE_DIR) / "examples/hello") + " " +
                   Quote(b.Project())).exit_code != 0)
     return false;
-  // The cache outlives the run: a value of this run in the packages' build
-  // environment gives them keys no earlier run built. (None of the three
-  // elements has an `environment:` of its own.)
   for (const auto& p : packages) {
     std::ofstream e(b.Project() / "elements" / p.element, std::ios::app);
     e << "\nenvironment:\n  CROSSFARM_BENCH_RUN: \"" << b.run_stamp << "\"\n";
     if (!e) return false;
   }
+  return true;
+}
+
+// Pins the arch's base and accelerator to the Debian archive's current point
+// release, builds them and fetches the sources (untimed).
+bool WarmCrossfarm(const Bench& b, const std::vector<Package>& packages,
+                   const std::vector<std::string>& modes) {
   // The accelerator costs a minute of unpacking: only when a mode uses it.
   bool accelerated = std::ranges::any_of(modes, [](const auto& m) { return m != "none"; });
-  std::vector<std::string> warm = {"base/arm64.bst"};
-  if (accelerated) warm.push_back("accel/aarch64-debs.bst");
+  std::vector<std::string> warm = {b.arch.base};
+  if (accelerated) {
+    warm.push_back("accel/tools-debs.bst");
+    warm.push_back("accel/cross-debs/" + b.arch.name + ".bst");
+  }
+  auto cf = b.Cf("none");
   for (const auto& e : warm) {
     std::string tag = fs::path(e).stem().string();
-    if (RunLogged("crossfarm source track " + e, b.cf + " source track --save " + e,
+    if (RunLogged("crossfarm source track " + e, *cf + " source track --save " + e,
                   b.Log("track-" + tag)).exit_code != 0)
       return false;
   }
   std::string elements;
   for (const auto& p : packages) elements += " " + p.element;
   return RunLogged("crossfarm warm-up build",
-                   b.cf + " build base.bst" + (accelerated ? " accel/aarch64.bst" : ""),
+                   *cf + " build base.bst" + (accelerated ? " accel/cross.bst" : ""),
                    b.Log("warm")).exit_code == 0 &&
-         RunLogged("crossfarm source fetch", b.cf + " source fetch" + elements, b.Log("fetch"))
+         RunLogged("crossfarm source fetch", *cf + " source fetch" + elements, b.Log("fetch"))
                  .exit_code == 0;
 }
 
 // 2.-4.: the timed build of one package in one mode, then its checkout to
-// out-NAME-MODE in the logs dir. -1 if either fails or the output is no aarch64 file.
+// out-ARCH-NAME-MODE in the logs dir. -1 if either fails or the output is not of the arch.
 double BenchMode(const Bench& b, const Package& p, const std::string& mode) {
   auto cf = b.Cf(mode);
   if (!cf) {
@@ -239,14 +269,14 @@ double BenchMode(const Bench& b, const Package& p, const std::string& mode) {
     return -1;
   }
   const std::string tag = p.name + "-" + mode;
-  auto r = RunLogged("crossfarm build " + p.element + " (accel " + mode + ")",
+  auto r = RunLogged("crossfarm --arch " + b.arch.name + " build " + p.element + " (accel " + mode + ")",
                      *cf + " build " + p.element, b.Log("build-" + tag));
   if (r.exit_code != 0) return -1;
-  fs::path out = b.logs / ("out-" + tag);  // kept with --logs, to look into differences
+  fs::path out = b.Out(tag);  // kept with --logs, to look into differences
   if (RunLogged("crossfarm checkout " + p.element + " (accel " + mode + ")",
                 *cf + " checkout " + p.element + " " + Quote(out), b.Log("checkout-" + tag))
           .exit_code != 0 ||
-      !IsAarch64(out / p.output))
+      !IsOfArch(out / p.output, b.arch))
     return -1;
   return r.seconds;
 }
@@ -254,16 +284,16 @@ double BenchMode(const Bench& b, const Package& p, const std::string& mode) {
 // Compares the checkout of `mode` with the unaccelerated one and prints what
 // differs. 1 equal modulo identification, 0 not, -1 nothing to compare.
 int CompareWithEmulated(const Bench& b, const Package& p, const std::string& mode) {
-  fs::path none = b.logs / ("out-" + p.name + "-none"), other = b.logs / ("out-" + p.name + "-" + mode);
+  fs::path none = b.Out(p.name + "-none"), other = b.Out(p.name + "-" + mode);
   if (!fs::exists(none) || !fs::exists(other)) return -1;
   auto t = crossfarm::worker::CompareTrees(none.string(), other.string());
   if (!t) {
     std::cerr << "comparing " << none << " with " << other << ": " << t.error().ToString() << "\n";
     return -1;
   }
-  std::printf("  %s accel %s vs none: %zu identical, %zu equal modulo identification, "
+  std::printf("  %s %s accel %s vs none: %zu identical, %zu equal modulo identification, "
               "%zu different, %zu only in none, %zu only in %s\n",
-              p.name.c_str(), mode.c_str(), t->identical.size(), t->equal_modulo_idents.size(),
+              b.arch.name.c_str(), p.name.c_str(), mode.c_str(), t->identical.size(), t->equal_modulo_idents.size(),
               t->different.size(), t->only_in_a.size(), t->only_in_b.size(), mode.c_str());
   constexpr size_t kShow = 8;  // enough to see the pattern, not a whole tree
   for (size_t i = 0; i < t->different.size() && i < kShow; ++i)
@@ -282,7 +312,7 @@ int main(int argc, char** argv) {
   Bench b;
   b.crossfarm = (crossfarm::bench::SelfDir() / "../client/crossfarm").string();
   std::string package_list = "zlib,hello,make", mode_list = "none,distcc,auto";
-  std::string accel_compiler = "matched";
+  std::string accel_compiler = "debian-cross", arch_list = "aarch64,s390x";
   const char* env_cache = std::getenv("CROSSFARM_TEST_CACHE");
   const fs::path test_cache = env_cache ? env_cache : "/var/cache/crossfarm-test";
   fs::path cache_dir = test_cache / "bench-accel/cache";
@@ -290,12 +320,14 @@ int main(int argc, char** argv) {
     std::string a = argv[i];
     if (a == "--crossfarm" && i + 1 < argc) b.crossfarm = argv[++i];
     else if (a == "--packages" && i + 1 < argc) package_list = argv[++i];
+    else if (a == "--archs" && i + 1 < argc) arch_list = argv[++i];
     else if (a == "--modes" && i + 1 < argc) mode_list = argv[++i];
     else if (a == "--logs" && i + 1 < argc) b.logs = argv[++i];
     else if (a == "--accel_compiler" && i + 1 < argc) accel_compiler = argv[++i];
     else if (a == "--cache-dir" && i + 1 < argc) cache_dir = argv[++i];
     else {
-      std::cerr << "usage: bench_accel [--crossfarm PATH] [--packages zlib,hello,make] "
+      std::cerr << "usage: bench_accel [--crossfarm PATH] [--archs aarch64,s390x,ppc64le] "
+                   "[--packages zlib,hello,make] "
                    "[--modes none,distcc,host-tools,auto] [--logs DIR] "
                    "[--accel_compiler matched|debian-cross] [--cache-dir DIR]\n";
       return 2;
@@ -314,6 +346,15 @@ int main(int argc, char** argv) {
     }
     packages.push_back(*it);
   }
+  std::vector<Arch> archs;
+  for (const auto& name : SplitCommas(arch_list)) {
+    auto it = std::ranges::find(kArchs, name, &Arch::name);
+    if (it == kArchs.end()) {
+      std::cerr << "unknown arch " << name << " (aarch64, s390x, ppc64le)\n";
+      return 2;
+    }
+    archs.push_back(*it);
+  }
   std::vector<std::string> modes = SplitCommas(mode_list);
   for (const auto& m : modes)
     if (m != "none" && m != "distcc" && m != "host-tools" && m != "auto") {
@@ -327,7 +368,7 @@ int main(int argc, char** argv) {
   fs::create_directories(b.logs);
   fs::path mirror = test_cache / "mirror";
   b.cf = b.crossfarm + " -C " + Quote(b.Project()) + " --cache-dir " + Quote(cache_dir) +
-         " --mirror-dir " + Quote(mirror) + " --arch aarch64 -o accel_compiler " + accel_compiler;
+         " --mirror-dir " + Quote(mirror) + " -o accel_compiler " + accel_compiler;
   b.run_stamp = std::to_string(std::chrono::system_clock::now().time_since_epoch().count());
   std::printf("accelerator compiler: %s; crossfarm cache %s\n", accel_compiler.c_str(),
               cache_dir.c_str());
@@ -348,40 +389,51 @@ int main(int argc, char** argv) {
   };
   add_int("accel_compiler_matched", accel_compiler == "matched" ? 1 : 0);
   const bool have_none = std::ranges::find(modes, "none") != modes.end();
-  std::map<std::string, std::map<std::string, double>> seconds;  // package -> mode -> s
-  for (const auto& p : packages)
-    seconds[p.name]["cross"] = FetchSource(b, p) ? BenchCross(b, p) : -1;
-  bool warm = WarmCrossfarm(b, packages, modes);
-  for (const auto& p : packages)
-    for (const auto& m : modes) seconds[p.name][m] = warm ? BenchMode(b, p, m) : -1;
+  if (!CopyProject(b, packages)) {
+    std::cerr << "copying examples/hello failed\n";
+    return 1;
+  }
+  std::map<std::string, bool> fetched;  // the sources, shared by every arch's cross compile
+  for (const auto& p : packages) fetched[p.name] = FetchSource(b, p);
+  for (const Arch& arch : archs) {
+    b.arch = arch;
+    const std::string& an = arch.name;
+    std::map<std::string, std::map<std::string, double>> seconds;  // package -> mode -> s
+    for (const auto& p : packages)
+      seconds[p.name]["cross"] = fetched[p.name] ? BenchCross(b, p) : -1;
+    bool warm = WarmCrossfarm(b, packages, modes);
+    for (const auto& p : packages)
+      for (const auto& m : modes) seconds[p.name][m] = warm ? BenchMode(b, p, m) : -1;
 
-  for (const auto& p : packages) {
-    auto& s = seconds[p.name];
-    std::printf("%s (%s):\n  cross compile on the host: %.2f s\n", p.name.c_str(),
-                p.element.c_str(), s["cross"]);
-    add(p.name + "_cross_s", s["cross"]);
-    for (const auto& m : modes) {
-      std::printf("  crossfarm --accel %s: %.2f s (x%.2f the cross compile)\n", m.c_str(), s[m],
-                  Ratio(s[m], s["cross"]));
-      add(p.name + "_" + ModeKey(m) + "_s", s[m]);
+    for (const auto& p : packages) {
+      auto& s = seconds[p.name];
+      const std::string k = an + "_" + p.name;
+      std::printf("%s %s (%s):\n  cross compile on the host: %.2f s\n", an.c_str(), p.name.c_str(),
+                  p.element.c_str(), s["cross"]);
+      add(k + "_cross_s", s["cross"]);
+      for (const auto& m : modes) {
+        std::printf("  crossfarm --arch %s --accel %s: %.2f s (x%.2f the cross compile)\n", an.c_str(),
+                    m.c_str(), s[m], Ratio(s[m], s["cross"]));
+        add(k + "_" + ModeKey(m) + "_s", s[m]);
+      }
+      for (const auto& m : modes) {
+        if (m == "none") continue;
+        add(k + "_" + ModeKey(m) + "_over_cross", Ratio(s[m], s["cross"]));
+        if (have_none) add(k + "_" + ModeKey(m) + "_speedup", Ratio(s["none"], s[m]));
+      }
+      // 1 only if every accelerated artifact matches the unaccelerated one.
+      int identical = -1;
+      for (const auto& m : modes) {
+        if (m == "none") continue;
+        int same = CompareWithEmulated(b, p, m);
+        add_int(k + "_" + ModeKey(m) + "_identical", same);
+        if (same == 0 || (same == 1 && identical == -1)) identical = same;
+        if (same == -1 && identical == 1) identical = -1;
+      }
+      std::printf("  accelerated outputs identical modulo identification: %s\n",
+                  identical == 1 ? "yes" : identical == 0 ? "NO" : "not compared");
+      add_int(k + "_identical", identical);
     }
-    for (const auto& m : modes) {
-      if (m == "none") continue;
-      add(p.name + "_" + ModeKey(m) + "_over_cross", Ratio(s[m], s["cross"]));
-      if (have_none) add(p.name + "_" + ModeKey(m) + "_speedup", Ratio(s["none"], s[m]));
-    }
-    // 1 only if every accelerated artifact matches the unaccelerated one.
-    int identical = -1;
-    for (const auto& m : modes) {
-      if (m == "none") continue;
-      int same = CompareWithEmulated(b, p, m);
-      add_int(p.name + "_" + ModeKey(m) + "_identical", same);
-      if (same == 0 || (same == 1 && identical == -1)) identical = same;
-      if (same == -1 && identical == 1) identical = -1;
-    }
-    std::printf("  accelerated outputs identical modulo identification: %s\n",
-                identical == 1 ? "yes" : identical == 0 ? "NO" : "not compared");
-    add_int(p.name + "_identical", identical);
   }
   std::printf("RESULT");
   for (const auto& r : result) std::printf(" %s", r.c_str());
