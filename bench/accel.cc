@@ -399,11 +399,21 @@ int main(int argc, char** argv) {
     b.arch = arch;
     const std::string& an = arch.name;
     std::map<std::string, std::map<std::string, double>> seconds;  // package -> mode -> s
-    for (const auto& p : packages)
+    // Each figure as it is measured: a long run cut short still says something.
+    auto progress = [&](const Package& p, const std::string& what, double s) {
+      std::printf("  [%s %s %s: %.2f s]\n", an.c_str(), p.name.c_str(), what.c_str(), s);
+      std::fflush(stdout);
+    };
+    for (const auto& p : packages) {
       seconds[p.name]["cross"] = fetched[p.name] ? BenchCross(b, p) : -1;
+      progress(p, "cross", seconds[p.name]["cross"]);
+    }
     bool warm = WarmCrossfarm(b, packages, modes);
     for (const auto& p : packages)
-      for (const auto& m : modes) seconds[p.name][m] = warm ? BenchMode(b, p, m) : -1;
+      for (const auto& m : modes) {
+        seconds[p.name][m] = warm ? BenchMode(b, p, m) : -1;
+        progress(p, "--accel " + m, seconds[p.name][m]);
+      }
 
     for (const auto& p : packages) {
       auto& s = seconds[p.name];
