@@ -100,7 +100,9 @@ Result<size_t> TrackSources(const Project& project, const std::vector<Element*>&
         const NodePtr ref = doc->Get("ref");
         const std::optional<std::string> text = SourceRefText(ref);
         const NodePtr old = spec.tree->Get("ref");
-        if (text == spec.ref_text) {
+        // A Python source's ref_text is its unique key (docs/plugins.md): its
+        // ref is the `ref:` its set_ref() writes.
+        if (text == (spec.python_plugin ? SourceRefText(old) : spec.ref_text)) {
           std::fprintf(stderr, "%s: up to date\n", what.c_str());
         } else {
           ++changed;
