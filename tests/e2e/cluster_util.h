@@ -131,7 +131,7 @@ struct ClusterKeys {
   std::filesystem::path dir;
 };
 
-// A whole test cluster in `dir`: keys, crossfarm-cas, crossfarm-scheduler and
+// A whole test cluster in the existing directory `dir`: keys, crossfarm-cas, crossfarm-scheduler and
 // one worker "w1" (with `worker_args` added, e.g. {"--emulate", "aarch64"}),
 // all on loopback. `error` says what did not come up ("" when all did).
 struct TestCluster {
