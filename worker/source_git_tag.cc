@@ -136,7 +136,8 @@ Result<bool> FetchExactTagShallow(const std::string& url, const std::string& ref
 
 namespace {
 
-// The keys and checks git_tag and git_module share (bst-external GitTagSource.configure).
+// The keys and checks git_tag and git_module share (bst-external
+// AbstractGitTagSource.configure; git_module accepts fewer keys).
 Result<GitConfig> ParseGitTagConfig(const YAML::Node& config, const Provenance& where,
                                     const std::string& kind) {
   GitConfig git;
@@ -155,9 +156,6 @@ Result<GitConfig> ParseGitTagConfig(const YAML::Node& config, const Provenance& 
                          "`use-lfs: true` is not supported by crossfarm's native " + kind,
                          "remove it (LFS files then stage as their pointer files)"));
   }
-  if (!git.ref && !git.track) {
-    return Err(UserError(where, kind + " sources require a `ref:` and/or `track:`"));
-  }
   return git;
 }
 
@@ -172,6 +170,9 @@ Result<std::unique_ptr<Source>> MakeGitTagSource(const YAML::Node& config, const
                     "checkout-submodules", "match", "exclude", "full-clone", "use-lfs"}));
   CF_ASSIGN_OR_RETURN(git_internal::GitConfig git,
                       git_internal::ParseGitTagConfig(config, where, "git_tag"));
+  if (!git.ref && !git.track) {
+    return Err(UserError(where, "git_tag sources require a `ref:` and/or `track:`"));
+  }
   CF_ASSIGN_OR_RETURN(auto directory, OptionalString(config, "directory", where));
   return git_internal::MakeGitFamilySource(where, ctx, directory.value_or(""), std::move(git));
 }
@@ -180,9 +181,9 @@ Result<std::unique_ptr<Source>> MakeGitModuleSource(const YAML::Node& config,
                                                     const Provenance& where,
                                                     const SourceContext& ctx) {
   using namespace source_internal;
-  CF_TRY(CheckKeys(config, where,
-                   {"url", "track", "track-tags", "track-extra", "ref", "submodules",
-                    "checkout-submodules", "match", "exclude", "full-clone", "use-lfs", "path"}));
+  // bst-external's GitModuleSource takes only these (its ref always comes from
+  // the superproject's gitlink, so it has no `track` and needs no ref yet).
+  CF_TRY(CheckKeys(config, where, {"url", "ref", "full-clone", "use-lfs", "path"}));
   CF_ASSIGN_OR_RETURN(git_internal::GitConfig git,
                       git_internal::ParseGitTagConfig(config, where, "git_module"));
   CF_ASSIGN_OR_RETURN(std::string path, RequiredString(config, "path", where));
