@@ -99,6 +99,11 @@ Result<size_t> TrackSources(const Project& project, const std::vector<Element*>&
         if (spec.kind == "local" || spec.kind == "patch") continue;  // refs are content
         const std::string what = e->name + " source " + std::to_string(i + 1) + " (" + spec.kind + ")";
         CF_ASSIGN_OR_RETURN(YAML::Node tracked, TrackOne(plugins, i));
+        if (tracked.IsNull()) {  // no new ref: bst keeps the one it has, or none
+          std::fprintf(stderr, "%s: %s\n", what.c_str(),
+                       spec.tree->Get("ref") ? "up to date" : "no ref found (e.g. no tag matches); left without one");
+          continue;
+        }
         const bool later_reads_it = std::any_of(plugins.begin() + i + 1, plugins.end(), [](const auto& later) {
           return later->TrackNeedsPreviousSources();
         });

@@ -64,6 +64,7 @@ class BstExternalCompareTest : public ::testing::Test {
                          "    version-match: '(\\d+)\\.(\\d+)'\n");
     git_tag("exclude.bst", "  track-tags: true\n  exclude:\n  - '*rc*'\n");
     git_tag("plain.bst", "");
+    git_tag("nomatch.bst", "  track-tags: true\n  match:\n  - nomatch*\n");
     git_tag("extra.bst", "  track-tags: true\n  track-extra:\n  - other\n");
     WriteFile(p / "elements/module.bst",
               "kind: import\nsources:\n- kind: git_tag\n  url: upstream:parent\n  track: main\n"
@@ -101,12 +102,13 @@ class BstExternalCompareTest : public ::testing::Test {
 };
 
 TEST_F(BstExternalCompareTest, GitTagAndGitModuleTrackTheRefsBstTracks) {
-  const std::string elements = "tags.bst match.bst exclude.bst plain.bst extra.bst module.bst";
+  const std::string elements = "tags.bst match.bst exclude.bst plain.bst extra.bst nomatch.bst module.bst";
   auto bst = Bst("track " + elements);
   ASSERT_EQ(bst.exit_code, 0) << bst.output;
   auto ours = Cf("source track --save " + elements);
   ASSERT_EQ(ours.exit_code, 0) << ours.output;
-  for (const char* e : {"tags.bst", "match.bst", "exclude.bst", "plain.bst", "extra.bst", "module.bst"})
+  for (const char* e :
+       {"tags.bst", "match.bst", "exclude.bst", "plain.bst", "extra.bst", "nomatch.bst", "module.bst"})
     EXPECT_EQ(Element("project", e), Element("bst", e)) << e;
   // Not vacuous: each choice is a different ref, and the module's is the gitlink.
   EXPECT_NE(Element("bst", "tags.bst").find("ref: v1.3.0-rc1-0-g"), std::string::npos);
@@ -114,6 +116,8 @@ TEST_F(BstExternalCompareTest, GitTagAndGitModuleTrackTheRefsBstTracks) {
   EXPECT_NE(Element("bst", "exclude.bst").find("ref: light-1-0-g"), std::string::npos);
   EXPECT_NE(Element("bst", "plain.bst").find("ref: v1.3.0-rc1-1-g"), std::string::npos);
   EXPECT_NE(Element("bst", "extra.bst").find("ref: v2.0-0-g"), std::string::npos);
+  EXPECT_EQ(Element("bst", "nomatch.bst").find("ref:"), std::string::npos);  // no tag: no ref
+  EXPECT_NE(ours.output.find("nomatch.bst source 1 (git_tag): no ref found"), std::string::npos) << ours.output;
   EXPECT_NE(Element("bst", "module.bst").find("ref: " + sub_commit_.substr(0, 40)), std::string::npos);
 }
 
