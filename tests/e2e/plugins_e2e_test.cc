@@ -165,6 +165,26 @@ TEST_F(PluginsE2ETest, TheUniqueKeyAndTheModuleArePartOfTheCacheKey) {
   EXPECT_EQ(before, key());
 }
 
+// An element's get_unique_key() is kept in the cache by the module and the
+// request (docs/plugins.md "Keys cached"): a second `show` needs no Python (a
+// host that cannot start does not matter), a changed module keys again.
+TEST_F(PluginsE2ETest, ASecondShowTakesTheKeysFromTheCacheWithoutPython) {
+  const std::string show = "show --deps none --format '%{full-key}' echo.bst";
+  auto first = Cf(show, cache_.get());
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  const std::string no_python = "CROSSFARM_PLUGIN_HOST=/nonexistent/plugin_host.py";
+  auto second = Cf(show, cache_.get(), no_python);
+  EXPECT_EQ(second.exit_code, 0) << second.output;
+  EXPECT_EQ(second.output, first.output);
+  fs::path module = project_->path() / "plugins/elements/sandbox_echo.py";
+  std::string text = ReadFile(module);
+  WriteFile(module, text + "\n# changed\n");
+  auto changed = Cf(show, cache_.get(), no_python);
+  WriteFile(module, text);
+  EXPECT_NE(changed.exit_code, 0) << changed.output;
+  EXPECT_NE(changed.output.find("/nonexistent/plugin_host.py"), std::string::npos) << changed.output;
+}
+
 TEST_F(PluginsE2ETest, BrokenPluginsGiveOneClearErrorNamingElementAndPlugin) {
   const std::pair<const char*, const char*> cases[] = {
       {"raises", "ValueError: the raises plugin always fails"},
