@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <regex>
@@ -161,10 +162,27 @@ std::optional<std::string> GuessVersion(const Element& dep, const std::regex& re
   return std::nullopt;
 }
 
-// extract_cpe of bst-external: public `cpe` with product and version filled in.
+// A copy of public data as bst hands it to a plugin at build time: read back
+// from the dependency's artifact (meta/public.yaml), which bst wrote with
+// every mapping's keys sorted (_yaml.node_sanitize). bst-external dumps the
+// manifest in that order.
+NodePtr AsArtifactPublicData(const Node& n) {
+  NodePtr out = n.Clone();
+  if (out->IsMapping()) {
+    std::sort(out->map.begin(), out->map.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (auto& [key, value] : out->map) value = AsArtifactPublicData(*value);
+  } else if (out->IsSequence()) {
+    for (auto& item : out->items) item = AsArtifactPublicData(*item);
+  }
+  return out;
+}
+
+// extract_cpe of bst-external: public `cpe` with product and version filled in
+// (after its own keys, in that order).
 Result<NodePtr> ExtractCpe(const Element& dep) {
   NodePtr pub_cpe = dep.public_tree ? dep.public_tree->Get("cpe") : nullptr;
-  NodePtr cpe = pub_cpe && pub_cpe->IsMapping() ? pub_cpe->Clone() : Node::MakeMapping();
+  NodePtr cpe = pub_cpe && pub_cpe->IsMapping() ? AsArtifactPublicData(*pub_cpe) : Node::MakeMapping();
   if (!cpe->Has("product")) {
     cpe->Set("product", Str(std::filesystem::path(dep.local_name).stem().string()));
   }
@@ -193,11 +211,17 @@ Status ManifestModules(const Element& e, std::vector<NodePtr>& modules);
 Status AddModule(const Element& dep, std::vector<NodePtr>& modules) {
   // A collect_manifest dependency hands its manifest on (bst-external's
   // `cpe-manifest` public data, set at assembly: computed the same way here).
-  if (dep.kind == "collect_manifest") return ManifestModules(dep, modules);
+  // Either way bst reads it back from the artifact: keys sorted.
+  if (dep.kind == "collect_manifest") {
+    std::vector<NodePtr> theirs;
+    CF_TRY(ManifestModules(dep, theirs));
+    for (const auto& item : theirs) modules.push_back(AsArtifactPublicData(*item));
+    return Status::Ok();
+  }
   NodePtr imported = dep.public_tree ? dep.public_tree->Get("cpe-manifest") : nullptr;
   if (imported && imported->IsMapping() && !imported->map.empty()) {
     if (NodePtr m = imported->Get("modules"); m && m->IsSequence())
-      for (const auto& item : m->items) modules.push_back(item->Clone());
+      for (const auto& item : m->items) modules.push_back(AsArtifactPublicData(*item));
     return Status::Ok();
   }
   CF_ASSIGN_OR_RETURN(NodePtr cpe, ExtractCpe(dep));

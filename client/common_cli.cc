@@ -146,7 +146,7 @@ Result<std::unique_ptr<Project>> LoadProject(const GlobalOptions& g, WorkspaceUs
   }
   // Local Python plugins: one host pool for the command (docs/plugins.md).
   auto plugins = std::make_shared<PythonPlugins>(
-      worker::PluginHostOptions{.timeout = worker::DefaultPluginTimeout()});
+      worker::PluginHostOptions{.timeout = worker::DefaultPluginTimeout()}, layout.plugin_keys);
   opts.python_keys = [plugins](Element& e) { return plugins->Keys(e); };
   return Project::Load(opts);
 }

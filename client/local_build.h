@@ -51,11 +51,12 @@ struct CacheLayout {
       : cas(root + "/cas"), sources(root + "/sources"), checkouts(root + "/checkouts"),
         tmp(root + "/tmp"), logs(root + "/logs"), tracked_refs(root + "/tracked-refs"),
         user_key(root + "/user"),
-        workspaces(root + "/workspaces") {}
+        workspaces(root + "/workspaces"), plugin_keys(root + "/plugin-keys") {}
   std::string cas, sources, checkouts, tmp, logs;
   std::string tracked_refs;  // common/tracked_refs.h: refs `source track` kept here
   std::string user_key;  // user.key/.pub: signs this cache's artifact refs, made on first use
   std::string workspaces;  // client/workspace_build.h: stat caches, build dirs of workspaces
+  std::string plugin_keys;  // client/python_plugins.h: Python plugins' element keys, by request
   // Creates the directories (the CAS creates its own).
   Status Create() const;
 };

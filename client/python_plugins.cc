@@ -1,9 +1,15 @@
 #include "client/python_plugins.h"
 
+#include <unistd.h>
+
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <sstream>
+#include <thread>
 
+#include "common/digest.h"
 #include "common/graph.h"
 #include "common/node.h"
 
@@ -59,21 +65,64 @@ worker::Json PythonElementJson(const Element& e) {
           {"run", DepsJson(PlanElements(self, Scope::kRun), e)}};
 }
 
-Status PythonPlugins::CheckFormat(worker::PluginHost& host, const PythonPlugin& plugin) {
+Result<std::string> PythonPlugins::ModuleDigest(const PythonPlugin& plugin) {
+  std::lock_guard lock(mu_);
+  if (auto it = module_digests_.find(plugin.file); it != module_digests_.end()) return it->second;
+  std::ifstream in(plugin.file, std::ios::binary);
+  if (!in)
+    return Err(UserError(plugin.where, "no plugin module " + plugin.file + " for kind '" +
+                                           plugin.kind + "'",
+                         "write " + plugin.kind + ".py with a setup() returning the plugin class"));
+  std::ostringstream text;
+  text << in.rdbuf();
+  return module_digests_[plugin.file] = Sha256Hex(text.str());
+}
+
+std::optional<std::string> PythonPlugins::Cached(const std::string& name) const {
+  if (key_cache_dir_.empty()) return std::nullopt;
+  std::ifstream in(key_cache_dir_ + "/" + name, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+void PythonPlugins::Remember(const std::string& name, const std::string& value) const {
+  if (key_cache_dir_.empty()) return;
+  // Best effort (a read-only cache just keys again next time); written to a
+  // temp name and renamed, so a reader never sees half a key.
+  std::error_code ec;
+  std::filesystem::create_directories(key_cache_dir_, ec);
+  const std::string file = key_cache_dir_ + "/" + name;
+  const std::string tmp = file + ".tmp" + std::to_string(::getpid()) + "-" +
+                          std::to_string(std::hash<std::thread::id>{}(std::this_thread::get_id()));
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << value;
+    if (!out.flush()) return;
+  }
+  std::filesystem::rename(tmp, file, ec);
+  if (ec) std::filesystem::remove(tmp, ec);
+}
+
+Status PythonPlugins::CheckFormat(const HostFn& host, const PythonPlugin& plugin) {
   {
     std::lock_guard lock(mu_);
     if (checked_.count(plugin.file)) return Status::Ok();
   }
-  std::error_code ec;
-  if (!std::filesystem::exists(plugin.file, ec))
-    return UserError(plugin.where, "no plugin module " + plugin.file + " for kind '" +
-                                       plugin.kind + "'",
-                     "write " + plugin.kind + ".py with a setup() returning the plugin class");
-  auto loaded = host.Request({{"op", "load"}, {"plugin", PluginJson(plugin)}});
-  if (!loaded)
-    return UserError(plugin.where, "plugin '" + plugin.kind + "' (" + plugin.file +
-                                       ") failed to load: " + loaded.error().message());
-  int version = loaded->value("format_version", 0);
+  CF_ASSIGN_OR_RETURN(std::string digest, ModuleDigest(plugin));
+  int version = 0;
+  if (auto cached = Cached("format-" + digest)) {
+    version = std::atoi(cached->c_str());
+  } else {
+    CF_ASSIGN_OR_RETURN(worker::PluginHost * h, host());
+    auto loaded = h->Request({{"op", "load"}, {"plugin", PluginJson(plugin)}});
+    if (!loaded)
+      return UserError(plugin.where, "plugin '" + plugin.kind + "' (" + plugin.file +
+                                         ") failed to load: " + loaded.error().message());
+    version = loaded->value("format_version", 0);
+    Remember("format-" + digest, std::to_string(version));
+  }
   // bst 1.6 _plugincontext.py _assert_plugin_format.
   if (version < plugin.required_version)
     return UserError(plugin.where, plugin.kind + ": Format version " + std::to_string(version) +
@@ -86,31 +135,52 @@ Status PythonPlugins::CheckFormat(worker::PluginHost& host, const PythonPlugin& 
 }
 
 Status PythonPlugins::Keys(Element& e) {
-  CF_ASSIGN_OR_RETURN(auto host, pool_.Acquire());
+  // A host only when a request must really reach Python: an element whose
+  // key is cached starts none (the Python start is most of a `show`).
+  std::optional<worker::PluginHostPool::Lease> lease;
+  HostFn host = [&]() -> Result<worker::PluginHost*> {
+    if (!lease) {
+      CF_ASSIGN_OR_RETURN(auto l, pool_.Acquire());
+      lease.emplace(std::move(l));
+    }
+    return &**lease;
+  };
   worker::Json project = ProjectJson(e);
   if (const PythonPlugin* py = e.python_plugin) {
-    CF_TRY(CheckFormat(*host, *py));
+    CF_TRY(CheckFormat(host, *py));
     worker::Json req = project;
     req["op"] = "element.key";
     req["plugin"] = PluginJson(*py);
     req["element"] = PythonElementJson(e);
-    auto r = host->Request(req);
-    if (!r)
-      return UserError(e.where, e.name + ": " + DescribePlugin(e, *py) + " failed: " +
-                                    r.error().message());
-    e.python_key = r->dump();
+    // get_unique_key() as a function of the module and all the host is told
+    // (docs/plugins.md "Keys cached").
+    CF_ASSIGN_OR_RETURN(std::string digest, ModuleDigest(*py));
+    const std::string name = "key-" + Sha256Hex(digest + "\n" + req.dump());
+    if (auto cached = Cached(name)) {
+      e.python_key = *cached;
+    } else {
+      CF_ASSIGN_OR_RETURN(worker::PluginHost * h, host());
+      auto r = h->Request(req);
+      if (!r)
+        return UserError(e.where, e.name + ": " + DescribePlugin(e, *py) + " failed: " +
+                                      r.error().message());
+      e.python_key = r->dump();
+      Remember(name, e.python_key);
+    }
   }
   for (size_t i = 0; i < e.sources.size(); ++i) {
     SourceSpec& s = e.sources[i];
     if (!s.python_plugin) continue;
-    CF_TRY(CheckFormat(*host, *s.python_plugin));
+    CF_TRY(CheckFormat(host, *s.python_plugin));
+    CF_ASSIGN_OR_RETURN(worker::PluginHost * h, host());
     worker::Json req = project;
     req["op"] = "source.key";
     req["plugin"] = PluginJson(*s.python_plugin);
     req["source"] = {{"element", e.name}, {"element_kind", e.kind}, {"index", i},
                      {"file", s.where.file}, {"directory", s.directory},
                      {"config", TreeJson(s.tree)}};
-    auto r = host->Request(req);
+    // Not cached: its consistency depends on the mirror.
+    auto r = h->Request(req);
     if (!r)
       return UserError(s.where, e.name + ": source " + DescribePlugin(e, *s.python_plugin) +
                                     " failed: " + r.error().message());

@@ -1,5 +1,6 @@
 #include "client/sources.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -38,9 +39,13 @@ std::string Shorten(std::string text) {
   return text;
 }
 
+Result<std::unique_ptr<worker::Source>> SourcePluginWithRef(const Project& project, const Element& e,
+                                                            size_t i, const std::string& mirror_dir,
+                                                            const YAML::Node& tracked);
+
 // Source i's new ref; with the sources before it staged into a temp dir when its
 // kind reads them to track (bst's BST_REQUIRES_PREVIOUS_SOURCES_TRACK, pip's
-// requirements-files). The earlier sources stage with the refs they have now.
+// requirements-files). The earlier sources stage with their refs just tracked.
 Result<YAML::Node> TrackOne(const std::vector<std::unique_ptr<worker::Source>>& plugins,
                             size_t i) {
   if (!plugins[i]->TrackNeedsPreviousSources()) return plugins[i]->Track();
@@ -94,13 +99,26 @@ Result<size_t> TrackSources(const Project& project, const std::vector<Element*>&
         if (spec.kind == "local" || spec.kind == "patch") continue;  // refs are content
         const std::string what = e->name + " source " + std::to_string(i + 1) + " (" + spec.kind + ")";
         CF_ASSIGN_OR_RETURN(YAML::Node tracked, TrackOne(plugins, i));
+        if (tracked.IsNull()) {  // no new ref: bst keeps the one it has, or none
+          std::fprintf(stderr, "%s: %s\n", what.c_str(),
+                       spec.tree->Get("ref") ? "up to date" : "no ref found (e.g. no tag matches); left without one");
+          continue;
+        }
+        const bool later_reads_it = std::any_of(plugins.begin() + i + 1, plugins.end(), [](const auto& later) {
+          return later->TrackNeedsPreviousSources();
+        });
+        if (later_reads_it) {
+          CF_ASSIGN_OR_RETURN(plugins[i], SourcePluginWithRef(project, *e, i, mirror_dir, tracked));
+        }
         YAML::Node wrapped;  // the loader's parser wants a mapping at the top
         wrapped["ref"] = tracked;
         CF_ASSIGN_OR_RETURN(NodePtr doc, ParseYamlString(YAML::Dump(wrapped), "<tracked ref>"));
         const NodePtr ref = doc->Get("ref");
         const std::optional<std::string> text = SourceRefText(ref);
         const NodePtr old = spec.tree->Get("ref");
-        if (text == spec.ref_text) {
+        // A Python source's ref_text is its unique key (docs/plugins.md): its
+        // ref is the `ref:` its set_ref() writes.
+        if (text == (spec.python_plugin ? SourceRefText(old) : spec.ref_text)) {
           std::fprintf(stderr, "%s: up to date\n", what.c_str());
         } else {
           ++changed;
@@ -164,9 +182,12 @@ std::shared_ptr<worker::PluginHostPool> NetworkedPluginHosts() {
 
 }  // namespace
 
-Result<std::vector<std::unique_ptr<worker::Source>>> SourcePlugins(const Project& project,
-                                                                   const Element& e,
-                                                                   const std::string& mirror_dir) {
+namespace {
+
+// The context the source plugins of `e` work in (its project's directory and
+// aliases, the mirror, the target arch).
+worker::SourceContext SourceContextOf(const Project& project, const Element& e,
+                                      const std::string& mirror_dir) {
   worker::SourceContext ctx;
   ctx.project_dir = project.directory();
   ctx.translate_url = [&project](const std::string& url) { return project.TranslateUrl(url); };
@@ -179,18 +200,46 @@ Result<std::vector<std::unique_ptr<worker::Source>>> SourcePlugins(const Project
   ctx.target_arch = project.arch().host;
   if (!e.sandbox_build_arch.empty())
     if (auto a = LookupArch(e.sandbox_build_arch)) ctx.target_arch = *a;
+  return ctx;
+}
+
+// The plugin of source `s` with `config` (s.Config(), or that with a new ref).
+Result<std::unique_ptr<worker::Source>> SourcePlugin(worker::SourceContext& ctx, const SourceSpec& s,
+                                                     const YAML::Node& config) {
+  // The plugins' YAML has no marks: errors about a key point where it is written.
+  ctx.key_where.clear();
+  if (s.tree)
+    for (const auto& [key, value] : s.tree->map) ctx.key_where[key] = s.tree->KeyProvenance(key);
+  if (!s.opaque_plugin.empty())  // a declared plugin's kind crossfarm cannot run
+    return Err(UserError(s.where, "source kind '" + s.kind + "' comes from a plugin, " +
+                                      s.opaque_plugin + ", that crossfarm cannot run"));
+  ctx.python_module = s.python_plugin ? s.python_plugin->file : "";
+  ctx.python_hosts = s.python_plugin ? NetworkedPluginHosts() : nullptr;
+  return worker::MakeSource(s.kind, config, s.where, ctx);
+}
+
+// Source i of `e` again, with the ref `tracked`: bst tracks an element's
+// sources in order and stages the earlier ones with their new refs for a
+// later one that reads them (Source._track: "Save ref in local process for
+// subsequent sources").
+Result<std::unique_ptr<worker::Source>> SourcePluginWithRef(const Project& project, const Element& e,
+                                                            size_t i, const std::string& mirror_dir,
+                                                            const YAML::Node& tracked) {
+  worker::SourceContext ctx = SourceContextOf(project, e, mirror_dir);
+  YAML::Node config = e.sources[i].Config();
+  config["ref"] = tracked;
+  return SourcePlugin(ctx, e.sources[i], config);
+}
+
+}  // namespace
+
+Result<std::vector<std::unique_ptr<worker::Source>>> SourcePlugins(const Project& project,
+                                                                   const Element& e,
+                                                                   const std::string& mirror_dir) {
+  worker::SourceContext ctx = SourceContextOf(project, e, mirror_dir);
   std::vector<std::unique_ptr<worker::Source>> out;
   for (const auto& s : e.sources) {
-    // The plugins' YAML has no marks: errors about a key point where it is written.
-    ctx.key_where.clear();
-    if (s.tree)
-      for (const auto& [key, value] : s.tree->map) ctx.key_where[key] = s.tree->KeyProvenance(key);
-    if (!s.opaque_plugin.empty())  // a declared plugin's kind crossfarm cannot run
-      return Err(UserError(s.where, "source kind '" + s.kind + "' comes from a plugin, " +
-                                        s.opaque_plugin + ", that crossfarm cannot run"));
-    ctx.python_module = s.python_plugin ? s.python_plugin->file : "";
-    ctx.python_hosts = s.python_plugin ? NetworkedPluginHosts() : nullptr;
-    CF_ASSIGN_OR_RETURN(auto src, worker::MakeSource(s.kind, s.Config(), s.where, ctx));
+    CF_ASSIGN_OR_RETURN(auto src, SourcePlugin(ctx, s, s.Config()));
     out.push_back(std::move(src));
   }
   return out;

@@ -301,6 +301,8 @@ def make_source(req):
     obj = cls.__new__(cls)
     _init_plugin(obj, req["plugin"]["kind"], s["element"] + "-" + req["plugin"]["kind"],
                  "source", HostProject(req))
+    # str(source) is "KIND source at PROVENANCE" in bst's messages.
+    obj._Plugin__provenance = s["file"]
     obj._Source__element_name = s["element"]
     obj._Source__element_index = s.get("index", 0)
     obj._Source__element_kind = s.get("element_kind", "")

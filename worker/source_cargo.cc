@@ -222,10 +222,13 @@ Status CargoSource::Stage(const std::string& dest) {
   fs::create_directories(dir + "/.cargo", ec);
   if (ec) return Status::IOError("create " + vendor + ": " + ec.message());
   for (const Crate& c : *ref_) CF_TRY(StageCrate(c, vendor));
-  // bst-external's vendor config, with the registry URL alias-expanded.
+  // bst-external's vendor config, with the registry URL alias-expanded. A
+  // local mirror directory becomes a file:// URL: cargo refuses a bare path
+  // there ("relative URL without a base") and stops even with --offline.
+  std::string registry = ctx_.translate_url ? ctx_.translate_url(url_) : url_;
+  if (registry.starts_with("/")) registry = "file://" + registry;
   std::ofstream config(dir + "/.cargo/config", std::ios::trunc);
-  config << "[source.crates-io]\nregistry = \""
-         << (ctx_.translate_url ? ctx_.translate_url(url_) : url_)
+  config << "[source.crates-io]\nregistry = \"" << registry
          << "\"\nreplace-with = \"vendored-sources\"\n[source.vendored-sources]\ndirectory = \""
          << vendor_dir_ << "\"\n";
   if (!config.flush()) return Status::FromErrno("write .cargo/config", errno);

@@ -224,7 +224,10 @@ Result<YAML::Node> GitSource::Track() {
   if (config_.tag_tracking) {
     auto ref = TrackGitTag(config_, mirror_.dir());
     if (!ref) return Err(AtSource(ref.error(), "fix `track:` / `track-extra:`"));
-    return YAML::Node(*ref);
+    // No candidate: bst keeps the ref it has (Source._track), or none (a null
+    // node: `source track` leaves the element as it is).
+    if (!*ref) return config_.ref ? YAML::Node(*config_.ref) : YAML::Node(YAML::NodeType::Null);
+    return YAML::Node(**ref);
   }
   auto sha = Git({"--git-dir", mirror_.dir(), "rev-parse", "--verify", *config_.track + "^{commit}"});
   if (!sha) {

@@ -57,8 +57,9 @@ Status ParseCommonGitKeys(const YAML::Node& config, const Provenance& where, Git
 
 // git_tag's tracking (bst-external GitTagMirror.latest_commit for each of
 // [track] + track-extra, the newest commit wins): the new ref, described as
-// `<tag>-<n>-g<sha>` when a tag reaches it. `mirror_dir` is an up-to-date mirror.
-Result<std::string> TrackGitTag(const GitConfig& config, const std::string& mirror_dir);
+// `<tag>-<n>-g<sha>` when a tag reaches it; nullopt when `track-tags` finds no
+// (matching) tag on any branch. `mirror_dir` is an up-to-date mirror.
+Result<std::optional<std::string>> TrackGitTag(const GitConfig& config, const std::string& mirror_dir);
 // git_module's tracking: the commit the gitlink at `path` pins in the git
 // checkout `previous` (the earlier sources of the element).
 Result<std::string> TrackGitModule(const std::string& previous, const std::string& path);

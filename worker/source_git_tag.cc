@@ -22,8 +22,10 @@ struct Candidate {
   long long time = 0;
 };
 
-// GitTagMirror.latest_commit of bst-external for one branch.
-Result<Candidate> LatestCommit(const GitConfig& config, const std::string& mirror,
+// GitTagMirror.latest_commit of bst-external for one branch; nullopt when
+// tags are tracked and none (matching) reaches the branch: bst-external then
+// offers no candidate for it (not the branch head).
+Result<std::optional<Candidate>> LatestCommit(const GitConfig& config, const std::string& mirror,
                                const std::string& branch) {
   std::vector<std::string> patterns;
   for (const auto& m : config.match) patterns.push_back("--match=" + m);
@@ -34,8 +36,8 @@ Result<Candidate> LatestCommit(const GitConfig& config, const std::string& mirro
     args.insert(args.end(), patterns.begin(), patterns.end());
     args.push_back(branch);
     CF_ASSIGN_OR_RETURN(ProcessResult tag, GitProcess(args));
-    // No tag reaches the branch (or none matches): its head, as bst-external.
-    if (tag.exit_code == 0) target = Trimmed(tag.output);
+    if (tag.exit_code != 0) return std::optional<Candidate>();
+    target = Trimmed(tag.output);
   }
   auto sha = Git({"--git-dir", mirror, "rev-parse", "--verify", target + "^{commit}"});
   if (!sha) return Err(Status::NotFound("branch '" + branch + "' not found"));
@@ -51,7 +53,7 @@ Result<Candidate> LatestCommit(const GitConfig& config, const std::string& mirro
   CF_ASSIGN_OR_RETURN(std::string time,
                       Git({"--git-dir", mirror, "show", "-s", "--format=%ct", commit}));
   c.time = std::stoll(Trimmed(time));
-  return c;
+  return std::optional<Candidate>(std::move(c));
 }
 
 Result<std::vector<std::string>> StringList(const YAML::Node& config, std::string_view key,
@@ -74,16 +76,17 @@ Result<std::vector<std::string>> StringList(const YAML::Node& config, std::strin
 
 }  // namespace
 
-Result<std::string> TrackGitTag(const GitConfig& config, const std::string& mirror_dir) {
+Result<std::optional<std::string>> TrackGitTag(const GitConfig& config, const std::string& mirror_dir) {
   std::vector<std::string> branches = {*config.track};
   branches.insert(branches.end(), config.track_extra.begin(), config.track_extra.end());
   std::optional<Candidate> newest;
   for (const auto& branch : branches) {
-    CF_ASSIGN_OR_RETURN(Candidate c, LatestCommit(config, mirror_dir, branch));
+    CF_ASSIGN_OR_RETURN(std::optional<Candidate> c, LatestCommit(config, mirror_dir, branch));
     // Python's max(): the first of equal times wins.
-    if (!newest || c.time > newest->time) newest = std::move(c);
+    if (c && (!newest || c->time > newest->time)) newest = std::move(c);
   }
-  return newest->ref;
+  if (!newest) return std::optional<std::string>();
+  return std::optional<std::string>(newest->ref);
 }
 
 Result<std::string> TrackGitModule(const std::string& previous, const std::string& path) {
@@ -136,7 +139,8 @@ Result<bool> FetchExactTagShallow(const std::string& url, const std::string& ref
 
 namespace {
 
-// The keys and checks git_tag and git_module share (bst-external GitTagSource.configure).
+// The keys and checks git_tag and git_module share (bst-external
+// AbstractGitTagSource.configure; git_module accepts fewer keys).
 Result<GitConfig> ParseGitTagConfig(const YAML::Node& config, const Provenance& where,
                                     const std::string& kind) {
   GitConfig git;
@@ -155,9 +159,6 @@ Result<GitConfig> ParseGitTagConfig(const YAML::Node& config, const Provenance& 
                          "`use-lfs: true` is not supported by crossfarm's native " + kind,
                          "remove it (LFS files then stage as their pointer files)"));
   }
-  if (!git.ref && !git.track) {
-    return Err(UserError(where, kind + " sources require a `ref:` and/or `track:`"));
-  }
   return git;
 }
 
@@ -172,6 +173,9 @@ Result<std::unique_ptr<Source>> MakeGitTagSource(const YAML::Node& config, const
                     "checkout-submodules", "match", "exclude", "full-clone", "use-lfs"}));
   CF_ASSIGN_OR_RETURN(git_internal::GitConfig git,
                       git_internal::ParseGitTagConfig(config, where, "git_tag"));
+  if (!git.ref && !git.track) {
+    return Err(UserError(where, "git_tag sources require a `ref:` and/or `track:`"));
+  }
   CF_ASSIGN_OR_RETURN(auto directory, OptionalString(config, "directory", where));
   return git_internal::MakeGitFamilySource(where, ctx, directory.value_or(""), std::move(git));
 }
@@ -180,9 +184,9 @@ Result<std::unique_ptr<Source>> MakeGitModuleSource(const YAML::Node& config,
                                                     const Provenance& where,
                                                     const SourceContext& ctx) {
   using namespace source_internal;
-  CF_TRY(CheckKeys(config, where,
-                   {"url", "track", "track-tags", "track-extra", "ref", "submodules",
-                    "checkout-submodules", "match", "exclude", "full-clone", "use-lfs", "path"}));
+  // bst-external's GitModuleSource takes only these (its ref always comes from
+  // the superproject's gitlink, so it has no `track` and needs no ref yet).
+  CF_TRY(CheckKeys(config, where, {"url", "ref", "full-clone", "use-lfs", "path"}));
   CF_ASSIGN_OR_RETURN(git_internal::GitConfig git,
                       git_internal::ParseGitTagConfig(config, where, "git_module"));
   CF_ASSIGN_OR_RETURN(std::string path, RequiredString(config, "path", where));

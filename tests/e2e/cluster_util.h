@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <functional>
 #include <initializer_list>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -128,6 +129,56 @@ struct ClusterKeys {
     return p.substr(0, p.find_first_of(" \n"));
   }
   std::filesystem::path dir;
+};
+
+// A whole test cluster in the existing directory `dir`: keys, crossfarm-cas, crossfarm-scheduler and
+// one worker "w1" (with `worker_args` added, e.g. {"--emulate", "aarch64"}),
+// all on loopback. `error` says what did not come up ("" when all did).
+struct TestCluster {
+  TestCluster(const std::filesystem::path& dir, const std::vector<std::string>& worker_args)
+      : dir(dir), keys(dir) {
+    cas = std::make_unique<Daemon>(
+        std::vector<std::string>{BuildBin("cas/crossfarm-cas"), "--listen", "tcp://127.0.0.1:*", "--dir",
+                                 P("cas-store"), "--key", P("cas.key"), "--allow", P("cas-allow")},
+        P("cas.out"), P("cas.err"));
+    cas_url = cas->Endpoint();
+    if (cas_url.empty()) {
+      error = "crossfarm-cas did not start:\n" + cas->Log();
+      return;
+    }
+    sched = std::make_unique<Daemon>(
+        std::vector<std::string>{BuildBin("scheduler/crossfarm-scheduler"), "--listen", "tcp://127.0.0.1:*",
+                                 "--state", P("state"), "--key", P("sched.key"), "--clients", P("clients"),
+                                 "--workers", P("workers"), "--cas", cas_url, "--cas-key", P("cas.pub")},
+        P("sched.out"), P("sched.err"));
+    sched_url = sched->Endpoint();
+    if (sched_url.empty()) {
+      error = "crossfarm-scheduler did not start:\n" + sched->Log();
+      return;
+    }
+    std::vector<std::string> argv{BuildBin("worker/crossfarm-worker"), "--name", "w1", "--scheduler", sched_url,
+                                  "--scheduler-key", P("sched.pub"), "--cas", cas_url, "--cas-key",
+                                  P("cas.pub"), "--key", P("w1.key"), "--slots", "2", "--cache",
+                                  P("w1-cache"), "--heartbeat-ms", "200"};
+    argv.insert(argv.end(), worker_args.begin(), worker_args.end());
+    worker = std::make_unique<Daemon>(argv, P("w1.out"), P("w1.err"));
+  }
+  std::string P(const std::string& name) const { return (dir / name).string(); }
+  // The client flags that send a command to this cluster.
+  std::string RemoteFlags() const {
+    return " --remote " + sched_url + " --remote-key " + P("sched.pub") + " --key " + P("client.key");
+  }
+  // Waits until w1 has registered (`client` is a crossfarm command line).
+  bool WorkerRegistered(const std::string& client) const {
+    return WaitFor([&] {
+      return RunCmd(client + RemoteFlags() + " status").output.find("workers: 1") != std::string::npos;
+    }, std::chrono::seconds(20));
+  }
+
+  std::filesystem::path dir;
+  ClusterKeys keys;
+  std::unique_ptr<Daemon> cas, sched, worker;
+  std::string cas_url, sched_url, error;
 };
 
 // "tcp://127.0.0.1:41234" -> "41234".

@@ -6,6 +6,7 @@
 
 #include "tests/e2e/bst_compare.h"
 #include "tests/e2e/e2e_util.h"
+#include "tests/e2e/plugins_util.h"
 
 namespace crossfarm::e2e {
 namespace {
@@ -16,28 +17,7 @@ class PluginsE2ETest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     project_ = new TempTree("plugins");
-    fs::path p = project_->path();
-    fs::copy(ProjectDir("plugins"), p, fs::copy_options::recursive);
-    WriteFile(p / "project.conf",
-              ReadFile(p / "project.conf") +
-                  "variables:\n  strip-binaries: ''\nenvironment:\n  PATH: /usr/bin:/bin\n"
-                  "options:\n  arch:\n    type: arch\n    description: target\n"
-                  "    values: [x86_64, aarch64]\n");
-    for (const char* deb : {"amd64", "arm64"})
-      WriteFile(p / "elements" / (std::string("busybox-") + deb + ".bst"),
-                std::string("kind: import\nsources:\n- kind: deb\n  arch: ") + deb +
-                    "\n  packages: [busybox-static]\n");
-    fs::create_directories(p / "files/links/usr/bin");
-    for (const char* applet : {"sh", "mkdir", "uname", "echo"})
-      fs::create_symlink("busybox", p / "files/links/usr/bin" / applet);
-    WriteFile(p / "elements/links.bst", "kind: import\nsources:\n- kind: local\n  path: files/links\n");
-    WriteFile(p / "elements/echo.bst",
-              "kind: sandbox_echo\n"
-              "build-depends: [links.bst]\n"
-              "(?):\n"
-              "- arch == \"x86_64\":\n    build-depends:\n      (>): [busybox-amd64.bst]\n"
-              "- arch == \"aarch64\":\n    build-depends:\n      (>): [busybox-arm64.bst]\n"
-              "config:\n  message: built by %{element-name}\n");
+    WritePluginsProject(project_->path());
     auto track = Cf("source track --save busybox-amd64.bst busybox-arm64.bst", nullptr);
     if (track.exit_code != 0) setup_error_ = "source track failed:\n" + track.output;
   }
@@ -102,6 +82,63 @@ TEST_F(PluginsE2ETest, ElementPluginsSandboxRunIsEmulatedForAarch64) {
   EXPECT_EQ(ReadFile(out / "out/machine"), "aarch64\n");
 }
 
+// A Python source plugin with a real ref (plugins/sources/upstream_file.py: the
+// sha256 of a file of the project): `source track --save` writes the ref into
+// the .bst as bst 1.6 does (the same text), `source fetch` runs the plugin's
+// fetch() into the mirror, the build stages that content, and a second track
+// finds the ref up to date. A fetch whose upstream changed fails naming the plugin.
+TEST_F(PluginsE2ETest, APythonSourceIsTrackedAndFetchedAsBstDoes) {
+  const fs::path p = project_->path();
+  WriteUpstreamFileElement(p, "upstream v1\n");
+  TempTree bst_copy("plugins-bst");
+  for (const char* f : {"project.conf", "elements", "plugins", "files"})
+    fs::copy(p / f, bst_copy.path() / f, fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+  const std::string h = bst_copy.path().string();
+  auto bst = RunCmd("cd " + h + " && XDG_CACHE_HOME=" + h + "/cache XDG_CONFIG_HOME=" + h +
+                    "/config bst --no-interactive --no-colors track upstream.bst");
+  ASSERT_EQ(bst.exit_code, 0) << bst.output;
+
+  TempTree mirror("plugins-mirror");
+  auto cf = [&](const std::string& args, const fs::path& mirror_dir) {
+    return RunCmd(std::string(CROSSFARM_BIN) + " -C " + p.string() + " --mirror-dir " + mirror_dir.string() +
+                  " --cache-dir " + cache_->path().string() + " " + args);
+  };
+  auto track = cf("source track --save upstream.bst", mirror.path());
+  ASSERT_EQ(track.exit_code, 0) << track.output;
+  const std::string tracked = ReadFile(p / "elements/upstream.bst");
+  EXPECT_EQ(tracked, ReadFile(bst_copy.path() / "elements/upstream.bst"));
+  auto sum = RunCmd("sha256sum " + (p / "files/upstream.txt").string());
+  ASSERT_EQ(sum.exit_code, 0) << sum.output;
+  const std::string sha = sum.output.substr(0, 64);
+  EXPECT_NE(tracked.find("  ref: " + sha + "\n"), std::string::npos) << tracked;
+
+  auto again = cf("source track upstream.bst", mirror.path());
+  EXPECT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_NE(again.output.find("upstream.bst source 1 (upstream_file): up to date"), std::string::npos)
+      << again.output;
+  EXPECT_EQ(again.output.find("changed"), std::string::npos) << again.output;
+
+  auto fetch = cf("source fetch upstream.bst", mirror.path());
+  ASSERT_EQ(fetch.exit_code, 0) << fetch.output;
+  EXPECT_EQ(ReadFile(mirror.path() / "upstream_file" / sha), "upstream v1\n");
+  ASSERT_EQ(cf("build upstream.bst", mirror.path()).exit_code, 0);
+  fs::path out = cache_->path() / "out";
+  ASSERT_EQ(cf("checkout upstream.bst " + out.string(), mirror.path()).exit_code, 0);
+  EXPECT_EQ(ReadFile(out / "upstream.txt"), "upstream v1\n");
+
+  WriteFile(p / "files/upstream.txt", "upstream v2\n");
+  TempTree empty_mirror("plugins-mirror2");
+  auto stale = cf("source fetch upstream.bst", empty_mirror.path());
+  EXPECT_EQ(stale.exit_code, 2) << stale.output;
+  EXPECT_NE(stale.output.find("elements/upstream.bst:4:3: source plugin 'upstream_file'"), std::string::npos)
+      << stale.output;
+  EXPECT_NE(stale.output.find("upstream_file source at elements/upstream.bst: files/upstream.txt has "
+                              "sha256"),
+            std::string::npos)
+      << stale.output;
+  EXPECT_NE(stale.output.find("not the ref " + sha + ": track it again"), std::string::npos) << stale.output;
+}
+
 // `show` says which implementation runs each kind (docs/building.md "Which
 // plugin runs"): a local Python plugin is named with its file.
 TEST_F(PluginsE2ETest, ShowSaysAPythonPluginRunsTheKind) {
@@ -126,6 +163,26 @@ TEST_F(PluginsE2ETest, TheUniqueKeyAndTheModuleArePartOfTheCacheKey) {
   WriteFile(module, text);
   EXPECT_NE(before, changed_module);
   EXPECT_EQ(before, key());
+}
+
+// An element's get_unique_key() is kept in the cache by the module and the
+// request (docs/plugins.md "Keys cached"): a second `show` needs no Python (a
+// host that cannot start does not matter), a changed module keys again.
+TEST_F(PluginsE2ETest, ASecondShowTakesTheKeysFromTheCacheWithoutPython) {
+  const std::string show = "show --deps none --format '%{full-key}' echo.bst";
+  auto first = Cf(show, cache_.get());
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  const std::string no_python = "CROSSFARM_PLUGIN_HOST=/nonexistent/plugin_host.py";
+  auto second = Cf(show, cache_.get(), no_python);
+  EXPECT_EQ(second.exit_code, 0) << second.output;
+  EXPECT_EQ(second.output, first.output);
+  fs::path module = project_->path() / "plugins/elements/sandbox_echo.py";
+  std::string text = ReadFile(module);
+  WriteFile(module, text + "\n# changed\n");
+  auto changed = Cf(show, cache_.get(), no_python);
+  WriteFile(module, text);
+  EXPECT_NE(changed.exit_code, 0) << changed.output;
+  EXPECT_NE(changed.output.find("/nonexistent/plugin_host.py"), std::string::npos) << changed.output;
 }
 
 TEST_F(PluginsE2ETest, BrokenPluginsGiveOneClearErrorNamingElementAndPlugin) {

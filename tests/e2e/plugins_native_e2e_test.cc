@@ -3,7 +3,7 @@
 // git_tag tracked and built against a repository made in the test,
 // collect_manifest and collect_integration built and their files compared with
 // what bst-external's collect_manifest.py / collect_integration.py write
-// (derived from their source: bst-external cannot be installed here), and a
+// (plugins_bst_external_test.cc compares with the real bst-external), and a
 // kind of the declared plugin crossfarm cannot run (flatpak_image) shown as
 // opaque and refused by `build` with the element's file:line and the plugin.
 #include <gtest/gtest.h>
@@ -91,11 +91,11 @@ TEST_F(NativePluginsE2ETest, GitTagAndCollectElementsBuildAsBstExternalWritesThe
     {
       "name": "lib.bst",
       "x-cpe": {
-        "product": "libfoo",
-        "version": "2.0",
         "patches": [
           "CVE-1"
-        ]
+        ],
+        "product": "libfoo",
+        "version": "2.0"
       },
       "sources": []
     },

@@ -67,8 +67,11 @@ TEST_F(GitTagSourceTest, TrackTagsFollowsTheLatestTagOfTheBranch) {
 TEST_F(GitTagSourceTest, MatchAndExcludeChooseAmongTheTags) {
   EXPECT_EQ(TrackOf(", track-tags: true, match: ['v1.0*']"), "v1.0-0-g" + c1_);
   EXPECT_EQ(TrackOf(", track-tags: true, exclude: ['v1.1']"), "v1.0-0-g" + c1_);
-  // No tag matches: the branch head, described by no tag (bst-external: rev-parse).
-  EXPECT_EQ(TrackOf(", track-tags: true, match: ['release-*']"), c3_);
+  // No tag matches: bst-external offers no candidate (not the branch head:
+  // plugins_bst_external_test checks this against bst), so the source keeps
+  // the ref it has, or gets none.
+  EXPECT_EQ(TrackOf(", track-tags: true, match: ['release-*']"), "null");
+  EXPECT_EQ(TrackOf(", track-tags: true, match: ['release-*'], ref: v1.0-0-g" + c1_), "v1.0-0-g" + c1_);
 }
 
 TEST_F(GitTagSourceTest, TrackExtraTakesTheNewestCommitOfAllBranches) {
@@ -179,9 +182,7 @@ TEST_F(GitModuleSourceTest, TracksTheGitlinkOfTheEarlierSourcesAndStagesAtPath) 
   ASSERT_TRUE(pinned->Stage(previous).ok());
   EXPECT_FALSE(std::filesystem::exists(previous + "/lib/dep/VERSION"));
 
-  auto module = MustMake("{kind: git_module, url: 'file://" + repo_ + "', path: lib/dep, "
-                         "track: main}",
-                         ctx_);
+  auto module = MustMake("{kind: git_module, url: 'file://" + repo_ + "', path: lib/dep}", ctx_);
   ASSERT_TRUE(module->TrackNeedsPreviousSources());
   auto ref = module->TrackWithPrevious(previous);
   ASSERT_TRUE(ref.has_value()) << ref.error().ToString();
@@ -197,9 +198,7 @@ TEST_F(GitModuleSourceTest, TracksTheGitlinkOfTheEarlierSourcesAndStagesAtPath) 
 }
 
 TEST_F(GitModuleSourceTest, WithoutTheSubmoduleInTheEarlierSourcesTrackSaysWhy) {
-  auto module = MustMake("{kind: git_module, url: 'file://" + repo_ + "', path: nope, "
-                         "track: main}",
-                         ctx_);
+  auto module = MustMake("{kind: git_module, url: 'file://" + repo_ + "', path: nope}", ctx_);
   auto ref = module->TrackWithPrevious(scratch_.Sub("empty"));
   ASSERT_FALSE(ref.has_value());
   EXPECT_NE(ref.error().message().find("no git submodule at 'nope'"), std::string::npos)
@@ -208,17 +207,30 @@ TEST_F(GitModuleSourceTest, WithoutTheSubmoduleInTheEarlierSourcesTrackSaysWhy) 
 }
 
 TEST_F(GitModuleSourceTest, PathIsRequiredAndStaysInside) {
-  auto missing = MakeSource("git_module", YAML::Load("{kind: git_module, url: x, track: main}"),
+  auto missing = MakeSource("git_module", YAML::Load("{kind: git_module, url: x}"),
                             testing::TestWhere(), ctx_);
   ASSERT_FALSE(missing.has_value());
   EXPECT_NE(missing.error().message().find("path"), std::string::npos);
   auto outside = MakeSource("git_module",
-                            YAML::Load("kind: git_module\nurl: x\ntrack: main\npath: ../up\n"),
+                            YAML::Load("kind: git_module\nurl: x\npath: ../up\n"),
                             testing::TestWhere(), ctx_);
   ASSERT_FALSE(outside.has_value());
-  EXPECT_NE(outside.error().message().find("test.bst:4:7: git_module `path:`"),
+  EXPECT_NE(outside.error().message().find("test.bst:3:7: git_module `path:`"),
             std::string::npos)
       << outside.error().message();
+}
+
+// As bst-external's GitModuleSource: no `track` (nor git_tag's tracking keys),
+// the ref comes from the gitlink; one is refused naming the key.
+TEST_F(GitModuleSourceTest, TrackingKeysAreRefusedAsBstExternalDoes) {
+  for (const char* key : {"track: main", "track-tags: true", "match: [v*]"}) {
+    auto r = MakeSource("git_module",
+                        YAML::Load(std::string("kind: git_module\nurl: x\npath: lib\n") + key + "\n"),
+                        testing::TestWhere(), ctx_);
+    ASSERT_FALSE(r.has_value()) << key;
+    const std::string name = std::string(key).substr(0, std::string(key).find(':'));
+    EXPECT_NE(r.error().message().find(name), std::string::npos) << r.error().message();
+  }
 }
 
 }  // namespace
