@@ -17,6 +17,7 @@
 #include "common/project.h"
 #include "worker/archive.h"
 #include "worker/fs_util.h"
+#include "worker/sandbox.h"
 #include "worker/staging.h"
 
 namespace crossfarm::client {
@@ -59,6 +60,7 @@ struct CheckoutArgs {
   std::string deps = "run";
   bool force = false;
   bool hardlinks = false;
+  bool integrate = true;  // bst 1.6's default: --integrate
 };
 
 // The build environment's SOURCE_DATE_EPOCH (bst's default, 2011-11-10 15:00
@@ -86,6 +88,58 @@ void MakeUserWritable(const std::string& dir) {
     if (it->is_symlink(ec)) continue;
     fs::permissions(it->path(), fs::perms::owner_write, fs::perm_options::add, ec);
   }
+}
+
+// The integration commands of `e` (public bst.integration-commands, substituted).
+std::vector<std::string> IntegrationCommands(const Element& e) {
+  std::vector<std::string> out;
+  const YAML::Node commands = e.public_data()["bst"]["integration-commands"];
+  if (commands && commands.IsSequence())
+    for (const auto& c : commands) out.push_back(c.as<std::string>());
+  return out;
+}
+
+// bst 1.6's `checkout --integrate` (its default): the checked-out elements'
+// integration commands run, in staging order, each with its element's
+// environment, in a sandbox whose writable root is `root` (a private copy).
+// A foreign root runs through qemu-user like a build.
+Status Integrate(const std::vector<const Element*>& elements, const std::string& root,
+                 const std::string& target) {
+  // The sandbox adds its mount points (/proc, /dev, /tmp) to the root; those
+  // the artifacts did not have are no part of the checkout (bst's has none).
+  namespace fs = std::filesystem;
+  std::vector<fs::path> added;
+  std::error_code ec;
+  for (const char* dir : {"proc", "dev", "tmp"})
+    if (!fs::exists(fs::symlink_status(fs::path(root) / dir, ec))) added.push_back(fs::path(root) / dir);
+  struct RemoveMountPoints {
+    const std::vector<fs::path>& dirs;
+    ~RemoveMountPoints() {
+      std::error_code ec;
+      for (const auto& d : dirs) fs::remove(d, ec);  // only if still empty
+    }
+  } cleanup{added};
+  worker::Sandbox sandbox;
+  for (const Element* e : elements) {
+    std::vector<std::string> commands = IntegrationCommands(*e);
+    if (commands.empty()) continue;
+    worker::SandboxSpec spec;
+    spec.root = root;
+    spec.root_access = worker::Access::kReadWrite;
+    for (const auto& [k, v] : e->environment) spec.SetEnv(k, v);
+    std::string output;
+    worker::LogSink log{.path = "", .callback = [&output](std::string_view s) { output += s; }};
+    const std::string what = "integration commands of " + e->name + " (checkout of " + target + ")";
+    auto r = sandbox.RunCommands(spec, commands, log);
+    Status s = r ? r->ToStatus(commands.size()) : r.error();
+    if (s.ok()) continue;
+    // The commands' own output says why; its tail is enough (a loop may print a lot).
+    constexpr size_t kTail = 4000;
+    if (output.size() > kTail) output = "..." + output.substr(output.size() - kTail);
+    return Status(s.code(), what + ": " + s.message() + "\n" + output +
+                                "  hint: --no-integrate checks out without running them");
+  }
+  return Status::Ok();
 }
 
 // Stages the artifact of `target` (with --deps run, its runtime closure in bst's
@@ -122,8 +176,23 @@ Status CheckoutOneArch(const GlobalOptions& g, const CheckoutArgs& a, const std:
   std::filesystem::create_directories(dest, ec);
   if (ec) return Status::IOError("create " + dest + ": " + ec.message());
   const auto mode = a.hardlinks ? worker::StageMode::kHardLink : worker::StageMode::kCopy;
-  CF_ASSIGN_OR_RETURN(worker::StageReport report, worker::StageArtifacts(dest, dirs, mode));
+  std::vector<const Element*> staged;
+  for (const auto& [e, root] : roots) staged.push_back(e);
+  const bool integrate = a.integrate && std::ranges::any_of(staged, [](const Element* e) {
+                           return !IntegrationCommands(*e).empty();
+                         });
+  std::optional<worker::StagedRoot> integrated;
+  if (integrate) {
+    // The commands write into the root (ldconfig, caches): a private copy, as a
+    // compose's, then moved (hard links of the copy) into `dest`.
+    CF_ASSIGN_OR_RETURN(integrated, worker::StagedRoot::Create(exports.path(), dirs, worker::StageMode::kCopy));
+    CF_TRY(Integrate(staged, integrated->path(), a.target));
+    dirs = {integrated->path()};
+  }
+  CF_ASSIGN_OR_RETURN(worker::StageReport report,
+                      worker::StageArtifacts(dest, dirs, integrate ? worker::StageMode::kHardLink : mode));
   if (!a.hardlinks) MakeUserWritable(dest);
+  if (integrated && !integrated->report().overlaps.empty()) report = integrated->report();
   if (!report.overlaps.empty() && g.verbose)
     std::fprintf(stderr, "%zu paths staged by more than one artifact (later ones win)\n",
                  report.overlaps.size());
@@ -268,6 +337,9 @@ Action AddCheckoutCommand(CLI::App& app, const GlobalOptions& g) {
   cmd->add_option("-d,--deps", args->deps, "run (default, as bst: the runtime closure) or none")
       ->check(CLI::IsMember({"run", "none"}));
   cmd->add_flag("-f,--force", args->force, "Check out into a non-empty directory, overwriting files");
+  cmd->add_flag("--integrate,!--no-integrate", args->integrate,
+                "Run the integration commands of the checked-out elements in a sandbox over the "
+                "checkout (default, as bst), or not");
   cmd->add_flag("--hardlinks", args->hardlinks,
                 "Hard-link files from the cache (fast; the files are read-only and must not be edited)");
   return [&g, args] { return RunCheckout(g, *args); };
