@@ -12,8 +12,10 @@
 #include "cas/cas.h"
 #include "client/commands.h"
 #include "client/job_builder.h"
+#include "client/log_follow.h"
 #include "client/local_build.h"
 #include "client/remote_build.h"
+#include "client/transfer_progress.h"
 #include "common/project.h"
 #include "worker/archive.h"
 #include "worker/fs_util.h"
@@ -27,6 +29,7 @@ struct Loaded {
   std::unique_ptr<Project> project;
   Element* element = nullptr;
   std::unique_ptr<cas::Cas> cas;
+  std::shared_ptr<TransferStats> transfers;  // with --remote: the cluster CAS's bytes
 };
 
 Result<Loaded> LoadOne(const GlobalOptions& g, const std::string& target) {
@@ -39,7 +42,8 @@ Result<Loaded> LoadOne(const GlobalOptions& g, const std::string& target) {
                                        CommandFor(g, "source track " + target) + "`"));
   // With --remote the artifacts are the cluster's, not this machine's.
   if (!g.remote.empty()) {
-    CF_ASSIGN_OR_RETURN(l.cas, OpenClusterCas(g));
+    l.transfers = std::make_shared<TransferStats>();
+    CF_ASSIGN_OR_RETURN(l.cas, OpenClusterCas(g, l.transfers));
   } else {
     CF_ASSIGN_OR_RETURN(l.cas, OpenCache(CacheLayout(g)));
   }
@@ -168,9 +172,12 @@ Status CheckoutOneArch(const GlobalOptions& g, const CheckoutArgs& a, const std:
   // staged over the ones before it, as a build sandbox stages them.
   CF_ASSIGN_OR_RETURN(worker::TempDir exports, worker::TempDir::Create(scratch, "checkout-"));
   std::vector<std::string> dirs;
-  for (size_t i = 0; i < roots.size(); ++i) {
-    dirs.push_back(exports.path() + "/" + std::to_string(i));
-    CF_TRY(l.cas->ExportTree(roots[i].second, dirs.back(), cas::LinkMode::kHardlink));
+  {
+    TransferProgress download("downloading artifacts", l.transfers);
+    for (size_t i = 0; i < roots.size(); ++i) {
+      dirs.push_back(exports.path() + "/" + std::to_string(i));
+      CF_TRY(l.cas->ExportTree(roots[i].second, dirs.back(), cas::LinkMode::kHardlink));
+    }
   }
   std::error_code ec;
   std::filesystem::create_directories(dest, ec);
@@ -305,8 +312,29 @@ int RunArtifact(const GlobalOptions& g, const ArtifactArgs& a) {
   return exit;
 }
 
-int RunLog(const GlobalOptions& g, const std::string& target) {
-  auto l = LoadOne(g, target);
+struct LogArgs {
+  std::string target;
+  bool follow = false;
+};
+
+// `log -f` of a job running on the cluster: its live log, else (ended, or
+// never run there) the log the cluster stored. True when it printed one;
+// `exit` is then the job's outcome.
+Result<bool> FollowRemote(const GlobalOptions& g, Loaded& l, int& exit) {
+  auto followed = FollowRemoteLog(g, l.element->name, *l.element->cache_key);
+  if (!followed && followed.error().IsNotFound()) return false;  // the artifact's log
+  if (!followed) return Err(followed.error());
+  const proto::JobUpdate& end = followed->end;
+  exit = end.state == proto::RemoteJobState::kDone ? kExitOk : kExitBuildFailed;
+  if (followed->printed) return true;
+  if (!end.log) return false;
+  CF_ASSIGN_OR_RETURN(auto text, l.cas->Get(*end.log));
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  return true;
+}
+
+int RunLog(const GlobalOptions& g, const LogArgs& a) {
+  auto l = LoadOne(g, a.target);
   if (!l) return ReportError(l.error());
   // The newest log on this machine (failed builds have one too), else the
   // log stored with the artifact.
@@ -314,6 +342,17 @@ int RunLog(const GlobalOptions& g, const std::string& target) {
   for (char& c : name)
     if (c == '/') c = '_';
   std::string path = CacheLayout(g).logs + "/" + name + "/" + *l->element->cache_key + ".log";
+  if (a.follow && !g.remote.empty()) {
+    int exit = kExitOk;
+    auto printed = FollowRemote(g, *l, exit);
+    if (!printed) return ReportError(printed.error());
+    if (*printed) return exit;
+  } else if (a.follow) {
+    // A build in this or another process writes it now, or wrote it.
+    auto followed = FollowLocalLog(path);
+    if (!followed) return ReportError(followed.error());
+    if (*followed) return kExitOk;
+  }
   // With --remote the log is the cluster's (its worker's), never this machine's.
   if (std::ifstream in(path); in && g.remote.empty()) {
     std::cout << in.rdbuf();
@@ -346,10 +385,13 @@ Action AddCheckoutCommand(CLI::App& app, const GlobalOptions& g) {
 }
 
 Action AddLogCommand(CLI::App& app, const GlobalOptions& g) {
-  auto target = std::make_shared<std::string>();
+  auto args = std::make_shared<LogArgs>();
   auto* cmd = app.add_subcommand("log", "Print the build log of an element");
-  cmd->add_option("target", *target, "Element (.bst)")->required();
-  return [&g, target] { return RunLog(g, *target); };
+  cmd->add_option("target", args->target, "Element (.bst)")->required();
+  cmd->add_flag("-f,--follow", args->follow,
+                "Follow the log of a running job as it is written (with --remote: on its worker), "
+                "until the job ends");
+  return [&g, args] { return RunLog(g, *args); };
 }
 
 Action AddArtifactCommand(CLI::App& app, const GlobalOptions& g) {
