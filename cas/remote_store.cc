@@ -79,7 +79,10 @@ Result<std::optional<CasResponse>> RemoteStore::Attempt(
       if (reply.size() != 2) continue;
       auto resp = proto::DecodeResponse(reply[1].to_string_view());
       if (!resp) return Err(resp.error().WithContext("CAS server " + endpoint_));
-      if (resp->request_id == id || resp->request_id == 0) return std::optional(std::move(*resp));
+      if (resp->request_id == id || resp->request_id == 0) {
+        if (options_.on_transfer) options_.on_transfer(frame.size(), reply[1].size());
+        return std::optional(std::move(*resp));
+      }
       // A late answer to an earlier attempt: keep waiting for ours.
     }
   } catch (const zmq::error_t& e) {

@@ -32,6 +32,9 @@ struct RemoteOptions {
   // call at once with Unavailable (the local cache service died; without it
   // a call would wait out the deadline).
   std::function<bool()> alive;
+  // Told the bytes of each request frame sent and of its answer received
+  // (the client's upload/download progress); called on the calling thread.
+  std::function<void(uint64_t sent, uint64_t received)> on_transfer;
 };
 
 // Upper bound of one frame either way; the server drops larger ones.

@@ -12,11 +12,14 @@
 #include "cas/cas.h"
 #include "client/commands.h"
 #include "client/job_builder.h"
+#include "client/log_follow.h"
 #include "client/local_build.h"
 #include "client/remote_build.h"
+#include "client/transfer_progress.h"
 #include "common/project.h"
 #include "worker/archive.h"
 #include "worker/fs_util.h"
+#include "worker/sandbox.h"
 #include "worker/staging.h"
 
 namespace crossfarm::client {
@@ -26,6 +29,7 @@ struct Loaded {
   std::unique_ptr<Project> project;
   Element* element = nullptr;
   std::unique_ptr<cas::Cas> cas;
+  std::shared_ptr<TransferStats> transfers;  // with --remote: the cluster CAS's bytes
 };
 
 Result<Loaded> LoadOne(const GlobalOptions& g, const std::string& target) {
@@ -38,7 +42,8 @@ Result<Loaded> LoadOne(const GlobalOptions& g, const std::string& target) {
                                        CommandFor(g, "source track " + target) + "`"));
   // With --remote the artifacts are the cluster's, not this machine's.
   if (!g.remote.empty()) {
-    CF_ASSIGN_OR_RETURN(l.cas, OpenClusterCas(g));
+    l.transfers = std::make_shared<TransferStats>();
+    CF_ASSIGN_OR_RETURN(l.cas, OpenClusterCas(g, l.transfers));
   } else {
     CF_ASSIGN_OR_RETURN(l.cas, OpenCache(CacheLayout(g)));
   }
@@ -59,6 +64,7 @@ struct CheckoutArgs {
   std::string deps = "run";
   bool force = false;
   bool hardlinks = false;
+  bool integrate = true;  // bst 1.6's default: --integrate
 };
 
 // The build environment's SOURCE_DATE_EPOCH (bst's default, 2011-11-10 15:00
@@ -88,6 +94,58 @@ void MakeUserWritable(const std::string& dir) {
   }
 }
 
+// The integration commands of `e` (public bst.integration-commands, substituted).
+std::vector<std::string> IntegrationCommands(const Element& e) {
+  std::vector<std::string> out;
+  const YAML::Node commands = e.public_data()["bst"]["integration-commands"];
+  if (commands && commands.IsSequence())
+    for (const auto& c : commands) out.push_back(c.as<std::string>());
+  return out;
+}
+
+// bst 1.6's `checkout --integrate` (its default): the checked-out elements'
+// integration commands run, in staging order, each with its element's
+// environment, in a sandbox whose writable root is `root` (a private copy).
+// A foreign root runs through qemu-user like a build.
+Status Integrate(const std::vector<const Element*>& elements, const std::string& root,
+                 const std::string& target) {
+  // The sandbox adds its mount points (/proc, /dev, /tmp) to the root; those
+  // the artifacts did not have are no part of the checkout (bst's has none).
+  namespace fs = std::filesystem;
+  std::vector<fs::path> added;
+  std::error_code ec;
+  for (const char* dir : {"proc", "dev", "tmp"})
+    if (!fs::exists(fs::symlink_status(fs::path(root) / dir, ec))) added.push_back(fs::path(root) / dir);
+  struct RemoveMountPoints {
+    const std::vector<fs::path>& dirs;
+    ~RemoveMountPoints() {
+      std::error_code ec;
+      for (const auto& d : dirs) fs::remove(d, ec);  // only if still empty
+    }
+  } cleanup{added};
+  worker::Sandbox sandbox;
+  for (const Element* e : elements) {
+    std::vector<std::string> commands = IntegrationCommands(*e);
+    if (commands.empty()) continue;
+    worker::SandboxSpec spec;
+    spec.root = root;
+    spec.root_access = worker::Access::kReadWrite;
+    for (const auto& [k, v] : e->environment) spec.SetEnv(k, v);
+    std::string output;
+    worker::LogSink log{.path = "", .callback = [&output](std::string_view s) { output += s; }};
+    const std::string what = "integration commands of " + e->name + " (checkout of " + target + ")";
+    auto r = sandbox.RunCommands(spec, commands, log);
+    Status s = r ? r->ToStatus(commands.size()) : r.error();
+    if (s.ok()) continue;
+    // The commands' own output says why; its tail is enough (a loop may print a lot).
+    constexpr size_t kTail = 4000;
+    if (output.size() > kTail) output = "..." + output.substr(output.size() - kTail);
+    return Status(s.code(), what + ": " + s.message() + "\n" + output +
+                                "  hint: --no-integrate checks out without running them");
+  }
+  return Status::Ok();
+}
+
 // Stages the artifact of `target` (with --deps run, its runtime closure in bst's
 // staging order) for one arch into `dest`.
 Status CheckoutOneArch(const GlobalOptions& g, const CheckoutArgs& a, const std::string& dest,
@@ -114,16 +172,34 @@ Status CheckoutOneArch(const GlobalOptions& g, const CheckoutArgs& a, const std:
   // staged over the ones before it, as a build sandbox stages them.
   CF_ASSIGN_OR_RETURN(worker::TempDir exports, worker::TempDir::Create(scratch, "checkout-"));
   std::vector<std::string> dirs;
-  for (size_t i = 0; i < roots.size(); ++i) {
-    dirs.push_back(exports.path() + "/" + std::to_string(i));
-    CF_TRY(l.cas->ExportTree(roots[i].second, dirs.back(), cas::LinkMode::kHardlink));
+  {
+    TransferProgress download("downloading artifacts", l.transfers);
+    for (size_t i = 0; i < roots.size(); ++i) {
+      dirs.push_back(exports.path() + "/" + std::to_string(i));
+      CF_TRY(l.cas->ExportTree(roots[i].second, dirs.back(), cas::LinkMode::kHardlink));
+    }
   }
   std::error_code ec;
   std::filesystem::create_directories(dest, ec);
   if (ec) return Status::IOError("create " + dest + ": " + ec.message());
   const auto mode = a.hardlinks ? worker::StageMode::kHardLink : worker::StageMode::kCopy;
-  CF_ASSIGN_OR_RETURN(worker::StageReport report, worker::StageArtifacts(dest, dirs, mode));
+  std::vector<const Element*> staged;
+  for (const auto& [e, root] : roots) staged.push_back(e);
+  const bool integrate = a.integrate && std::ranges::any_of(staged, [](const Element* e) {
+                           return !IntegrationCommands(*e).empty();
+                         });
+  std::optional<worker::StagedRoot> integrated;
+  if (integrate) {
+    // The commands write into the root (ldconfig, caches): a private copy, as a
+    // compose's, then moved (hard links of the copy) into `dest`.
+    CF_ASSIGN_OR_RETURN(integrated, worker::StagedRoot::Create(exports.path(), dirs, worker::StageMode::kCopy));
+    CF_TRY(Integrate(staged, integrated->path(), a.target));
+    dirs = {integrated->path()};
+  }
+  CF_ASSIGN_OR_RETURN(worker::StageReport report,
+                      worker::StageArtifacts(dest, dirs, integrate ? worker::StageMode::kHardLink : mode));
   if (!a.hardlinks) MakeUserWritable(dest);
+  if (integrated && !integrated->report().overlaps.empty()) report = integrated->report();
   if (!report.overlaps.empty() && g.verbose)
     std::fprintf(stderr, "%zu paths staged by more than one artifact (later ones win)\n",
                  report.overlaps.size());
@@ -236,8 +312,29 @@ int RunArtifact(const GlobalOptions& g, const ArtifactArgs& a) {
   return exit;
 }
 
-int RunLog(const GlobalOptions& g, const std::string& target) {
-  auto l = LoadOne(g, target);
+struct LogArgs {
+  std::string target;
+  bool follow = false;
+};
+
+// `log -f` of a job running on the cluster: its live log, else (ended, or
+// never run there) the log the cluster stored. True when it printed one;
+// `exit` is then the job's outcome.
+Result<bool> FollowRemote(const GlobalOptions& g, Loaded& l, int& exit) {
+  auto followed = FollowRemoteLog(g, l.element->name, *l.element->cache_key);
+  if (!followed && followed.error().IsNotFound()) return false;  // the artifact's log
+  if (!followed) return Err(followed.error());
+  const proto::JobUpdate& end = followed->end;
+  exit = end.state == proto::RemoteJobState::kDone ? kExitOk : kExitBuildFailed;
+  if (followed->printed) return true;
+  if (!end.log) return false;
+  CF_ASSIGN_OR_RETURN(auto text, l.cas->Get(*end.log));
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  return true;
+}
+
+int RunLog(const GlobalOptions& g, const LogArgs& a) {
+  auto l = LoadOne(g, a.target);
   if (!l) return ReportError(l.error());
   // The newest log on this machine (failed builds have one too), else the
   // log stored with the artifact.
@@ -245,6 +342,17 @@ int RunLog(const GlobalOptions& g, const std::string& target) {
   for (char& c : name)
     if (c == '/') c = '_';
   std::string path = CacheLayout(g).logs + "/" + name + "/" + *l->element->cache_key + ".log";
+  if (a.follow && !g.remote.empty()) {
+    int exit = kExitOk;
+    auto printed = FollowRemote(g, *l, exit);
+    if (!printed) return ReportError(printed.error());
+    if (*printed) return exit;
+  } else if (a.follow) {
+    // A build in this or another process writes it now, or wrote it.
+    auto followed = FollowLocalLog(path);
+    if (!followed) return ReportError(followed.error());
+    if (*followed) return kExitOk;
+  }
   // With --remote the log is the cluster's (its worker's), never this machine's.
   if (std::ifstream in(path); in && g.remote.empty()) {
     std::cout << in.rdbuf();
@@ -268,16 +376,22 @@ Action AddCheckoutCommand(CLI::App& app, const GlobalOptions& g) {
   cmd->add_option("-d,--deps", args->deps, "run (default, as bst: the runtime closure) or none")
       ->check(CLI::IsMember({"run", "none"}));
   cmd->add_flag("-f,--force", args->force, "Check out into a non-empty directory, overwriting files");
+  cmd->add_flag("--integrate,!--no-integrate", args->integrate,
+                "Run the integration commands of the checked-out elements in a sandbox over the "
+                "checkout (default, as bst), or not");
   cmd->add_flag("--hardlinks", args->hardlinks,
                 "Hard-link files from the cache (fast; the files are read-only and must not be edited)");
   return [&g, args] { return RunCheckout(g, *args); };
 }
 
 Action AddLogCommand(CLI::App& app, const GlobalOptions& g) {
-  auto target = std::make_shared<std::string>();
+  auto args = std::make_shared<LogArgs>();
   auto* cmd = app.add_subcommand("log", "Print the build log of an element");
-  cmd->add_option("target", *target, "Element (.bst)")->required();
-  return [&g, target] { return RunLog(g, *target); };
+  cmd->add_option("target", args->target, "Element (.bst)")->required();
+  cmd->add_flag("-f,--follow", args->follow,
+                "Follow the log of a running job as it is written (with --remote: on its worker), "
+                "until the job ends");
+  return [&g, args] { return RunLog(g, *args); };
 }
 
 Action AddArtifactCommand(CLI::App& app, const GlobalOptions& g) {

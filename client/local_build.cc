@@ -175,7 +175,9 @@ void LocalBuild::RunJob(scheduler::JobId id) {
     }
     workspace.emplace(std::move(*dir));
   }
-  auto outcome = runner_.Run(*spec, {}, &cancel_);
+  // The live view shows the job's phase and last log line.
+  auto outcome = runner_.Run(*spec, [this, &label](std::string_view d) { progress_.JobLog(label, d); },
+                             &cancel_);
   if (!outcome) {
     progress_.JobFinished(label, false, outcome.error().message());
     return finish(false, outcome.error());

@@ -12,7 +12,7 @@ Progress::Progress(ProgressMode mode, FILE* out) : out_(out) {
   // Without a terminal a status line every interval shows a long job is alive
   // (GNU hello's configure ran 1 min 48 s in silence in a CI log).
   if (!terminal_) {
-    plain_interval_ = std::chrono::seconds(30);
+    plain_interval_ = std::chrono::seconds(10);
     if (const char* env = std::getenv("CROSSFARM_PROGRESS_INTERVAL"))
       if (int v = std::atoi(env); v > 0) plain_interval_ = std::chrono::seconds(v);
   }
@@ -70,6 +70,42 @@ void Progress::JobFinished(const std::string& element, bool success, const std::
   if (terminal_) RedrawLocked();
 }
 
+void Progress::JobLog(const std::string& element, std::string_view data) {
+  static constexpr std::string_view kPhase = "# crossfarm: phase ";
+  std::lock_guard lock(mu_);
+  auto it = running_.find(element);
+  if (it == running_.end()) return;
+  Running& r = it->second;
+  r.partial.append(data);
+  size_t start = 0;
+  for (size_t nl; (nl = r.partial.find('\n', start)) != std::string::npos; start = nl + 1) {
+    std::string_view line(r.partial.data() + start, nl - start);
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.remove_suffix(1);
+    if (line.starts_with(kPhase)) {
+      r.phase = line.substr(kPhase.size());
+      if (r.phase.ends_with("-commands")) r.phase.resize(r.phase.size() - 9);  // bst's list names
+      r.last_line.clear();
+    } else if (!line.empty() && !line.starts_with("# crossfarm: ")) {
+      r.last_line = line;
+    }
+  }
+  r.partial.erase(0, start);
+  if (r.partial.size() > 4096) r.partial.erase(0, r.partial.size() - 4096);  // no newline for long
+}
+
+std::string Progress::ActivityOf(const Running& r) {
+  constexpr size_t kMaxLine = 100;
+  std::string line = r.last_line.size() > kMaxLine ? r.last_line.substr(0, kMaxLine) + "..." : r.last_line;
+  if (r.phase.empty()) return line;
+  return line.empty() ? r.phase : r.phase + ": " + line;
+}
+
+std::string Progress::JobActivity(const std::string& element) const {
+  std::lock_guard lock(mu_);
+  auto it = running_.find(element);
+  return it == running_.end() ? "" : ActivityOf(it->second);
+}
+
 void Progress::JobSkipped(const std::string& element) {
   std::lock_guard lock(mu_);
   if (counts_.queued > 0) --counts_.queued;
@@ -120,8 +156,11 @@ void Progress::RedrawLocked() {
                counts_.cached, counts_.failed);
   ++drawn_lines_;
   for (const auto& [element, r] : running_) {
-    std::fprintf(out_, "  %-40s %-32s %s\n", element.c_str(), r.where.c_str(),
-                 Elapsed(r.start).c_str());
+    std::fprintf(out_, "  %-40s %-32s %s %s\n", element.c_str(), r.where.c_str(),
+                 Elapsed(r.start).c_str(), r.phase.c_str());
+    ++drawn_lines_;
+    if (r.last_line.empty()) continue;
+    std::fprintf(out_, "    > %.100s\n", r.last_line.c_str());
     ++drawn_lines_;
   }
   std::fflush(out_);
@@ -130,8 +169,11 @@ void Progress::RedrawLocked() {
 void Progress::StatusLineLocked() {
   if (finished_ || running_.empty()) return;
   std::string jobs;
-  for (const auto& [element, r] : running_)
-    jobs += (jobs.empty() ? "" : ", ") + element + " " + Elapsed(r.start);
+  for (const auto& [element, r] : running_) {
+    std::string activity = ActivityOf(r);
+    jobs += (jobs.empty() ? "" : "; ") + element + " " + Elapsed(r.start) +
+            (activity.empty() ? "" : " " + activity);
+  }
   std::fprintf(out_, "[%s] running %zu (%s)  queued %zu  done %zu  cached %zu  failed %zu\n",
                Elapsed(start_).c_str(), counts_.running, jobs.c_str(), counts_.queued, counts_.done,
                counts_.cached, counts_.failed);

@@ -2,7 +2,8 @@
 // worker, elapsed) and the queued / running / done / cached / failed counts.
 // On a terminal it redraws a status block a few times a second; otherwise it
 // prints one plain line per event (CI logs, pipes) and, while jobs run, a
-// status line every 30 s ($CROSSFARM_PROGRESS_INTERVAL seconds).
+// status line every 10 s ($CROSSFARM_PROGRESS_INTERVAL seconds). Both show
+// each running job's phase and the last line of its log.
 //
 // Thread-safe: the build loop and worker threads report events concurrently.
 #pragma once
@@ -13,6 +14,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 
 namespace crossfarm::client {
@@ -35,6 +37,12 @@ class Progress {
   void JobStarted(const std::string& element, const std::string& where);
   void JobFinished(const std::string& element, bool success, const std::string& detail = {});
   void JobSkipped(const std::string& element);
+  // A chunk of a running job's live log: a "# crossfarm: phase NAME" line sets
+  // the phase shown beside the job (configure, build, install...), and its
+  // last other line is shown under it. Chunks may split lines anywhere.
+  void JobLog(const std::string& element, std::string_view data);
+  // "build: make -j4" or "" (what the live view shows of a running job).
+  std::string JobActivity(const std::string& element) const;
   // A message that must stay visible (warnings, failure log tails).
   void Message(const std::string& text);
   ProgressCounts counts() const;
@@ -46,7 +54,9 @@ class Progress {
   struct Running {
     std::string where;
     Clock::time_point start;
+    std::string phase, last_line, partial;  // partial: a line not ended yet
   };
+  static std::string ActivityOf(const Running& r);
   std::string Elapsed(Clock::time_point since) const;
   void RedrawLocked();
   void StatusLineLocked();
@@ -63,7 +73,7 @@ class Progress {
   size_t drawn_lines_ = 0;
   ProgressCounts counts_;
   std::map<std::string, Running> running_;
-  std::chrono::seconds plain_interval_{30};
+  std::chrono::seconds plain_interval_{10};
   std::thread thread_;
 };
 

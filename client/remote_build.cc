@@ -157,8 +157,10 @@ std::string LastLines(const std::string& text, size_t lines) {
 class RemoteBuild {
  public:
   RemoteBuild(const GlobalOptions& g, const BuildSettings& settings,
-              SchedulerConnection& conn, cas::Cas& cas, Progress& progress)
-      : g_(g), settings_(settings), conn_(conn), cas_(cas), progress_(progress) {}
+              SchedulerConnection& conn, cas::Cas& cas, Progress& progress,
+              std::shared_ptr<TransferStats> transfers)
+      : g_(g), settings_(settings), conn_(conn), cas_(cas), progress_(progress),
+        transfers_(std::move(transfers)) {}
 
   Result<BuildSummary> Run(const std::vector<ProjectTargets>& builds);
 
@@ -174,11 +176,13 @@ class RemoteBuild {
   SchedulerConnection& conn_;
   cas::Cas& cas_;
   Progress& progress_;
+  std::shared_ptr<TransferStats> transfers_;
   std::string build_id_ = RandomBuildId();
   std::vector<proto::JobRequest> jobs_;
   size_t cached_ = 0;
   std::unordered_map<std::string, RemoteJobState> states_;  // by cache key
   std::unordered_map<std::string, std::string> logs_;       // live log tails by cache key
+  std::unordered_map<std::string, std::string> element_of_; // cache key -> element (progress)
   std::vector<std::string> failed_;
 };
 
@@ -206,6 +210,7 @@ Status RemoteBuild::Prepare(const Project& project, const std::vector<Element*>&
     if (spec.sandbox_arch.empty()) spec.sandbox_arch = std::string(project.arch().build->name);
     proto::JobRequest req;
     for (const auto& in : spec.inputs) req.input_keys.push_back(key_of[in.element]);
+    element_of_[spec.cache_key] = spec.element;
     req.spec = std::move(spec);
     jobs_.push_back(std::move(req));
   }
@@ -299,6 +304,7 @@ Status RemoteBuild::Follow() {
       tail += m->data;
       if (tail.size() > (256 << 10)) tail.erase(0, tail.size() - (128 << 10));
       if (g_.verbose) std::fwrite(m->data.data(), 1, m->data.size(), stderr);
+      if (auto e = element_of_.find(m->key); e != element_of_.end()) progress_.JobLog(e->second, m->data);
       continue;
     }
     if (m->kind != MsgKind::kUpdates || m->build_id != build_id_) continue;
@@ -309,11 +315,15 @@ Status RemoteBuild::Follow() {
 
 Result<BuildSummary> RemoteBuild::Run(const std::vector<ProjectTargets>& builds) {
   size_t total = 0;
-  for (const auto& [project, targets] : builds) {
-    std::vector<Element*> plan = BuildPlan(*project, targets);
-    CF_TRY(CheckAllKeyed(plan));
-    CF_TRY(Prepare(*project, plan));
-    total += plan.size();
+  {
+    // Sources go to the cluster's CAS here: minutes for a big tree.
+    TransferProgress upload("uploading sources", transfers_, settings_.progress);
+    for (const auto& [project, targets] : builds) {
+      std::vector<Element*> plan = BuildPlan(*project, targets);
+      CF_TRY(CheckAllKeyed(plan));
+      CF_TRY(Prepare(*project, plan));
+      total += plan.size();
+    }
   }
   progress_.SetTotals(total, cached_);
   BuildSummary summary;
@@ -337,12 +347,17 @@ Result<BuildSummary> RemoteBuild::Run(const std::vector<ProjectTargets>& builds)
 
 }  // namespace
 
-Result<std::unique_ptr<cas::Cas>> OpenClusterCas(const GlobalOptions& g, SchedulerConnection& conn) {
+Result<std::unique_ptr<cas::Cas>> OpenClusterCas(const GlobalOptions& g, SchedulerConnection& conn,
+                                                 std::shared_ptr<TransferStats> transfers) {
   CF_ASSIGN_OR_RETURN(auto status, conn.QueryStatus(std::chrono::seconds(30)));
   if (status.cas_url.empty())
     return Err(Status::FailedPrecondition("the scheduler at " + g.remote + " announces no CAS (--cas)"));
   cas::CasOptions cas_options;
   cas_options.remote.server_public_key = status.cas_public_key;
+  if (transfers)
+    cas_options.remote.on_transfer = [transfers](uint64_t sent, uint64_t received) {
+      transfers->Add(sent, received);
+    };
   if (!g.key.empty()) {
     CF_ASSIGN_OR_RETURN(auto pair, cas::LoadSecretKey(g.key));
     cas_options.remote.client_public_key = pair.public_key;
@@ -361,17 +376,19 @@ Result<std::unique_ptr<cas::Cas>> OpenClusterCas(const GlobalOptions& g, Schedul
   return cas;
 }
 
-Result<std::unique_ptr<cas::Cas>> OpenClusterCas(const GlobalOptions& g) {
+Result<std::unique_ptr<cas::Cas>> OpenClusterCas(const GlobalOptions& g,
+                                                 std::shared_ptr<TransferStats> transfers) {
   CF_ASSIGN_OR_RETURN(auto conn, SchedulerConnection::Open(g));
-  return OpenClusterCas(g, *conn);
+  return OpenClusterCas(g, *conn, std::move(transfers));
 }
 
 Result<BuildSummary> BuildRemotely(const std::vector<ProjectTargets>& builds, const GlobalOptions& g,
                                    const BuildSettings& settings) {
   CF_ASSIGN_OR_RETURN(auto conn, SchedulerConnection::Open(g));
-  CF_ASSIGN_OR_RETURN(auto cas, OpenClusterCas(g, *conn));
+  auto transfers = std::make_shared<TransferStats>();
+  CF_ASSIGN_OR_RETURN(auto cas, OpenClusterCas(g, *conn, transfers));
   Progress progress(settings.progress);
-  RemoteBuild build(g, settings, *conn, *cas, progress);
+  RemoteBuild build(g, settings, *conn, *cas, progress, transfers);
   auto summary = build.Run(builds);
   progress.Finish();
   return summary;

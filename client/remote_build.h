@@ -20,6 +20,7 @@
 #include "cas/cas.h"
 #include "client/command.h"
 #include "client/local_build.h"
+#include "client/transfer_progress.h"
 #include "common/project.h"
 #include "proto/scheduler_types.h"
 
@@ -54,8 +55,11 @@ class SchedulerConnection {
 // cluster named by g.remote, as one submission.
 // The cluster's CAS, as the scheduler announces it, opened with the client's
 // key: `checkout` and `log` with --remote read artifacts from there.
-Result<std::unique_ptr<cas::Cas>> OpenClusterCas(const GlobalOptions& g, SchedulerConnection& conn);
-Result<std::unique_ptr<cas::Cas>> OpenClusterCas(const GlobalOptions& g);
+// `transfers`, when given, counts the bytes of every CAS call (progress).
+Result<std::unique_ptr<cas::Cas>> OpenClusterCas(const GlobalOptions& g, SchedulerConnection& conn,
+                                                 std::shared_ptr<TransferStats> transfers = nullptr);
+Result<std::unique_ptr<cas::Cas>> OpenClusterCas(const GlobalOptions& g,
+                                                 std::shared_ptr<TransferStats> transfers = nullptr);
 
 Result<BuildSummary> BuildRemotely(const std::vector<ProjectTargets>& builds, const GlobalOptions& g,
                                    const BuildSettings& settings);

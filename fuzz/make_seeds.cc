@@ -59,7 +59,7 @@ void SchedulerSeeds(const std::filesystem::path& out) {
                       .artifact = Digest::OfBytes("a"), .log = Digest::OfBytes("l"),
                       .sandbox_arch = "aarch64", .emulated = true, .seconds = 1.5, .worker = "w1"};
   JobRequest request{spec, {""}};
-  for (uint16_t kind = 0; kind <= static_cast<uint16_t>(MsgKind::kPoolKey); ++kind) {
+  for (uint16_t kind = 0; kind <= static_cast<uint16_t>(MsgKind::kLogEnd); ++kind) {
     SchedMessage m{.kind = static_cast<MsgKind>(kind), .worker = worker, .spec = spec, .attempt = 1,
                    .result = result, .key = spec.cache_key, .data = "log line\n", .build_id = "b1",
                    .jobs = {request}, .finished = true,

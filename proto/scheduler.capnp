@@ -228,6 +228,10 @@ struct Message {
     statusReply @12 :StatusReply; # scheduler -> client
     error @13 :Error;             # any direction: request refused
     poolKey @14 :Data;            # scheduler -> worker: the distcc pool key
+    followLog @15 :Text;          # client -> scheduler: cache key of a job whose live log
+                                  # to receive as logChunk messages (resent as keepalive)
+    logEnd @16 :Updates;          # scheduler -> client: the followed job is not running
+                                  # (jobs: its one update, with its log in the CAS if any)
   }
 }
 

@@ -381,6 +381,8 @@ void BuildBody(cp::Message::Builder b, const SchedMessage& m) {
     case MsgKind::kPoolKey:
       b.setPoolKey(kj::arrayPtr(reinterpret_cast<const kj::byte*>(m.data.data()), m.data.size()));
       break;
+    case MsgKind::kFollowLog: b.setFollowLog(AsText(m.key)); break;
+    case MsgKind::kLogEnd: BuildUpdates(b.initLogEnd(), m); break;
   }
 }
 
@@ -425,6 +427,8 @@ SchedMessage ReadBody(cp::Message::Reader r) {
       break;
     }
     case cp::Message::POOL_KEY: m.kind = MsgKind::kPoolKey; m.data = Str(r.getPoolKey()); break;
+    case cp::Message::FOLLOW_LOG: m.kind = MsgKind::kFollowLog; m.key = Str(r.getFollowLog()); break;
+    case cp::Message::LOG_END: m.kind = MsgKind::kLogEnd; ReadUpdates(r.getLogEnd(), m); break;
     default: KJ_FAIL_REQUIRE("unknown message type");
   }
   return m;
@@ -440,7 +444,8 @@ const char* RemoteJobStateName(RemoteJobState s) {
 const char* MsgKindName(MsgKind k) {
   static const char* kNames[] = {"register", "assign", "result", "resultAck", "logChunk",
                                  "cancelJob", "submit", "watch", "updates", "cancelBuild",
-                                 "statusRequest", "statusReply", "error", "poolKey"};
+                                 "statusRequest", "statusReply", "error", "poolKey",
+                                 "followLog", "logEnd"};
   return kNames[static_cast<size_t>(k)];
 }
 

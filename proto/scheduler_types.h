@@ -101,6 +101,7 @@ struct StatusReply {
 enum class MsgKind : uint16_t {
   kRegister, kAssign, kResult, kResultAck, kLogChunk, kCancelJob, kSubmit, kWatch,
   kUpdates, kCancelBuild, kStatusRequest, kStatusReply, kError, kPoolKey,
+  kFollowLog, kLogEnd,
 };
 const char* MsgKindName(MsgKind k);
 
@@ -112,12 +113,12 @@ struct SchedMessage {
   JobSpec spec;                   // kAssign
   uint32_t attempt = 0;           // kAssign
   JobResultMsg result;            // kResult
-  std::string key;                // kResultAck, kLogChunk, kCancelJob: cache key
+  std::string key;                // kResultAck, kLogChunk, kCancelJob, kFollowLog: cache key
   std::string data;               // kLogChunk; kPoolKey: the key
   std::string build_id;           // kSubmit, kWatch, kUpdates, kCancelBuild
   std::vector<JobRequest> jobs;   // kSubmit
   bool finished = false;          // kUpdates
-  std::vector<JobUpdate> updates; // kUpdates
+  std::vector<JobUpdate> updates; // kUpdates; kLogEnd: the followed job's
   StatusReply status;             // kStatusReply
   Status error;                   // kError
 };

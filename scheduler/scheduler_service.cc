@@ -12,6 +12,7 @@
 #include "scheduler/job_store.h"
 #include "scheduler/scheduler_metrics.h"
 #include "scheduler/scheduler_state.h"
+#include "scheduler/log_followers.h"
 #include "scheduler/status_page.h"
 
 namespace crossfarm::scheduler {
@@ -48,6 +49,7 @@ struct Loop {
   std::shared_ptr<SchedulerService::Shared> shared;
   std::chrono::milliseconds heartbeat_timeout{10000};
   LiveLogs logs;
+  LogFollowers followers;  // `log -f` clients
 };
 
 void SetPinnedNames(Loop& loop, const std::map<std::string, std::string>& worker_names) {
@@ -121,7 +123,8 @@ unsigned RoleNeeded(MsgKind kind) {
     case MsgKind::kSubmit:
     case MsgKind::kWatch:
     case MsgKind::kCancelBuild:
-    case MsgKind::kStatusRequest: return kClient;
+    case MsgKind::kStatusRequest:
+    case MsgKind::kFollowLog: return kClient;
     default: return 0;  // scheduler -> peer messages are never accepted
   }
 }
@@ -131,6 +134,43 @@ void Reply(Loop& loop, const std::string& route, Status error) {
   m.kind = MsgKind::kError;
   m.error = std::move(error);
   loop.state.outbox().push_back({route, std::move(m)});
+}
+
+void SendLogChunk(Loop& loop, const std::string& route, const std::string& key, std::string_view data) {
+  SchedMessage m;
+  m.kind = MsgKind::kLogChunk;
+  m.key = key;
+  m.data = data;
+  loop.state.outbox().push_back({route, std::move(m)});
+}
+
+void SendLogEnd(Loop& loop, const std::string& route, const proto::JobUpdate& update) {
+  SchedMessage m;
+  m.kind = MsgKind::kLogEnd;
+  m.updates = {update};
+  loop.state.outbox().push_back({route, std::move(m)});
+}
+
+// `log -f` (docs/protocol.md "Following a job's log"): a job that will not run
+// any more ends the follow at once (the client reads its log from the CAS);
+// a new follower of a running job first gets the tail the scheduler holds.
+void FollowLog(Loop& loop, const std::string& route, const std::string& key, Clock::time_point now) {
+  auto update = loop.state.JobUpdateFor(key);
+  if (!update)
+    return Reply(loop, route, Status::NotFound("the scheduler has no job with key " + key));
+  if (proto::IsFinal(update->state)) return SendLogEnd(loop, route, *update);
+  const bool first = loop.followers.Follow(key, route, now);
+  std::string_view tail = loop.logs.Tail(key);
+  if (first && update->state == proto::RemoteJobState::kRunning && !tail.empty())
+    SendLogChunk(loop, route, key, tail);
+}
+
+// A finished attempt: its followers are told, unless it is retried.
+void EndFollowers(Loop& loop, const std::string& key) {
+  auto update = loop.state.JobUpdateFor(key);
+  if (update && !proto::IsFinal(update->state)) return;
+  for (const auto& route : loop.followers.Take(key))
+    if (update) SendLogEnd(loop, route, *update);
 }
 
 void Handle(Loop& loop, const std::string& route, const SchedMessage& m, Clock::time_point now) {
@@ -148,7 +188,9 @@ void Handle(Loop& loop, const std::string& route, const SchedMessage& m, Clock::
     case MsgKind::kLogChunk:
       loop.logs.Append(m.key, m.data);
       loop.state.OnLogChunk(m.key, m.data);
+      for (const auto& follower : loop.followers.Of(m.key)) SendLogChunk(loop, follower, m.key, m.data);
       break;
+    case MsgKind::kFollowLog: FollowLog(loop, route, m.key, now); break;
     case MsgKind::kSubmit: loop.state.OnSubmit(route, m.build_id, m.jobs, now); break;
     case MsgKind::kWatch: loop.state.OnWatch(route, m.build_id); break;
     case MsgKind::kCancelBuild: loop.state.OnCancel(route, m.build_id, now); break;
@@ -224,7 +266,10 @@ void DrainEvents(Loop& loop, Clock::time_point pass_start) {
   bool dispatched = false;
   for (const auto& e : loop.state.events()) {
     RecordJobEvent(loop.metrics, e);
-    if (e.kind == JobEvent::Kind::kFinished) loop.logs.Finished(e);
+    if (e.kind == JobEvent::Kind::kFinished) {
+      loop.logs.Finished(e);
+      EndFollowers(loop, e.cache_key);
+    }
     dispatched |= e.kind == JobEvent::Kind::kDispatched;
   }
   loop.state.events().clear();
@@ -248,6 +293,7 @@ void Run(Loop& loop, std::atomic<bool>& stop, std::chrono::milliseconds tick_eve
       }
       if (now >= next_tick) {
         loop.state.Tick(now);
+        loop.followers.Expire(now);
         next_tick = now + tick_every;
       }
       loop.state.Dispatch(now);

@@ -90,6 +90,8 @@ class SchedulerState {
   void OnCancel(const std::string& route, const std::string& build_id, Clock::time_point now);
   proto::StatusReply StatusSnapshot(Clock::time_point now) const;
   LiveView Live(Clock::time_point now) const;
+  // The job of `key` as a client update would show it (nullopt: unknown).
+  std::optional<proto::JobUpdate> JobUpdateFor(const std::string& key) const;
 
   // Expires silent workers (requeueing their jobs), forgets old finished builds.
   void Tick(Clock::time_point now);

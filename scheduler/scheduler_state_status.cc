@@ -123,4 +123,10 @@ void SchedulerState::Finished(const Job& job, std::string outcome, Clock::time_p
                      .ran_seconds = std::chrono::duration<double>(now - job.assigned_at).count()});
 }
 
+std::optional<proto::JobUpdate> SchedulerState::JobUpdateFor(const std::string& key) const {
+  auto it = jobs_.find(key);
+  if (it == jobs_.end()) return std::nullopt;
+  return UpdateOf(it->second);
+}
+
 }  // namespace crossfarm::scheduler

@@ -271,6 +271,11 @@ Result<JobOutcome> JobRunner::Run(const JobSpec& spec, std::function<void(std::s
   CF_TRY(MakeDirs(options_.work_dir));
   outcome.log_path = log_dir + "/" + spec.cache_key + ".log";
   ::unlink(outcome.log_path.c_str());
+  // Held while the job runs: `crossfarm log -f` in another process follows
+  // the file until the lock is free (docs/building.md "Logs").
+  UniqueFd log_lock(::open(outcome.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
+  if (!log_lock.valid() || ::flock(log_lock.get(), LOCK_EX) != 0)
+    return Err(Status::FromErrno("create the log " + outcome.log_path, errno));
   LogSink log{outcome.log_path, std::move(on_log)};
   AppendLog(log, "# crossfarm: " + std::string(JobKindName(spec.kind)) + " job for " +
                      spec.element + " key " + spec.cache_key + " on " + options_.worker_name +

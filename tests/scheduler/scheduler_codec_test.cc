@@ -135,6 +135,31 @@ TEST(SchedulerCodecTest, PoolKeyAndItsIdRoundTrip) {
   EXPECT_STREQ(MsgKindName(MsgKind::kPoolKey), "poolKey");
 }
 
+// `log -f` of a remote job (docs/protocol.md "Following a job's log").
+TEST(SchedulerCodecTest, FollowLogAndLogEndRoundTrip) {
+  SchedMessage follow;
+  follow.kind = MsgKind::kFollowLog;
+  follow.key = std::string(64, 'a');
+  auto f = DecodeSchedMessage(EncodeSchedMessage(follow));
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->kind, MsgKind::kFollowLog);
+  EXPECT_EQ(f->key, follow.key);
+  EXPECT_STREQ(MsgKindName(MsgKind::kFollowLog), "followLog");
+
+  SchedMessage end;
+  end.kind = MsgKind::kLogEnd;
+  end.updates.push_back({"hello.bst", std::string(64, 'b'), RemoteJobState::kFailed, "w1", "exit 2",
+                         Digest::OfBytes("the log")});
+  auto e = DecodeSchedMessage(EncodeSchedMessage(end));
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->kind, MsgKind::kLogEnd);
+  ASSERT_EQ(e->updates.size(), 1u);
+  EXPECT_EQ(e->updates[0].element, "hello.bst");
+  EXPECT_EQ(e->updates[0].state, RemoteJobState::kFailed);
+  EXPECT_EQ(e->updates[0].log, Digest::OfBytes("the log"));
+  EXPECT_STREQ(MsgKindName(MsgKind::kLogEnd), "logEnd");
+}
+
 TEST(SchedulerCodecTest, InputKeysMustMatchTheInputs) {
   SchedMessage submit;
   submit.kind = MsgKind::kSubmit;
