@@ -208,6 +208,15 @@ struct Resolver {
     return Status::Ok();
   }
 
+  // A failed variable keeps state 1 and no value: every later reference to
+  // it fails too (as a "cycle"), and Take leaves it out.
+  void ResolveWhatResolves() {
+    for (size_t i = 0; i < vars.map.size(); ++i) {
+      if (!vars.map[i].second->IsScalar() && !vars.map[i].second->IsNull()) continue;
+      if (!Get(static_cast<int>(i))) stack.clear();
+    }
+  }
+
   // The values not reused from the base (all of them without a base).
   VariableMap::Map Take() {
     VariableMap::Map m;
@@ -228,6 +237,14 @@ std::vector<std::string> VariableReferences(std::string_view text) {
 Result<Variables> Variables::Resolve(const Node& vars) {
   Resolver r(vars);
   CF_TRY(r.ResolveAll());
+  Variables v;
+  v.values_ = VariableMap(r.Take());
+  return v;
+}
+
+Variables Variables::ResolveWhatResolves(const Node& vars) {
+  Resolver r(vars);
+  r.ResolveWhatResolves();
   Variables v;
   v.values_ = VariableMap(r.Take());
   return v;

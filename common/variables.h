@@ -27,6 +27,8 @@ namespace crossfarm {
 class VariableMap {
  public:
   using Map = std::map<std::string, std::string>;
+  using key_type = std::string;     // with mapped_type: an object, not an array,
+  using mapped_type = std::string;  // to nlohmann::json (show --json, the plugin host)
   using value_type = Map::value_type;
 
   // Walks base and own in name order; an own value hides base's.
@@ -85,6 +87,10 @@ class Variables {
   // Errors: undefined variable (file:line of the referencing value, with a
   // did-you-mean) and cycles ("a -> b -> a").
   static Result<Variables> Resolve(const Node& vars);
+  // As bst 1.6 treats a junction element's variables: resolved only as far as
+  // they can be; a variable that refers to an undefined one (or is in a
+  // cycle) is left out, so only a use of it (Subst) is an error.
+  static Variables ResolveWhatResolves(const Node& vars);
   // Same result, reusing `base` (a resolution of a layer `vars` was built from
   // by overlaying): a variable whose value node is shared with base.layer() and
   // whose references are all reusable keeps base's value. Variables named in

@@ -99,6 +99,19 @@ TEST(VariableMapTest, FindReturnsAnIteratorThatContinuesInOrder) {
   EXPECT_EQ(none.begin(), none.end());
 }
 
+TEST(VariableMapTest, AJunctionsVariablesResolveAsFarAsTheyCanAndOnlyAUseOfTheRestFails) {
+  auto n = ParseYamlString("mine: '%{later}-x'\nuses: '%{mine}'\nok: '%{fine}/y'\nfine: f\n"
+                           "loop: '%{loop}'\n", "project.conf");
+  ASSERT_TRUE(n.has_value());
+  ASSERT_FALSE(Variables::Resolve(**n).has_value());  // an element's are all checked
+  Variables v = Variables::ResolveWhatResolves(**n);
+  EXPECT_EQ((VariableMap::Map(v.values())), (VariableMap::Map{{"fine", "f"}, {"ok", "f/y"}}));
+  auto used = v.Subst("%{uses}", Provenance{"sub.bst", 3, 5});
+  ASSERT_FALSE(used.has_value());
+  EXPECT_NE(used.error().ToString().find("sub.bst:3:5: reference to undefined variable 'uses'"),
+            std::string::npos) << used.error().ToString();
+}
+
 TEST(VariableMapTest, ResolvingOverABaseSharesItsValuesAndOwnsOnlyTheChangedOnes) {
   auto layer = ParseYamlString("prefix: /usr\nbindir: '%{prefix}/bin'\nname: x\n", "v.yaml");
   ASSERT_TRUE(layer.has_value());
