@@ -6,7 +6,13 @@
 // Each element depends on 3 elements of the layer below and has variables, a
 // `(?)` conditional on the arch option and a tar source with a ref.
 //
+// Wall time needs an idle machine; the CPU time (user + sys of the command,
+// from getrusage of the waited children) is printed beside it because on a
+// loaded machine it is the steadier figure (wall time then measures the load).
+//
 // Usage: bench_show [--crossfarm PATH] [--bst-max N] [--sizes 1000,10000,100000]
+#include <sys/resource.h>
+
 #include <fstream>
 #include <map>
 #include <iostream>
@@ -75,6 +81,14 @@ std::vector<std::string> Generate(const fs::path& dir, int count) {
   return top;
 }
 
+// User + system CPU seconds of every child waited for so far.
+double ChildrenCpuSeconds() {
+  rusage u{};
+  getrusage(RUSAGE_CHILDREN, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
 std::string Join(const std::vector<std::string>& v) {
   std::string out;
   for (auto& s : v) out += " " + s;
@@ -98,12 +112,13 @@ int main(int argc, char** argv) {
     }
   }
   bool have_bst = TimeCommand("command -v bst").exit_code == 0;
-  std::map<int, double> cf_time, bst_time;
+  std::map<int, double> cf_time, cf_cpu, bst_time;
   for (int n : sizes) {
     BenchDir dir("show");
     auto top = Generate(dir.path(), n);
     std::string targets = Join(top);
     std::string fmt = "'%{name} %{full-key}'";
+    double cpu0 = ChildrenCpuSeconds();
     auto cf = TimeCommand(crossfarm + " -C " + dir.path().string() + " show --deps all --format " +
                           fmt + targets);
     if (cf.exit_code != 0) {
@@ -111,8 +126,9 @@ int main(int argc, char** argv) {
       return 1;
     }
     cf_time[n] = cf.seconds;
-    std::printf("crossfarm show --deps all: %7d elements %8.3f s (%.1f us/element)\n", n,
-                cf.seconds, cf.seconds * 1e6 / n);
+    cf_cpu[n] = ChildrenCpuSeconds() - cpu0;
+    std::printf("crossfarm show --deps all: %7d elements %8.3f s (%.1f us/element), CPU %.3f s\n",
+                n, cf.seconds, cf.seconds * 1e6 / n, cf_cpu[n]);
     if (have_bst && n <= bst_max) {
       auto b = TimeCommand("cd " + dir.path().string() +
                            " && XDG_CACHE_HOME=" + dir.path().string() +
@@ -129,6 +145,7 @@ int main(int argc, char** argv) {
   }
   std::printf("RESULT");
   for (auto& [n, t] : cf_time) std::printf(" crossfarm_show_%d_s=%.3f", n, t);
+  for (auto& [n, t] : cf_cpu) std::printf(" crossfarm_show_%d_cpu_s=%.3f", n, t);
   for (auto& [n, t] : bst_time) {
     std::printf(" bst_show_%d_s=%.3f", n, t);
     if (cf_time.count(n)) std::printf(" bst_over_crossfarm_%d=%.1f", n, t / cf_time[n]);

@@ -51,8 +51,8 @@ void AppendCanonicalJson(const YAML::Node& node, std::string& out) {
 
 namespace {
 
-template <typename Skip>
-void AppendStringMap(const std::map<std::string, std::string>& m, std::string& out, Skip skip) {
+template <typename StringMap, typename Skip>
+void AppendStringMap(const StringMap& m, std::string& out, Skip skip) {
   out += '{';
   bool first = true;
   for (const auto& [k, v] : m) {

@@ -542,6 +542,9 @@ Result<Variables> ResolveVariables(ProjectConfig& p, const Element& e, const Nod
     if (v == "True" || v == "true" || v == "yes" || v == "1")
       vars_node->Set("max-jobs", Node::MakeScalar("1", np->mark));
   }
+  // bst 1.6 loads junctions with project.conf's first pass, whose variables
+  // may refer to ones a junction include defines later: only a use is an error.
+  if (e.kind == "junction") return Variables::ResolveWhatResolves(*vars_node);
   if (!it->second) return Variables::Resolve(*vars_node);
   // Values come from the cached layer's nodes, so reuse is decided by identity.
   auto* base_layer = it->second.get();

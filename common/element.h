@@ -99,7 +99,7 @@ struct Element {
   // planning use this order.
   std::vector<std::pair<Element*, DepType>> sorted_deps;
   std::vector<SourceSpec> sources;
-  std::map<std::string, std::string> variables;    // fully resolved
+  VariableMap variables;                           // fully resolved (common/variables.h)
   std::map<std::string, std::string> environment;  // resolved
   std::set<std::string> environment_nocache;
   // The resolved `config:` (variables substituted, e.g. config()["build-commands"]

@@ -5,6 +5,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "common/parse_prefetch.h"
 #include "common/yaml_loader.h"
 
 namespace crossfarm {
@@ -79,7 +80,15 @@ std::string DepKey(const ProjectConfig& p, const DepSpec& d) {
   return owner->key_prefix + d.junction + ":" + d.name;
 }
 
-Result<Element*> LoadOne(ProjectConfig& top, ElementMap& elements, const Pending& want) {
+// The file of element `local` of `p` and the name provenance shows: as bst
+// names the files of a subproject, "j.bst:elements/y.bst".
+std::pair<std::string, std::string> ElementPath(const ProjectConfig& p, const std::string& local) {
+  std::string rel = ElementFile(p, local);
+  return {p.directory + "/" + rel, p.junction_name.empty() ? rel : p.junction_name + ":" + rel};
+}
+
+Result<Element*> LoadOne(ProjectConfig& top, ElementMap& elements, const Pending& want,
+                         ParsePrefetcher& prefetch) {
   // "j.bst:k.bst:y.bst": y.bst of the subproject of k.bst of the subproject of j.bst.
   ProjectConfig* p = &top;
   std::string local = want.name;
@@ -87,10 +96,8 @@ Result<Element*> LoadOne(ProjectConfig& top, ElementMap& elements, const Pending
     CF_ASSIGN_OR_RETURN(p, OpenJunction(*p, local.substr(0, colon), want));
     local = local.substr(colon + 1);
   }
-  std::string rel = ElementFile(*p, local);
-  // Named as bst names the files of a subproject: "j.bst:elements/y.bst".
-  auto node = ParseYamlFile(p->directory + "/" + rel,
-                            p->junction_name.empty() ? rel : p->junction_name + ":" + rel);
+  auto [path, display] = ElementPath(*p, local);
+  auto node = prefetch.Take(path, display);
   if (!node && node.error().IsNotFound()) return Err(MissingElement(*p, want, local));
   if (!node) return Err(node.error());
   CF_ASSIGN_OR_RETURN(auto element, ResolveElement(*p, local, *node));
@@ -154,6 +161,14 @@ Result<std::vector<Element*>> LoadGraphInner(ProjectConfig& p, ElementMap& eleme
                                              const std::vector<std::string>& targets,
                                              std::vector<Element*>& fresh,
                                              std::vector<Element*>& loaded) {
+  // Files of this project's elements parse ahead on helper threads; those
+  // through a junction (a ':' in the name) need their subproject open first.
+  ParsePrefetcher prefetch(p.key_prefix.empty() ? ParsePrefetcher::DefaultThreads() : 0);
+  auto request = [&](const std::string& name) {
+    if (name.find(':') != std::string::npos) return;
+    auto [path, display] = ElementPath(p, name);
+    prefetch.Request(path, display);
+  };
   std::vector<Pending> work;
   for (auto it = targets.rbegin(); it != targets.rend(); ++it) {
     std::string name = NormaliseElementName(*it);
@@ -161,15 +176,19 @@ Result<std::vector<Element*>> LoadGraphInner(ProjectConfig& p, ElementMap& eleme
       return Err(UserError(Provenance{}, "invalid element name '" + *it + "'",
                            "name elements relative to the project's element-path"));
     work.push_back({name, Provenance{}});
+    request(name);
   }
   while (!work.empty()) {
     Pending want = std::move(work.back());
     work.pop_back();
     if (elements.count(want.name)) continue;
-    CF_ASSIGN_OR_RETURN(Element * e, LoadOne(p, elements, want));
+    CF_ASSIGN_OR_RETURN(Element * e, LoadOne(p, elements, want, prefetch));
     fresh.push_back(e);
     for (auto it = e->dep_specs.rbegin(); it != e->dep_specs.rend(); ++it)
-      if (!elements.count(it->name)) work.push_back({it->name, it->where});
+      if (!elements.count(it->name)) {
+        work.push_back({it->name, it->where});
+        request(it->name);
+      }
   }
   for (Element* e : fresh)
     for (const auto& spec : e->dep_specs) e->deps.emplace_back(elements.at(spec.name).get(), spec.type);

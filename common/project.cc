@@ -88,10 +88,33 @@ Status Project::LoadConf(const LoadOptions& options) {
   if (!config_.arch.target) config_.arch.target = config_.arch.host;
   if (!config_.arch.build) config_.arch.build = config_.arch.host;
   CF_ASSIGN_OR_RETURN(NodePtr raw, ReadConf(options));
+  // bst 1.6 Project._load: a first pass composes project.conf without the
+  // includes from junctions ("j.bst:file.yml"); its settings load the
+  // junctions, and a second pass composes project.conf again with them.
+  NodePtr original = raw->Clone();
+  bool from_junctions = false;
+  CF_TRY(ComposeConf(raw, options, [&](const std::string& f, const Provenance& w) -> Result<NodePtr> {
+    if (f.find(':') == std::string::npos) return config_.LoadInclude(f, w);
+    from_junctions = true;
+    return Node::MakeMapping();
+  }));
+  if (!from_junctions) return Status::Ok();
+  Status second = ComposeConf(original, options, [this](const std::string& f, const Provenance& w) {
+    return config_.LoadInclude(f, w);
+  });
+  // The junctions keep what the first pass resolved (bst resolves junction
+  // elements with its first_pass_config); the caches the elements use start
+  // again from the final settings.
+  config_.kind_defaults.clear();
+  config_.kind_variables.clear();
+  config_.split_rules_memo.clear();
+  config_.split_rule_refs.clear();
+  return second;
+}
+
+Status Project::ComposeConf(NodePtr raw, const LoadOptions& options, const IncludeLoader& include) {
   std::vector<std::string> chain = {"project.conf"};
-  CF_TRY(ProcessIncludes(
-      *raw, [this](const std::string& f, const Provenance& w) { return config_.LoadInclude(f, w); },
-      chain));
+  CF_TRY(ProcessIncludes(*raw, include, chain));
   CF_TRY(ValidateKeys(*raw, kProjectKeys, "project.conf"));
   CF_ASSIGN_OR_RETURN(int version, FormatVersion(*raw));
   if (version > kMaxFormatVersion)
@@ -103,6 +126,7 @@ Status Project::LoadConf(const LoadOptions& options) {
   AddArchVariables(*config->Get("variables"), config_.arch);
   CF_TRY(Composite(*config, *raw));
   CF_ASSIGN_OR_RETURN(NodePtr opts, GetMapping(*config, "options"));
+  config_.options = OptionPool();
   CF_TRY(config_.options.Declare(opts.get(), config_.arch));
   CF_TRY(config_.options.ApplyOverrides(options.option_overrides));
   CF_TRY(config_.options.Validate());
@@ -133,6 +157,7 @@ Status Project::ExtractSettings(Node& config, const Node& raw, const LoadOptions
     return UserError(config.KeyProvenance("element-path"),
                      "element-path '" + epath + "' must be inside the project directory");
   CF_ASSIGN_OR_RETURN(NodePtr aliases, GetMapping(config, "aliases"));
+  aliases_.clear();
   if (aliases)
     for (const auto& [k, v] : aliases->map) {
       if (!v->IsScalar()) return UserError(v->Where(), "alias '" + k + "' must be a URL");

@@ -14,6 +14,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "common/arch.h"
+#include "common/directives.h"
 #include "common/element.h"
 #include "common/graph.h"
 #include "common/options.h"
@@ -92,6 +93,9 @@ class Project {
   Project() = default;
   Status LoadConf(const LoadOptions& options);
   Result<NodePtr> ReadConf(const LoadOptions& options);
+  // One pass of bst's project.conf loading: includes (through `include`),
+  // builtin defaults, options, conditionals, then ExtractSettings.
+  Status ComposeConf(NodePtr raw, const LoadOptions& options, const IncludeLoader& include);
   Status ExtractSettings(Node& config, const Node& raw, const LoadOptions& options);
   // Sets the accel fields of newly loaded elements (common/accel.h), loading
   // and keying the accelerators they name. Before their keys are computed.

@@ -1,8 +1,51 @@
 #include "common/variables.h"
 
 #include <cctype>
+#include <stdexcept>
 
 namespace crossfarm {
+
+VariableMap::const_iterator& VariableMap::const_iterator::operator++() {
+  if (FromOwn()) {
+    if (base_ != base_end_ && base_->first == own_->first) ++base_;  // hidden by own
+    ++own_;
+  } else {
+    ++base_;
+  }
+  return *this;
+}
+
+const VariableMap::Map& VariableMap::BaseOrEmpty() const {
+  static const Map kEmpty;
+  return base_ ? *base_ : kEmpty;
+}
+
+VariableMap::const_iterator VariableMap::begin() const {
+  const Map& b = BaseOrEmpty();
+  return const_iterator(b.begin(), b.end(), own_.begin(), own_.end());
+}
+
+VariableMap::const_iterator VariableMap::end() const {
+  const Map& b = BaseOrEmpty();
+  return const_iterator(b.end(), b.end(), own_.end(), own_.end());
+}
+
+VariableMap::const_iterator VariableMap::find(const std::string& name) const {
+  const Map& b = BaseOrEmpty();
+  // An iterator positioned at `name`: the other map at its first later key
+  // (or at `name` itself in base, which own then hides).
+  if (auto o = own_.find(name); o != own_.end())
+    return const_iterator(b.lower_bound(name), b.end(), o, own_.end());
+  if (auto i = b.find(name); i != b.end())
+    return const_iterator(i, b.end(), own_.lower_bound(name), own_.end());
+  return end();
+}
+
+const std::string& VariableMap::at(const std::string& name) const {
+  auto it = find(name);
+  if (it == end()) throw std::out_of_range("no variable " + name);
+  return it->second;
+}
 
 namespace {
 // Python's str.strip(): spaces, tabs, newlines, CR, FF, VT at both ends.
@@ -46,6 +89,8 @@ struct Resolver {
   const Node& vars;
   std::vector<int> state;  // 0 new, 1 in progress, 2 done
   std::vector<std::string> out;
+  // Each variable's value: &out[i], or the base's value when reused.
+  std::vector<const std::string*> val;
   std::vector<int> stack;
   std::vector<std::vector<int>>* refs = nullptr;  // recorded for bases
   const Variables* base = nullptr;
@@ -55,7 +100,11 @@ struct Resolver {
   std::vector<int8_t> reusable;  // -1 unknown, 0 no, 1 yes
 
   explicit Resolver(const Node& v)
-      : vars(v), state(v.map.size(), 0), out(v.map.size()), reusable(v.map.size(), -1) {}
+      : vars(v),
+        state(v.map.size(), 0),
+        out(v.map.size()),
+        val(v.map.size(), nullptr),
+        reusable(v.map.size(), -1) {}
 
   int Index(std::string_view name) const { return vars.IndexOf(name); }
 
@@ -99,11 +148,11 @@ struct Resolver {
 
   Result<const std::string*> Get(int i) {
     size_t u = static_cast<size_t>(i);
-    if (state[u] == 2) return &out[u];
+    if (state[u] == 2) return val[u];
     if (state[u] == 0 && Reusable(i)) {
       state[u] = 2;
-      out[u] = *(*base_values)[u];
-      return &out[u];
+      val[u] = (*base_values)[u];
+      return val[u];
     }
     const auto& [name, value] = vars.map[u];
     if (state[u] == 1) return Err(Cycle(i, value->Where()));
@@ -144,7 +193,8 @@ struct Resolver {
     stack.pop_back();
     state[u] = 2;
     out[u] = std::move(result);
-    return &out[u];
+    val[u] = &out[u];
+    return val[u];
   }
 
   Status ResolveAll() {
@@ -158,10 +208,20 @@ struct Resolver {
     return Status::Ok();
   }
 
-  std::map<std::string, std::string> Take() {
-    std::map<std::string, std::string> m;
+  // A failed variable keeps state 1 and no value: every later reference to
+  // it fails too (as a "cycle"), and Take leaves it out.
+  void ResolveWhatResolves() {
+    for (size_t i = 0; i < vars.map.size(); ++i) {
+      if (!vars.map[i].second->IsScalar() && !vars.map[i].second->IsNull()) continue;
+      if (!Get(static_cast<int>(i))) stack.clear();
+    }
+  }
+
+  // The values not reused from the base (all of them without a base).
+  VariableMap::Map Take() {
+    VariableMap::Map m;
     for (size_t i = 0; i < vars.map.size(); ++i)
-      m.emplace_hint(m.end(), vars.map[i].first, std::move(out[i]));
+      if (val[i] == &out[i]) m.emplace(vars.map[i].first, std::move(out[i]));
     return m;
   }
 };
@@ -178,7 +238,15 @@ Result<Variables> Variables::Resolve(const Node& vars) {
   Resolver r(vars);
   CF_TRY(r.ResolveAll());
   Variables v;
-  v.values_ = r.Take();
+  v.values_ = VariableMap(r.Take());
+  return v;
+}
+
+Variables Variables::ResolveWhatResolves(const Node& vars) {
+  Resolver r(vars);
+  r.ResolveWhatResolves();
+  Variables v;
+  v.values_ = VariableMap(r.Take());
   return v;
 }
 
@@ -188,8 +256,9 @@ Result<Variables> Variables::ResolveBase(NodePtr layer) {
   v.refs_.resize(layer->map.size());
   r.refs = &v.refs_;
   CF_TRY(r.ResolveAll());
-  v.values_ = r.Take();
-  for (const auto& [name, _] : layer->map) v.by_index_.push_back(&v.values_.at(name));
+  auto shared = std::make_shared<const VariableMap::Map>(r.Take());
+  for (const auto& [name, _] : layer->map) v.by_index_.push_back(&shared->at(name));
+  v.values_ = VariableMap(std::move(shared), {});
   v.layer_ = std::move(layer);
   return v;
 }
@@ -205,7 +274,7 @@ Result<Variables> Variables::ResolveOver(const Node& vars, const Variables& base
     if (int i = vars.IndexOf(name); i >= 0) r.reusable[static_cast<size_t>(i)] = 0;
   CF_TRY(r.ResolveAll());
   Variables v;
-  v.values_ = r.Take();
+  v.values_ = VariableMap(base.values_.base(), r.Take());
   return v;
 }
 

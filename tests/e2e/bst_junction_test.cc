@@ -50,6 +50,24 @@ TEST(BstJunctionTest, SubprojectElementsResolveWithTheSubprojectsConfAndOptions)
   EXPECT_EQ(ours["uses-include.bst"].vars["own"], "from-sub-nested");
 }
 
+// project.conf `(@): sub.bst:file.yml`, at the top level and in `variables:`
+// (bst 1.6 loads project.conf twice: without junction includes to open the
+// junction, then with them).
+TEST(BstJunctionTest, ProjectConfIncludesFromAJunctionComposeAsBst) {
+  const std::vector<std::string> elements = {"e.bst", "sub.bst:lib.bst"};
+  auto bst = ShowWithBst("junction-conf-include", elements, {});
+  auto ours = ShowWithCrossfarm("junction-conf-include", elements, {});
+  ExpectSameAsBst(bst, ours, "junction-conf-include");
+  // The include's (?) took the subproject's option (flavour b, from the junction),
+  // its nested include is the subproject's file, and later layers see its values.
+  EXPECT_EQ(ours["e.bst"].vars["mine"], "sub-b-parent");
+  EXPECT_EQ(ours["e.bst"].vars["nested"], "from-sub-nested");
+  EXPECT_EQ(ours["e.bst"].vars["local-var"], "local-common");
+  EXPECT_EQ(ours["e.bst"].env["FROM_SUB"], "yes");
+  // The subproject's own elements do not see the parent's includes.
+  EXPECT_FALSE(ours["sub.bst:lib.bst"].vars.contains("mine"));
+}
+
 TEST(BstJunctionTest, DependencyOrderAndFullNamesMatchBuildStreamForEveryScope) {
   const std::pair<const char*, const char*> targets[] = {
       {kProject, "app.bst"}, {kProject, "sub.bst:lib.bst"}, {"junction-nested", "top.bst"},
