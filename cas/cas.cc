@@ -27,8 +27,10 @@ Result<std::string> Cas::Get(const Digest& digest) { return blobs_->Get(digest);
 
 Result<RefInfo> Cas::GetRef(const std::string& name) {
   CF_ASSIGN_OR_RETURN(RefInfo ref, store_->GetRef(name));
-  if (!trust_.signers || !IsArtifactRef(name)) return ref;
-  Status s = VerifyRef(*trust_.signers, name, ref);
+  if (!IsSignedRef(name)) return ref;
+  CF_ASSIGN_OR_RETURN(const std::vector<proto::TrustedSigner>* signers, Signers());
+  if (!signers) return ref;
+  Status s = VerifyRef(*signers, name, ref);
   if (s.ok()) return ref;
   bool first;
   {
@@ -41,10 +43,23 @@ Result<RefInfo> Cas::GetRef(const std::string& name) {
 }
 
 Status Cas::PutRef(const std::string& name, const RefInfo& ref) {
-  if (!trust_.signing_key || !IsArtifactRef(name)) return store_->PutRef(name, ref);
+  if (!trust_.signing_key || !IsSignedRef(name)) return store_->PutRef(name, ref);
   RefInfo signed_ref = ref;
   CF_TRY(SignRef(*trust_.signing_key, name, signed_ref));
   return store_->PutRef(name, signed_ref);
+}
+
+Result<const std::vector<proto::TrustedSigner>*> Cas::Signers() {
+  if (trust_.signers) return &*trust_.signers;
+  if (!trust_.signers_from_server) return nullptr;
+  std::lock_guard lock(signers_mu_);
+  if (!server_signers_) {
+    auto got = ServerSigners();
+    if (!got) return Err(Status(got.error().code(), "the CAS's list of worker signing keys: " +
+                                                        got.error().message()));
+    server_signers_ = std::move(*got);
+  }
+  return &*server_signers_;
 }
 
 Result<std::vector<proto::TrustedSigner>> Cas::ServerSigners() {

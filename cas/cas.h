@@ -36,9 +36,13 @@ enum class LinkMode {
 // How a Cas signs and checks artifact refs (cas/ref_signing.h,
 // docs/security.md). Default: neither (plain-TCP development clusters).
 struct RefTrust {
-  std::optional<SigningKey> signing_key;  // PutRef signs `artifacts/` refs with it
-  // GetRef accepts `artifacts/` refs signed by one of these; nullopt: no check.
+  std::optional<SigningKey> signing_key;  // PutRef signs refs (IsSignedRef) with it
+  // GetRef accepts signed refs (IsSignedRef) signed by one of these; nullopt: no check...
   std::optional<std::vector<proto::TrustedSigner>> signers;
+  // ...unless this is set: then the first GetRef of a signed ref asks the CAS
+  // server for its worker signing keys (a worker, which may start before its
+  // CAS, reads the acceleration probe's refs).
+  bool signers_from_server = false;
   // Told once per refused ref name; default: a warning log line.
   std::function<void(const std::string& name, const Status& why)> on_refused;
 };
@@ -107,7 +111,12 @@ class Cas {
   std::shared_ptr<Store> store_;
   std::shared_ptr<BlobAccess> blobs_;  // verifying view of store_
   LocalStore* local_;                  // non-null when store_ is a LocalStore
+  // The signers GetRef checks against (nullptr: none, no check).
+  Result<const std::vector<proto::TrustedSigner>*> Signers();
+
   RefTrust trust_;
+  std::mutex signers_mu_;
+  std::optional<std::vector<proto::TrustedSigner>> server_signers_;  // signers_from_server
   std::mutex refused_mu_;
   std::set<std::string> refused_;      // names already reported
   // ipc:// endpoint of the per-user cache service (same machine, same user):

@@ -236,10 +236,15 @@ Result<VerifyReport> LocalStore::Verify() {
     std::lock_guard lock(write_mu_);
     CF_TRY(LoadCounters());
   }
+  // A ref whose closure lost data is removed: kept, it would be taken as built
+  // (or as staged sources) and hand its dependents a tree that cannot be
+  // checked out. Without it the next build builds (or stages) it again and
+  // writes a new, signed ref (issue 19).
   CF_ASSIGN_OR_RETURN(auto refs, ListRefs(""));
   for (const auto& named : refs)
     if (!ClosureComplete(named.ref)) {
-      spdlog::error("cas: verify found a ref that lost data ref={}", named.name);
+      spdlog::error("cas: verify removed a ref that lost data ref={}", named.name);
+      CF_TRY(DeleteRef(named.name));
       report.damaged_refs.push_back(named.name);
     }
   return report;

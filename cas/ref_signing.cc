@@ -78,7 +78,10 @@ Result<std::string> ParseSignerHex(std::string_view hex) {
   return raw;
 }
 
-bool IsArtifactRef(std::string_view name) { return name.starts_with(kArtifactRefPrefix); }
+bool IsSignedRef(std::string_view name) {
+  return name.starts_with(kArtifactRefPrefix) || name.starts_with("accel-probe-cache/") ||
+         name.starts_with("accel-probes/");
+}
 
 Status SignRef(const SigningKey& key, std::string_view name, proto::RefInfo& ref) {
   PkeyPtr pkey(EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, nullptr, Bytes(key.seed), key.seed.size()),

@@ -43,8 +43,11 @@ Result<SigningKey> DeriveSigningKey(const CurveKeyPair& pair);
 std::string SignerHex(std::string_view raw_public_key);
 Result<std::string> ParseSignerHex(std::string_view hex);
 
-// True for refs that must be signed: `artifacts/…`.
-bool IsArtifactRef(std::string_view name);
+// True for refs that must be signed: `artifacts/…`, and the acceleration
+// probe's `accel-probe-cache/…` (which compilers a pool may use) and
+// `accel-probes/…` (what `show` reports): a forged probe result would steer
+// every later accelerated build (issue 19).
+bool IsSignedRef(std::string_view name);
 
 // Sets ref.signer and ref.signature for `name`.
 Status SignRef(const SigningKey& key, std::string_view name, proto::RefInfo& ref);

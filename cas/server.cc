@@ -169,7 +169,7 @@ CasResponse HandleRequest(LocalStore& store, const CasRequest& req, Cas* paths) 
 
 Status CheckArtifactSignature(CasServer::Shared& shared, KeyRole role, const std::string& key,
                               const CasRequest& req) {
-  if (!shared.curve || req.op != CasOp::kPutRef || !IsArtifactRef(req.name)) return Status::Ok();
+  if (!shared.curve || req.op != CasOp::kPutRef || !IsSignedRef(req.name)) return Status::Ok();
   std::shared_lock lock(shared.mu);
   CF_TRY(VerifyRef(shared.signers, req.name, req.ref));
   if (role != KeyRole::kWorker) return Status::Ok();  // an admin may copy any worker's signed ref

@@ -116,9 +116,9 @@ Status RunVerify(cas::Cas& c, const CasArgs& a, const GlobalOptions& g) {
               static_cast<unsigned long long>(r.corrupt_removed),
               static_cast<unsigned long long>(r.cache_files_removed),
               static_cast<unsigned long long>(r.tables_removed));
-  for (const auto& name : r.damaged_refs) std::printf("damaged ref: %s\n", name.c_str());
+  for (const auto& name : r.damaged_refs) std::printf("damaged ref removed: %s\n", name.c_str());
   if (!r.damaged_refs.empty())
-    std::printf("damaged refs lost data: rebuild them (crossfarm build) or delete them\n");
+    std::printf("damaged refs lost data and were removed: the next build builds them again\n");
   return Status::Ok();
 }
 

@@ -170,6 +170,7 @@ class RemoteBuild {
   void Apply(const proto::JobUpdate& u);
   void ReportFailure(const proto::JobUpdate& u);
   Status Submit();
+  void CheckDoneArtifacts();
 
   const GlobalOptions& g_;
   BuildSettings settings_;
@@ -215,6 +216,23 @@ Status RemoteBuild::Prepare(const Project& project, const std::vector<Element*>&
     jobs_.push_back(std::move(req));
   }
   return Status::Ok();
+}
+
+// A job the cluster calls done counts only with an artifact ref this client
+// trusts (signed by a worker of the CAS's list): a worker that reported success
+// without writing one, or a ref replaced behind the CAS's back, is a failed
+// element naming why, never a success without the artifact (issue 19).
+void RemoteBuild::CheckDoneArtifacts() {
+  for (const auto& req : jobs_) {
+    auto it = states_.find(req.spec.cache_key);
+    if (it == states_.end() || it->second != RemoteJobState::kDone) continue;
+    auto ref = cas_.GetRef("artifacts/" + req.spec.cache_key);
+    if (ref) continue;
+    it->second = RemoteJobState::kFailed;
+    failed_.push_back(req.spec.element);
+    progress_.Message("\nFAILED " + req.spec.element + ": the cluster reported it built, but its artifact " +
+                      "is not usable: " + ref.error().message() + "\n");
+  }
 }
 
 Status RemoteBuild::Submit() {
@@ -335,6 +353,7 @@ Result<BuildSummary> RemoteBuild::Run(const std::vector<ProjectTargets>& builds)
   Status followed = Follow();
   std::signal(SIGINT, old_handler);
   CF_TRY(followed);
+  CheckDoneArtifacts();
   for (const auto& [key, state] : states_) {
     if (state == RemoteJobState::kDone) ++summary.built;
     if (state == RemoteJobState::kFailed) ++summary.failed;

@@ -158,6 +158,14 @@ static Status IncludeOne(Node& node, const std::string& file, const Provenance& 
   if (std::find(chain.begin(), chain.end(), file) != chain.end())
     return UserError(where, "include cycle: " + ChainText(chain, file),
                      "remove one of the (@) includes in this chain");
+  // Each level recurses (this, ProcessIncludes, the node walk): a hostile
+  // chain of thousands of files overflowed the stack (issue 19). Real
+  // projects nest a handful; the chain itself is not printed (it may be huge).
+  constexpr size_t kMaxIncludeDepth = 100;
+  if (chain.size() >= kMaxIncludeDepth)
+    return UserError(where, "(@) includes nested deeper than " + std::to_string(kMaxIncludeDepth) +
+                                " files (from " + chain.front() + ")",
+                     "include the files from one place instead of each from the previous one");
   CF_ASSIGN_OR_RETURN(NodePtr included, load(file, where));
   // "junction.bst:file.yml" comes processed by its own project (its options,
   // its directory) from the loader.

@@ -21,6 +21,14 @@ for p in tests/data/projects/*/; do
   } >"$out/project_fuzzer/$name"
 done
 
+# Findings kept as seeds (each also a unit test): a chain of 150 includes,
+# past the include depth limit (HostileInputTest.DeepIncludeChainsAreAnErrorWithTheirPlace).
+{
+  printf 'name: chain\nelement-path: elements\n(@): i0.yml\n\n#### elements/e.bst\nkind: manual\n'
+  for i in $(seq 0 149); do printf '\n#### i%d.yml\n(@): i%d.yml\n' "$i" "$((i + 1))"; done
+  printf '\n#### i150.yml\nvariables:\n  x: y\n'
+} >"$out/project_fuzzer/include-chain"
+
 # Option expressions: the table of tests/common/option_test.cc.
 sed -n 's/^ *{"\(.*\)", "\(true\|false\|ERROR[^"]*\)"},$/\1/p' tests/common/option_test.cc |
   sed 's/\\"/"/g' | awk '{ f = sprintf("'"$out"'/option_expr_fuzzer/%02d", NR); print > f; close(f) }'

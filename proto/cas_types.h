@@ -91,7 +91,7 @@ struct VerifyReport {
   uint64_t corrupt_removed = 0;
   uint64_t cache_files_removed = 0;
   uint64_t tables_removed = 0;             // SST files failing their block checksums
-  std::vector<std::string> damaged_refs;   // refs whose closure lost data (now or before)
+  std::vector<std::string> damaged_refs;   // refs whose closure lost data (now or before), removed
 };
 
 struct BlobData {

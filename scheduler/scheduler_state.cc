@@ -197,7 +197,8 @@ void SchedulerState::Retry(Job& job, const std::string& why, Clock::time_point n
 
 // ---- clients ----
 
-// A failed, skipped or cancelled job wanted again runs again (like a new bst session).
+// A failed, skipped or cancelled job wanted again runs again (like a new bst
+// session), and so does a done job a new build submits (AddToBuild says why).
 void SchedulerState::Reset(Job& job) {
   job.rec.attempts = 0;
   job.rec.message.clear();
@@ -247,7 +248,15 @@ void SchedulerState::AddToBuild(Build& build, proto::JobRequest request, uint32_
   auto now = Clock::now();
   Job* job = FindJob(key);
   bool created = !job;
-  bool shared = job && (job->rec.state == RemoteJobState::kDone || !proto::IsFinal(job->rec.state));
+  // A client submits only the elements it found no usable artifact for: no
+  // ref, a ref it refused (bad or missing signature) or one whose tree lost
+  // blobs (`cas verify`). So a job done for an earlier build runs again, and
+  // its new signed ref replaces the bad one; reusing it would report success
+  // without an artifact (issue 19). Its old root stays for the dependents of
+  // other builds already waiting on it.
+  bool rerun = job && proto::IsFinal(job->rec.state) &&
+               (job->rec.state != RemoteJobState::kDone || !Contains(job->rec.builds, id));
+  bool shared = job && !rerun;
   ++(shared ? submitted_hits_ : submitted_misses_);
   if (created) {
     job = &jobs_[key];
@@ -261,7 +270,7 @@ void SchedulerState::AddToBuild(Build& build, proto::JobRequest request, uint32_
     }
   }
   auto& builds = job->rec.builds;
-  if (proto::IsFinal(job->rec.state) && job->rec.state != RemoteJobState::kDone) {
+  if (rerun) {
     // Only builds still running keep watching a job that runs again.
     std::erase_if(builds, [&](const std::string& b) {
       const Build* other = FindBuild(b);

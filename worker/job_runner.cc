@@ -654,6 +654,7 @@ Result<std::unique_ptr<AccelRun>> JobRunner::SetUpAccel(const JobSpec& spec, Pre
       proto::RefInfo info;
       info.root = *blob;
       info.element = spec.element;
+      info.worker = options_.worker_name;  // signed with it: a pinned name must match
       (void)cas_.PutRef(AccelProbeRef(spec.cache_key), info);
     }
   };

@@ -82,9 +82,12 @@ Result<std::unique_ptr<WorkerDaemon>> WorkerDaemon::Create(WorkerDaemonOptions o
     cas_options.remote.client_secret_key = o.secret_key;
     CF_ASSIGN_OR_RETURN(d->cas_, cas::OpenCas(o.cas, cas_options));
     if (!o.secret_key.empty()) {
-      // Every artifact ref this worker writes is signed (docs/security.md); the
-      // CAS's allow list must hold this key as the worker's sign=.
+      // Every artifact and acceleration probe ref this worker writes is signed
+      // (docs/security.md); the CAS's allow list must hold this key as the
+      // worker's sign=. The probe refs it reads are checked against the CAS's
+      // worker signing keys, asked for on first use (the CAS may start later).
       cas::RefTrust trust;
+      trust.signers_from_server = true;
       CF_ASSIGN_OR_RETURN(trust.signing_key, cas::DeriveSigningKey({o.public_key, o.secret_key}));
       spdlog::info("worker: signing artifact refs as sign={}", cas::SignerHex(trust.signing_key->public_key));
       d->cas_->SetRefTrust(std::move(trust));

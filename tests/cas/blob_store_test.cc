@@ -363,6 +363,9 @@ TEST_F(ScrubTest, AByteFlippedInABlobFileIsRemovedReportedAndTheSecondVerifyPass
   bool data_lost = !(*store)->Get(blobs_[0]).has_value();
   EXPECT_EQ(report->damaged_refs, data_lost ? std::vector<std::string>{"artifacts/one"}
                                             : std::vector<std::string>{});
+  // A ref that lost data is removed, so the next build builds it again (issue 19).
+  EXPECT_EQ((*store)->GetRef("artifacts/one").has_value(), !data_lost);
+  EXPECT_TRUE(again->damaged_refs.empty());
 }
 
 TEST_F(ScrubTest, AByteFlippedInAnSstIsRemovedWithItsTableAndTheSecondVerifyPasses) {
@@ -380,6 +383,10 @@ TEST_F(ScrubTest, AByteFlippedInAnSstIsRemovedWithItsTableAndTheSecondVerifyPass
   ASSERT_OK(again);
   EXPECT_EQ(again->tables_removed, 0u);
   EXPECT_EQ(again->corrupt_removed, 0u);
+  // Issue 19: the refs that lost data are gone, not handed to the next build.
+  EXPECT_TRUE(again->damaged_refs.empty());
+  EXPECT_FALSE((*store)->GetRef("artifacts/one").has_value());
+  EXPECT_FALSE((*store)->GetRef("artifacts/small").has_value());
   // The store works on: uploads come back.
   ASSERT_OK((*store)->Put(good_, "small and good"));
   EXPECT_EQ((*store)->Get(good_).value_or(""), "small and good");

@@ -170,9 +170,57 @@ TEST_F(RefSigningTest, ACasWithTrustSignsWhatItPutsAndRefusesWhatDoesNotVerify) 
     EXPECT_EQ(b.error().code(), StatusCode::kPermissionDenied);
   }
   EXPECT_EQ(refused, std::vector<std::string>{"artifacts/b"});
-  // Refs other than artifacts/ are neither signed nor checked.
+  // Refs other than artifacts/ and the probe's are neither signed nor checked.
   ASSERT_OK((*cas)->store().PutRef("sources/s", {.root = *tree}));
   EXPECT_TRUE((*cas)->GetRef("sources/s").has_value());
+}
+
+// Issue 19: the acceleration probe's refs (which compilers a pool may use, what
+// `show` reports) were unsigned: any worker key, or anyone with the CAS's files,
+// could steer every later accelerated build. They are signed like artifacts.
+TEST_F(RefSigningTest, TheAccelerationProbesRefsAreSignedAndCheckedLikeArtifactRefs) {
+  for (const char* name : {"accel-probe-cache/0123", "accel-probes/k"}) {
+    EXPECT_TRUE(IsSignedRef(name)) << name;
+    CasServer::Shared trust;
+    trust.curve = true;
+    trust.sign_keys = {{pairs_["w1"].public_key, keys_["w1"].public_key}};
+    trust.signers = trusted_;
+    CasRequest req;
+    req.op = CasOp::kPutRef;
+    req.name = name;
+    req.ref = Signed("w1", name);
+    EXPECT_TRUE(CheckArtifactSignature(trust, KeyRole::kWorker, pairs_["w1"].public_key, req).ok()) << name;
+    req.ref.signature.clear();
+    EXPECT_EQ(CheckArtifactSignature(trust, KeyRole::kWorker, pairs_["w1"].public_key, req).code(),
+              StatusCode::kPermissionDenied) << name;
+  }
+  EXPECT_FALSE(IsSignedRef("sources/k"));
+  auto cas = OpenCas(dir_ / "store");
+  ASSERT_OK(cas);
+  auto blob = (*cas)->Put("probe result");
+  ASSERT_OK(blob);
+  RefTrust trust;
+  trust.signing_key = keys_["w1"];
+  trust.signers = std::vector<TrustedSigner>{{keys_["w1"].public_key, "w1"}};
+  (*cas)->SetRefTrust(trust);
+  ASSERT_OK((*cas)->PutRef("accel-probes/a", {.root = *blob, .worker = "w1"}));
+  auto got = (*cas)->GetRef("accel-probes/a");
+  ASSERT_OK(got);
+  EXPECT_EQ(got->signer, keys_["w1"].public_key);
+  ASSERT_OK((*cas)->store().PutRef("accel-probe-cache/b", {.root = *blob, .worker = "w1"}));
+  auto forged = (*cas)->GetRef("accel-probe-cache/b");
+  ASSERT_FALSE(forged);
+  EXPECT_EQ(forged.error().code(), StatusCode::kPermissionDenied);
+  // A worker takes the signers from its CAS server on first use; a store with
+  // no server has none to give, so nothing unverified is returned.
+  RefTrust from_server;
+  from_server.signers_from_server = true;
+  (*cas)->SetRefTrust(from_server);
+  auto unchecked = (*cas)->GetRef("accel-probes/a");
+  ASSERT_FALSE(unchecked);
+  EXPECT_NE(unchecked.error().message().find("worker signing keys"), std::string::npos)
+      << unchecked.error().message();
+  EXPECT_TRUE((*cas)->GetRef("sources/none").error().code() == StatusCode::kNotFound);
 }
 
 TEST_F(RefSigningTest, TheUsersKeyIsMadeOnceWithMode0600) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <map>
 #include <string>
 
 #include "common/option_expr.h"
@@ -67,6 +68,29 @@ TEST(HostileInputTest, ExponentialVariablesAreAnErrorWithTheirPlace) {
   EXPECT_NE(loaded.error().message().find("expands to more than"), std::string::npos) << loaded.error().message();
 }
 
+// Issue 19 ("limits: include depth"): a chain of 20,000 files each including
+// the next segfaulted `show` (stack overflow in the recursive composition).
+TEST(HostileInputTest, DeepIncludeChainsAreAnErrorWithTheirPlace) {
+  constexpr int kFiles = 20000;
+  std::map<std::string, std::string> files = {{"project.conf", "name: p\nelement-path: elements\n(@): inc/i0.yml\n"},
+                                              {"elements/e.bst", "kind: manual\n"}};
+  for (int i = 0; i < kFiles; ++i)
+    files["inc/i" + std::to_string(i) + ".yml"] =
+        i + 1 < kFiles ? "(@): inc/i" + std::to_string(i + 1) + ".yml\n" : "variables:\n  x: y\n";
+  testing::TempProject dir(files);
+  auto loaded = testing::LoadProject(dir.dir(), {"e.bst"});
+  ASSERT_FALSE(loaded.has_value());
+  EXPECT_NE(loaded.error().message().find("inc/i98.yml:1:"), std::string::npos) << loaded.error().message();
+  EXPECT_NE(loaded.error().message().find("nested deeper than 100"), std::string::npos) << loaded.error().message();
+  EXPECT_LT(loaded.error().message().size(), 600u) << "the message must not list the whole chain";
+  // A few levels are fine.
+  testing::TempProject ok({{"project.conf", "name: p\nelement-path: elements\n(@): a.yml\n"},
+                           {"a.yml", "(@): b.yml\n"},
+                           {"b.yml", "variables:\n  x: y\n"},
+                           {"elements/e.bst", "kind: manual\n"}});
+  auto fine = testing::LoadProject(ok.dir(), {"e.bst"});
+  EXPECT_TRUE(fine.has_value()) << fine.error().message();
+}
 
 // Issue 19 point 7: `show` (the loader's keys) read a `local` path outside the
 // project while `build` refused it; now loading refuses it, `..` or through a

@@ -84,6 +84,37 @@ TEST_F(SchedulerStateTest, TwoBuildsAskingForTheSameCacheKeyGetOneJob) {
   EXPECT_EQ(finished, (std::set<std::string>{"client-a", "client-b"}));
 }
 
+// Issue 19: a client submits a job again when it refused the artifact ref the
+// first run wrote (unsigned, forged, or its tree lost blobs). Sharing the done
+// job reported success with no usable artifact; it must run again, and its
+// dependents wait for the new root.
+TEST_F(SchedulerStateTest, AJobDoneForAnEarlierBuildRunsAgainWhenANewBuildSubmitsIt) {
+  SchedulerState s(nullptr, {});
+  s.OnHeartbeat("rw1", Worker("w1", 4), t0_);
+  s.OnSubmit("c", "first", {Job("lib")}, t0_);
+  s.Dispatch(t0_);
+  ASSERT_EQ(Take(s, MsgKind::kAssign).size(), 1u);
+  s.OnResult("rw1", Ok("lib", "w1"), t0_);
+  s.FlushUpdates();
+  s.outbox().clear();
+  s.OnSubmit("c", "second", {Job("lib"), Job("app", {"lib"})}, t0_);
+  s.Dispatch(t0_);
+  auto again = Take(s, MsgKind::kAssign);
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].message.spec.cache_key, "lib");
+  auto rebuilt = Ok("lib", "w1");
+  rebuilt.artifact = Digest::OfBytes("lib built again");
+  s.OnResult("rw1", rebuilt, t0_);
+  s.Dispatch(t0_);
+  auto app = Take(s, MsgKind::kAssign);
+  ASSERT_EQ(app.size(), 1u);
+  EXPECT_EQ(app[0].message.spec.inputs[0].root, Digest::OfBytes("lib built again"));
+  // Resending the same build (the client's retry after NotFound) is not a new request.
+  s.OnSubmit("c", "second", {Job("lib"), Job("app", {"lib"})}, t0_);
+  s.Dispatch(t0_);
+  EXPECT_TRUE(Take(s, MsgKind::kAssign).empty());
+}
+
 TEST_F(SchedulerStateTest, ADependentJobGetsItsProducersArtifactFilledIn) {
   SchedulerState s(nullptr, {});
   s.OnHeartbeat("rw1", Worker("w1", 4), t0_);
