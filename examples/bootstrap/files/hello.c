@@ -1,0 +1,6 @@
+#include <stdio.h>
+
+int main(void) {
+  printf("Hello from crossfarm!\n");
+  return 0;
+}
