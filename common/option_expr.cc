@@ -1,6 +1,7 @@
 #include "common/option_expr.h"
 
 #include <cctype>
+#include <charconv>
 
 namespace crossfarm {
 
@@ -238,7 +239,11 @@ class Parser {
     if (t.kind == Token::Kind::kInt) {
       ExprValue v;
       v.type = ExprValue::Type::kInt;
-      v.i = std::stoll(t.text);
+      // from_chars, not stoll: an integer beyond 64 bits is the project's
+      // error, not an uncaught std::out_of_range (fuzz finding, 2026-12-06).
+      auto [end, ec] = std::from_chars(t.text.data(), t.text.data() + t.text.size(), v.i);
+      if (ec != std::errc() || end != t.text.data() + t.text.size())
+        return Fail("integer '" + t.text + "' is out of range (at most 19 digits)");
       return v;
     }
     if (t.text == "true" || t.text == "True") return ExprValue::Bool(true);

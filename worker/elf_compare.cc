@@ -230,6 +230,10 @@ Result<std::string> ReadElfInterpreter(const std::string& path) {
     if (s.offset <= data.size() && data.size() - s.offset >= s.filesz) {
       name = data.substr(s.offset, s.filesz);
     } else {
+      // The size comes from the file: a forged 2 GB PT_INTERP must not become
+      // a 2 GB allocation (elf_compare_fuzzer, 2026-12-06). A loader's path
+      // fits in PATH_MAX.
+      if (s.filesz > 4096) return Err(Status::Corruption(path + ": PT_INTERP of " + std::to_string(s.filesz) + " bytes"));
       CF_ASSIGN_OR_RETURN(name, ReadAt(fd.get(), s.offset, s.filesz, path));
       if (name.size() != s.filesz) return Err(Status::Corruption(path + ": PT_INTERP outside the file"));
     }

@@ -22,6 +22,16 @@ std::string Eval(const std::string& expr) {
   return *r ? "true" : "false";
 }
 
+// Fuzz finding (option_expr_fuzzer, 2026-12-06): an integer literal beyond
+// 64 bits threw std::out_of_range out of the loader and aborted crossfarm.
+TEST(OptionExpressionTest, AnIntegerBeyond64BitsIsAnErrorNotAnAbort) {
+  std::string huge = Eval("4444444444444444444444(arch=");
+  EXPECT_NE(huge.find("ERROR: "), std::string::npos) << huge;
+  EXPECT_NE(huge.find("out of range"), std::string::npos) << huge;
+  EXPECT_EQ(Eval("99999999999999999999 == 1"), "ERROR: invalid expression '99999999999999999999 == 1': integer '99999999999999999999' is out of range (at most 19 digits)");
+  EXPECT_EQ(Eval("9223372036854775807 == 9223372036854775807"), "true");
+}
+
 TEST(OptionExpressionTest, TableOfExpressions) {
   const std::pair<const char*, const char*> cases[] = {
       {"debug", "true"},

@@ -300,6 +300,21 @@ TEST_F(ElfCompareTest, InterpreterFarIntoTheFile) {
   EXPECT_EQ(bad.error().code(), StatusCode::kCorruption);
 }
 
+// Fuzz finding (elf_compare_fuzzer, 2026-12-06): a PT_INTERP whose size field
+// says 2.3 GB was allocated before reading. Now the size is refused first.
+TEST_F(ElfCompareTest, AForgedHugeInterpreterSizeIsCorruptionNotAnAllocation) {
+  std::string forged = testing::ProgramWithInterpreter("/lib64/ld-linux-x86-64.so.2", 200000).substr(0, 150000);
+  Elf64_Phdr ph;
+  std::memcpy(&ph, forged.data() + sizeof(Elf64_Ehdr), sizeof ph);
+  ph.p_filesz = ph.p_memsz = 2365882308u;
+  std::memcpy(forged.data() + sizeof(Elf64_Ehdr), &ph, sizeof ph);
+  std::ofstream(Path("forged"), std::ios::binary) << forged;
+  auto bad = ReadElfInterpreter(Path("forged"));
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_EQ(bad.error().code(), StatusCode::kCorruption);
+  EXPECT_NE(bad.error().message().find("PT_INTERP of 2365882308 bytes"), std::string::npos) << bad.error().ToString();
+}
+
 TEST_F(ElfCompareTest, Trees) {
   Gcc("-O2 -Wl,--build-id=sha1 t.c -o exe-a");
   Gcc("-O2 -Wl,--build-id=sha1 -DOTHER_IDENT t.c -o exe-b");
